@@ -10,7 +10,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._mlp import BackpropRule, forward, init_params, layer_sizes, train, warn_diverged
 
@@ -257,15 +257,17 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
         self.verbose = verbose
 
     def _encode_targets(self, y, *, first, classes=None):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
-                f"{type(self).__name__} handles binary, multiclass and multilabel "
-                f"targets; got {kind!r}."
+                f"Unknown label type: {kind!r}. {type(self).__name__} handles "
+                "binary, multiclass and multilabel-indicator targets."
             )
         if first:
             self._label_binarizer = LabelBinarizer().fit(
-                y if classes is None else classes
+                y if classes is None or kind == "multilabel-indicator" else classes
             )
             self.classes_ = self._label_binarizer.classes_
             if len(self.classes_) < 2:
@@ -273,14 +275,26 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
                     f"The target has only one class ({self.classes_[0]!r}); a "
                     "classifier needs samples of at least 2 classes."
                 )
-        elif (
-            kind != "multilabel-indicator"
-            and not np.isin(unique_labels(y), self.classes_).all()
+        if (kind == "multilabel-indicator") != (
+            self._label_binarizer.y_type_ == "multilabel-indicator"
         ):
             raise ValueError(
-                f"y holds labels {sorted(set(unique_labels(y)) - set(self.classes_))} "
-                f"that are not among classes_={self.classes_.tolist()}."
+                f"y is {kind} but the classifier was fitted on "
+                f"{self._label_binarizer.y_type_} targets."
             )
+        if kind == "multilabel-indicator":
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} labels but the classifier was fitted "
+                    f"with {len(self.classes_)}."
+                )
+        else:
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"y holds labels {unseen.tolist()} that are not among "
+                    f"classes_={self.classes_.tolist()}."
+                )
         return self._label_binarizer.transform(y).astype(np.float64)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -362,7 +376,8 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        return self._label_binarizer.inverse_transform(self._forward_output(X))
+        out = self._forward_output(X)
+        return self._label_binarizer.inverse_transform(out)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
