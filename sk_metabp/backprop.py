@@ -77,8 +77,12 @@ class _BaseBackpropMLP(BaseEstimator):
         self.loss_curve_ = []
         self.n_iter_ = 0
 
-    def _fit(self, X, y, *, incremental, classes=None):
-        first = not (incremental or self.warm_start) or not hasattr(self, "coefs_")
+    def _training_data(self, X, y, *, first=True, classes=None):
+        """Validate (X, y) and encode them as the loop's inputs and targets ``ev``.
+
+        With ``first`` the encoders (classes, standardisation) are fitted.
+        Returns the inputs, the expected outputs and the layer sizes.
+        """
         X, y = validate_data(
             self,
             X,
@@ -89,12 +93,17 @@ class _BaseBackpropMLP(BaseEstimator):
             ensure_min_samples=2,
             y_numeric=not isinstance(self, ClassifierMixin),
         )
-        if first:
-            self._random_state = check_random_state(self.random_state)
         Y = self._encode_targets(y, first=first, classes=classes)
         Xs = self._scale_inputs(X, first=first)
+        return Xs, Y, layer_sizes(X.shape[1], self._validate_hidden(), Y.shape[1])
+
+    def _fit(self, X, y, *, incremental, classes=None):
+        first = not (incremental or self.warm_start) or not hasattr(self, "coefs_")
         if first:
-            self._initialize(X.shape[1], Y.shape[1], self._random_state)
+            self._random_state = check_random_state(self.random_state)
+        Xs, Y, _ = self._training_data(X, y, first=first, classes=classes)
+        if first:
+            self._initialize(Xs.shape[1], Y.shape[1], self._random_state)
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} outputs but the network was fitted with "
