@@ -6,6 +6,7 @@ train fresh networks with that learner in place of backprop.
 """
 
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
+from .recorder import TrajectoryRecorder
 
-__all__ = ["BackpropMLPClassifier", "BackpropMLPRegressor"]
+__all__ = ["BackpropMLPClassifier", "BackpropMLPRegressor", "TrajectoryRecorder"]
 __version__ = "0.1.0"

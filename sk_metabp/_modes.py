@@ -1,0 +1,440 @@
+"""The variable catalogue and the three modes that turn network states into rows.
+
+This module is the one place that names columns. Layers are numbered as in
+:mod:`sk_metabp._mlp`: layer 0 is the input, layer ``L`` the output; a neuron is
+``(layer, index)``, and a weight ``w{l}_{i}_{j}`` links neuron j of layer l - 1
+into neuron i of layer l (the paper's ``w_ij``).
+
+=========  =====================  ================================================
+variable   columns                meaning
+=========  =====================  ================================================
+``w``      ``w{l}_{i}_{j}``       weight into neuron i of layer l from neuron j
+``b``      ``b{l}_{i}``           bias theta of neuron i of layer l
+``x``      ``x_{j}``              network input j
+``h``      ``h{l}_{i}``           activation of hidden neuron i of layer l
+``y``      ``y_{i}``              network output i
+``ev``     ``ev_{i}``             expected value of output i
+``J``      ``J``                  pattern error, eq. (2)
+``in``     ``in{l}_{i}``          net input of neuron i of layer l, eq. (1)
+``fp``     ``fp{l}_{i}``          f'(in) of neuron i of layer l
+``delta``  ``delta{l}_{i}``       backprop's delta of neuron i of layer l (5, 6)
+``dw``     ``dw{l}_{i}_{j}``      target: the change of ``w{l}_{i}_{j}``
+``db``     ``db{l}_{i}``          target: the change of ``b{l}_{i}``
+=========  =====================  ================================================
+
+A mode maps the state of K networks at one update (a :class:`~sk_metabp._mlp.Step`)
+to learner rows, shape ``(K, rows_per_update, n_features)``, and the learner's
+predictions back to weight and bias changes:
+
+- :class:`NetworkMode`, the paper's: one row per update holding the whole
+  network; targets are every ``dw`` and ``db``. Tied to one topology.
+- :class:`LinkMode`: one row per connection and per bias, with the link's local
+  variables (:data:`LINK_VARIABLES`); the target is the link's change ``dw``.
+  Every topology has the same columns. The learner stands in for rule (3); the
+  delta it may see comes from rules (5) and (6).
+- :class:`DeltaMode`: one row per hidden neuron, its neighbourhood as features
+  (:data:`DELTA_VARIABLES`) and its delta as the target: the learner stands in for
+  rule (6); rules (3) and (5) stay analytic.
+"""
+
+import re
+
+import numpy as np
+
+NETWORK_VARIABLES = ("w", "b", "x", "h", "y", "ev", "J", "in", "fp", "delta")
+
+#: Presets of the paper's variable sets (``PAPER.md``): experiments 1-3 sample
+#: weights, biases, inputs, outputs and expected values; experiment 4 adds the
+#: hidden activations.
+PRESETS = {
+    "paper": ("w", "b", "x", "y", "ev"),
+    "paper+h": ("w", "b", "x", "h", "y", "ev"),
+    "all": NETWORK_VARIABLES,
+}
+
+#: Link mode: one row per connection j -> i of layer l (or bias of i).
+LINK_VARIABLES = {
+    "w": "the link's weight (the bias itself on a bias row)",
+    "a": "the activation it carries, x_j (1 on a bias row)",
+    "in": "the receiving neuron's net input in_i",
+    "fp": "the receiving neuron's f'(in_i)",
+    "y": "the receiving neuron's output x_i = f(in_i)",
+    "err": "the receiving neuron's error: ev_i - y_i at an output, "
+    "sum_h delta_h w_hi in a hidden layer",
+    "delta": "the receiving neuron's delta, rules (5) and (6)",
+    "is_bias": "1 on a bias row, else 0",
+    "is_output": "1 if the receiving neuron is an output, else 0",
+    "depth": "l / L, the receiving layer's position",
+    "fan_in": "n_{l-1}, the number of links into the receiving neuron",
+}
+LINK_DEFAULT = (
+    "w",
+    "a",
+    "in",
+    "fp",
+    "y",
+    "err",
+    "delta",
+    "is_bias",
+    "is_output",
+    "depth",
+)
+
+#: Delta mode: one row per hidden neuron i of layer l.
+DELTA_VARIABLES = {
+    "in": "its net input in_i",
+    "fp": "its f'(in_i)",
+    "h": "its activation",
+    "back": "sum_h delta_h w_hi over the neurons h it feeds",
+    "w_out": "sum_h |w_hi|, the size of its outgoing weights",
+    "depth": "l / L, its layer's position",
+    "fan_out": "n_{l+1}, the number of neurons it feeds",
+}
+DELTA_DEFAULT = ("in", "fp", "h", "back", "depth")
+
+
+def _check_variables(variables, known, default, mode):
+    if variables is None:
+        return tuple(default)
+    if isinstance(variables, str):
+        if mode == "network" and variables in PRESETS:
+            return PRESETS[variables]
+        variables = (variables,)
+    variables = tuple(variables)
+    unknown = [v for v in variables if v not in known]
+    if unknown or not variables:
+        presets = f" or a preset {sorted(PRESETS)}" if mode == "network" else ""
+        raise ValueError(
+            f"Unknown variable(s) {unknown} for mode={mode!r}; choose from "
+            f"{list(known)}{presets}."
+        )
+    if len(set(variables)) != len(variables):
+        raise ValueError(f"variables has duplicates: {list(variables)}.")
+    return variables
+
+
+def topology(sizes):
+    """``'2-1-1'`` for layer sizes ``[2, 1, 1]``."""
+    return "-".join(str(s) for s in sizes)
+
+
+class ParamLayout:
+    """The flat order of a network's parameters: every weight, then every bias.
+
+    Weights of layer l are flattened from their ``(n_{l-1}, n_l)`` array in C
+    order, so ``w{l}_{i}_{j}`` runs over i fastest. :meth:`views` cuts a flat
+    ``(K, P)`` array into per-layer views shaped like ``coefs`` and ``intercepts``.
+    """
+
+    def __init__(self, sizes):
+        self.sizes = list(sizes)
+        self.n_weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        self.n_biases = sum(sizes[1:])
+        self.n_params = self.n_weights + self.n_biases
+        self.weight_names = [
+            f"w{l}_{i}_{j}"
+            for l in range(1, len(sizes))
+            for j in range(sizes[l - 1])
+            for i in range(sizes[l])
+        ]
+        self.bias_names = [
+            f"b{l}_{i}" for l in range(1, len(sizes)) for i in range(sizes[l])
+        ]
+
+    def views(self, flat):
+        K = flat.shape[0]
+        coefs, intercepts, pos = [], [], 0
+        for a, b in zip(self.sizes[:-1], self.sizes[1:]):
+            coefs.append(flat[:, pos : pos + a * b].reshape(K, a, b))
+            pos += a * b
+        for b in self.sizes[1:]:
+            intercepts.append(flat[:, pos : pos + b])
+            pos += b
+        return coefs, intercepts
+
+    def flatten(self, coefs, intercepts, out=None):
+        K = coefs[0].shape[0]
+        parts = [c.reshape(K, -1) for c in coefs] + list(intercepts)
+        return np.concatenate(parts, axis=1, out=out)
+
+
+def sizes_from_names(names):
+    """Recover layer sizes from network-mode column names, or None."""
+    found = {}
+    for name in names:
+        m = re.fullmatch(r"w(\d+)_(\d+)_(\d+)", str(name))
+        if m:
+            l, i, j = (int(g) for g in m.groups())
+            found[l] = (
+                max(found.get(l, (0, 0))[0], i + 1),
+                max(found.get(l, (0, 0))[1], j + 1),
+            )
+    if not found or sorted(found) != list(range(1, len(found) + 1)):
+        return None
+    return [found[1][1]] + [found[l][0] for l in range(1, len(found) + 1)]
+
+
+def _first_rows(a):
+    """(K, B, n) -> (K, n): the update's single pattern (modes need B = 1)."""
+    return a[:, 0]
+
+
+class _Mode:
+    name = None
+    rows_per_update = 1
+
+    def __init__(self, sizes, variables=None, learning_rate=None):
+        self.sizes = list(sizes)
+        self.layout = ParamLayout(sizes)
+        self.learning_rate = learning_rate
+
+    @property
+    def n_features(self):
+        return len(self.feature_names)
+
+    @property
+    def n_targets(self):
+        return len(self.target_names)
+
+    def describe(self):
+        return (
+            f"mode={self.name!r}, topology {topology(self.sizes)}, variables "
+            f"{list(self.variables)} ({self.n_features} features, "
+            f"{self.n_targets} targets)"
+        )
+
+
+class NetworkMode(_Mode):
+    """The paper's mode: one row per update with the whole network's state."""
+
+    name = "network"
+
+    def __init__(self, sizes, variables=None, learning_rate=None):
+        super().__init__(sizes, variables, learning_rate)
+        self.variables = _check_variables(
+            variables, NETWORK_VARIABLES, PRESETS["paper"], "network"
+        )
+        L = len(sizes) - 1
+        neurons = [(l, i) for l in range(1, L + 1) for i in range(sizes[l])]
+        names = {
+            "w": self.layout.weight_names,
+            "b": self.layout.bias_names,
+            "x": [f"x_{j}" for j in range(sizes[0])],
+            "h": [f"h{l}_{i}" for l in range(1, L) for i in range(sizes[l])],
+            "y": [f"y_{i}" for i in range(sizes[L])],
+            "ev": [f"ev_{i}" for i in range(sizes[L])],
+            "J": ["J"],
+            "in": [f"in{l}_{i}" for l, i in neurons],
+            "fp": [f"fp{l}_{i}" for l, i in neurons],
+            "delta": [f"delta{l}_{i}" for l, i in neurons],
+        }
+        self.feature_names = [n for v in self.variables for n in names[v]]
+        self.target_names = ["d" + n for n in names["w"] + names["b"]]
+
+    def _parts(self, step):
+        K = step.n_networks
+        for v in self.variables:
+            if v == "w":
+                yield from (c.reshape(K, -1) for c in step.coefs)
+            elif v == "b":
+                yield from step.intercepts
+            elif v == "x":
+                yield _first_rows(step.acts[0])
+            elif v == "h":
+                yield from (_first_rows(a) for a in step.acts[1:-1])
+            elif v == "y":
+                yield _first_rows(step.acts[-1])
+            elif v == "ev":
+                yield _first_rows(step.ev)
+            elif v == "J":
+                yield 0.5 * np.einsum("kbi,kbi->kb", step.err, step.err)
+            elif v == "in":
+                yield from (_first_rows(a) for a in step.ins)
+            elif v == "fp":
+                yield from (_first_rows(a) for a in step.fprime())
+            elif v == "delta":
+                yield from (_first_rows(a) for a in step.deltas())
+
+    def features(self, step, out=None):
+        """The update's row for each network: shape ``(K, 1, n_features)``."""
+        flat = np.concatenate(list(self._parts(step)), axis=1)
+        if out is None:
+            return flat[:, None, :]
+        out[:, 0] = flat
+        return out
+
+    def targets(self, step, dcoefs, dintercepts, out=None):
+        flat = self.layout.flatten(dcoefs, dintercepts)
+        if out is None:
+            return flat[:, None, :]
+        out[:, 0] = flat
+        return out
+
+    def changes(self, step, predicted, out):
+        """Write predictions ``(K, 1, n_targets)`` into the flat change buffer."""
+        np.copyto(out, predicted[:, 0])
+
+
+class LinkMode(_Mode):
+    """One row per connection and per bias; the same columns for any topology."""
+
+    name = "link"
+
+    def __init__(self, sizes, variables=None, learning_rate=None):
+        super().__init__(sizes, variables, learning_rate)
+        self.variables = _check_variables(
+            variables, LINK_VARIABLES, LINK_DEFAULT, "link"
+        )
+        self.feature_names = list(self.variables)
+        self.target_names = ["dw"]
+        self.rows_per_update = self.layout.n_params
+        L = len(sizes) - 1
+        # Each row's receiving neuron (index into the concatenation of layers
+        # 1..L) and sending activation (index into layers 0..L, plus a last
+        # slot holding the constant 1 of a bias), in ParamLayout order.
+        offsets = np.cumsum([0] + self.sizes)
+        recv, send, layer, bias = [], [], [], []
+        for l in range(1, L + 1):
+            for j in range(sizes[l - 1]):
+                for i in range(sizes[l]):
+                    recv.append(offsets[l] - sizes[0] + i)
+                    send.append(offsets[l - 1] + j)
+                    layer.append(l)
+                    bias.append(0)
+        for l in range(1, L + 1):
+            for i in range(sizes[l]):
+                recv.append(offsets[l] - sizes[0] + i)
+                send.append(offsets[-1])
+                layer.append(l)
+                bias.append(1)
+        self._recv = np.array(recv)
+        self._send = np.array(send)
+        layer = np.array(layer)
+        self._const = {
+            "is_bias": np.array(bias, dtype=float),
+            "is_output": (layer == L).astype(float),
+            "depth": layer / L,
+            "fan_in": np.array(self.sizes)[layer - 1].astype(float),
+        }
+
+    def _neuron(self, step, var):
+        """A per-neuron quantity over layers 1..L, shape (K, N)."""
+        if var == "in":
+            parts = step.ins
+        elif var == "fp":
+            parts = step.fprime()
+        elif var == "y":
+            parts = step.acts[1:]
+        elif var == "delta":
+            parts = step.deltas()
+        elif var == "err":
+            deltas = step.deltas()
+            parts = [
+                np.matmul(d, w.transpose(0, 2, 1))
+                for d, w in zip(deltas[1:], step.coefs[1:])
+            ] + [step.err]
+        return np.concatenate([_first_rows(p) for p in parts], axis=1)
+
+    def features(self, step, out=None):
+        """Each link's row: shape ``(K, n_params, n_features)``."""
+        K = step.n_networks
+        if out is None:
+            out = np.empty((K, self.rows_per_update, self.n_features))
+        for c, var in enumerate(self.variables):
+            if var == "w":
+                out[:, :, c] = self.layout.flatten(step.coefs, step.intercepts)
+            elif var == "a":
+                acts = [_first_rows(a) for a in step.acts] + [np.ones((K, 1))]
+                out[:, :, c] = np.concatenate(acts, axis=1)[:, self._send]
+            elif var in self._const:
+                out[:, :, c] = self._const[var]
+            else:
+                out[:, :, c] = self._neuron(step, var)[:, self._recv]
+        return out
+
+    def targets(self, step, dcoefs, dintercepts, out=None):
+        flat = self.layout.flatten(dcoefs, dintercepts)
+        if out is None:
+            return flat[:, :, None]
+        out[:, :, 0] = flat
+        return out
+
+    def changes(self, step, predicted, out):
+        np.copyto(out, predicted[:, :, 0])
+
+
+class DeltaMode(_Mode):
+    """One row per hidden neuron, predicting its delta (rule 6)."""
+
+    name = "delta"
+
+    def __init__(self, sizes, variables=None, learning_rate=None):
+        super().__init__(sizes, variables, learning_rate)
+        self.variables = _check_variables(
+            variables, DELTA_VARIABLES, DELTA_DEFAULT, "delta"
+        )
+        self.feature_names = list(self.variables)
+        self.target_names = ["delta"]
+        self.rows_per_update = sum(sizes[1:-1])
+
+    def _layer_features(self, step, l, deltas, K):
+        """Rows of hidden layer l (1-based) given the deltas of layer l + 1."""
+        L = len(self.sizes) - 1
+        w_next = step.coefs[l]  # (K, n_l, n_{l+1}): from layer l into l + 1
+        n = self.sizes[l]
+        cols = []
+        for var in self.variables:
+            if var == "in":
+                cols.append(_first_rows(step.ins[l - 1]))
+            elif var == "fp":
+                cols.append(_first_rows(step.fprime()[l - 1]))
+            elif var == "h":
+                cols.append(_first_rows(step.acts[l]))
+            elif var == "back":
+                cols.append(np.matmul(deltas[l], w_next.transpose(0, 2, 1))[:, 0])
+            elif var == "w_out":
+                cols.append(np.abs(w_next).sum(axis=2))
+            elif var == "depth":
+                cols.append(np.full((K, n), l / L))
+            elif var == "fan_out":
+                cols.append(np.full((K, n), float(self.sizes[l + 1])))
+        return np.stack(cols, axis=2)
+
+    def features(self, step, out=None):
+        """Every hidden neuron's row: shape ``(K, n_hidden, n_features)``."""
+        deltas = step.deltas()
+        K = step.n_networks
+        rows = [
+            self._layer_features(step, l, deltas, K)
+            for l in range(1, len(self.sizes) - 1)
+        ]
+        flat = (
+            np.concatenate(rows, axis=1) if rows else np.empty((K, 0, self.n_features))
+        )
+        if out is None:
+            return flat
+        out[...] = flat
+        return out
+
+    def targets(self, step, dcoefs, dintercepts, out=None):
+        deltas = step.deltas()[:-1]
+        K = step.n_networks
+        flat = (
+            np.concatenate([_first_rows(d) for d in deltas], axis=1)
+            if deltas
+            else np.empty((K, 0))
+        )
+        if out is None:
+            return flat[:, :, None]
+        out[:, :, 0] = flat
+        return out
+
+
+MODES = {"network": NetworkMode, "link": LinkMode, "delta": DeltaMode}
+
+
+def make_mode(mode, sizes, variables=None, learning_rate=None):
+    """Build the mode called ``mode`` for networks of layer ``sizes``."""
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode {mode!r}; choose one of {sorted(MODES)}.")
+    return MODES[mode](sizes, variables, learning_rate)
