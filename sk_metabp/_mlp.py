@@ -367,8 +367,9 @@ def train(
                 Ye[...] = np.take_along_axis(Y, idx[:, :, None], axis=1)
             saved = ([w.copy() for w in coefs], [b.copy() for b in intercepts])
             sq.fill(0.0)
-            frozen = None if active.all() else ~active
-            keep = active.astype(float)
+            # stopped networks keep their weights; a mask, not a product with 0,
+            # so that an infinite change from a rule leaves no NaN behind
+            keep = None if active.all() else active
             step.epoch = epoch
             for xv, yv, iv in zip(xviews, yviews, iviews):
                 b = xv.shape[1]
@@ -396,12 +397,12 @@ def train(
                 if callback is not None:
                     callback(step, dcoefs, dintercepts)
                 for w, bb, dw, db in zip(coefs, intercepts, dcoefs, dintercepts):
-                    if frozen is None:
+                    if keep is None:
                         w += dw
                         bb += db
-                    else:  # stopped networks keep their weights
-                        w += dw * keep[:, None, None]
-                        bb += db * keep[:, None]
+                    else:
+                        np.add(w, dw, out=w, where=keep[:, None, None])
+                        np.add(bb, db, out=bb, where=keep[:, None])
                 np.multiply(err, err, out=err)
                 if b == batch_size:
                     sq += err

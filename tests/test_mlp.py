@@ -1,0 +1,367 @@
+"""The training loop of sk_metabp._mlp: backprop's gradients, lockstep, stopping."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sk_metabp import BackpropMLPRegressor
+from sk_metabp._mlp import (
+    ACTIVATIONS,
+    BackpropRule,
+    Step,
+    UpdateRule,
+    forward,
+    init_params,
+    layer_sizes,
+    train,
+    warn_diverged,
+)
+from sk_metabp.datasets import make_boolean, make_squares
+
+ACTIVATION_PAIRS = [("logistic", "logistic"), ("tanh", "identity")]
+TOPOLOGIES = [(), (3,), (3, 4, 2)]
+
+
+def _random_problem(hidden, seed, K=3, batch=1):
+    """K networks of a random topology with random weights, and random patterns."""
+    rng = np.random.RandomState(seed)
+    sizes = layer_sizes(rng.randint(1, 5), hidden, rng.randint(1, 4))
+    coefs = [rng.normal(size=(K, a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    intercepts = [rng.normal(size=(K, b)) for b in sizes[1:]]
+    X = rng.normal(size=(K, batch, sizes[0]))
+    Y = rng.uniform(size=(K, batch, sizes[-1]))
+    return coefs, intercepts, X, Y
+
+
+def _loss(coefs, intercepts, X, Y, hidden_act, out_act):
+    """J of eq. (2), averaged over the batch, per network: shape (K,)."""
+    _, acts = forward(coefs, intercepts, X, hidden_act, out_act)
+    return 0.5 * ((Y - acts[-1]) ** 2).sum(axis=2).mean(axis=1)
+
+
+def _numeric_gradient(coefs, intercepts, X, Y, hidden_act, out_act, h=1e-6):
+    """Central differences of J. Entry (i, j) is perturbed in all K networks at
+    once: the networks are independent, so each one's J sees only its own."""
+    grads = []
+    for p in [*coefs, *intercepts]:
+        g = np.empty_like(p)
+        for idx in np.ndindex(p.shape[1:]):
+            at = (slice(None), *idx)
+            orig = p[at].copy()
+            p[at] = orig + h
+            up = _loss(coefs, intercepts, X, Y, hidden_act, out_act)
+            p[at] = orig - h
+            down = _loss(coefs, intercepts, X, Y, hidden_act, out_act)
+            p[at] = orig
+            g[at] = (up - down) / (2 * h)
+        grads.append(g)
+    return grads
+
+
+def _flat(arrays, k):
+    return np.concatenate([a[k].ravel() for a in arrays])
+
+
+def _assert_rel_close(actual, expected, K, rtol=1e-6):
+    for k in range(K):
+        a, e = _flat(actual, k), _flat(expected, k)
+        rel = np.linalg.norm(a - e) / np.linalg.norm(e)
+        assert rel < rtol, f"network {k}: relative error {rel:.2e}"
+
+
+class _Capture:
+    """A callback keeping copies of every change the rule proposed."""
+
+    def __init__(self):
+        self.changes = []
+        self.steps = []
+
+    def __call__(self, step, dcoefs, dintercepts):
+        self.changes.append(
+            ([d.copy() for d in dcoefs], [d.copy() for d in dintercepts])
+        )
+        self.steps.append((step.epoch, step.step, step.index.copy()))
+
+
+@pytest.mark.parametrize("hidden", TOPOLOGIES)
+@pytest.mark.parametrize("hidden_act, out_act", ACTIVATION_PAIRS)
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_backprop_change_is_minus_rate_times_gradient(
+    hidden, hidden_act, out_act, batch, seed
+):
+    K, rate = 3, 0.37
+    coefs, intercepts, X, Y = _random_problem(hidden, seed, K=K, batch=batch)
+    expected = _numeric_gradient(coefs, intercepts, X, Y, hidden_act, out_act)
+    expected = [-rate * g for g in expected]
+    before = [p.copy() for p in [*coefs, *intercepts]]
+
+    capture = _Capture()
+    train(
+        coefs,
+        intercepts,
+        X,
+        Y,
+        BackpropRule(rate),
+        max_iter=1,
+        batch_size=batch,
+        hidden_activation=hidden_act,
+        output_activation=out_act,
+        callback=capture,
+    )
+    assert len(capture.changes) == 1  # one batch, one update
+    dcoefs, dintercepts = capture.changes[0]
+    _assert_rel_close([*dcoefs, *dintercepts], expected, K)
+    # and the loop applied exactly that change
+    applied = [a - b for a, b in zip([*coefs, *intercepts], before)]
+    np.testing.assert_allclose(
+        np.concatenate([a.ravel() for a in applied]),
+        np.concatenate([d.ravel() for d in [*dcoefs, *dintercepts]]),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+
+
+@pytest.mark.parametrize("hidden_act, out_act", ACTIVATION_PAIRS)
+def test_step_fprime_and_deltas(hidden_act, out_act):
+    """Rules (5) and (6) from a hand-filled Step, and invalidate() recomputing."""
+    K = 2
+    coefs, intercepts, X, Y = _random_problem((3, 4), seed=5, K=K, batch=2)
+    ins, acts = forward(coefs, intercepts, X, hidden_act, out_act)
+    step = Step(coefs, intercepts, hidden_act, out_act)
+    step.ins[:] = ins
+    step.acts[:] = acts
+    step.ev = Y
+    step.err = Y - acts[-1]
+
+    h = 1e-6
+    for l, (fp, net_in) in enumerate(zip(step.fprime(), ins)):
+        act = out_act if l == len(ins) - 1 else hidden_act
+        f = ACTIVATIONS[act][0]
+        up = f(net_in + h, out=np.empty_like(net_in))
+        down = f(net_in - h, out=np.empty_like(net_in))
+        numeric = (up - down) / (2 * h)
+        np.testing.assert_allclose(fp, numeric, rtol=1e-6, atol=1e-9)
+
+    deltas = [d.copy() for d in step.deltas()]
+    assert deltas[-1] == pytest.approx(step.err * step.fprime()[-1])
+    rule = BackpropRule(1.0)
+    rule.start(step)
+    dcoefs, dintercepts = rule(step)
+    for l in range(len(coefs)):
+        np.testing.assert_allclose(dintercepts[l], deltas[l].mean(axis=1))
+        np.testing.assert_allclose(
+            dcoefs[l], np.einsum("kbi,kbj->kij", acts[l], deltas[l]) / 2
+        )
+
+    # a new error must not be served from the cache once invalidated
+    step.err = 2 * step.err
+    assert np.allclose(step.deltas()[-1], deltas[-1])  # cached
+    step.invalidate()
+    np.testing.assert_allclose(step.deltas()[-1], 2 * deltas[-1])
+
+
+def test_momentum_adds_previous_change():
+    coefs, intercepts, X, Y = _random_problem((3,), seed=3, K=2, batch=2)
+    X, Y = X[0], Y[0]  # two patterns shared by both networks
+    m, rate = 0.6, 0.2
+    plain, with_m = _Capture(), _Capture()
+    c1, i1 = [c.copy() for c in coefs], [b.copy() for b in intercepts]
+    train(c1, i1, X, Y, BackpropRule(rate, m), max_iter=1, callback=with_m)
+    # replay: the second change is m * first + the plain change at that state
+    c0, i0 = [c.copy() for c in coefs], [b.copy() for b in intercepts]
+    train(c0, i0, X[:1], Y[:1], BackpropRule(rate), max_iter=1, callback=plain)
+    train(c0, i0, X[1:], Y[1:], BackpropRule(rate), max_iter=1, callback=plain)
+    first_m, second_m = (_flat([*a, *b], k=slice(None)) for a, b in with_m.changes)
+    first_p, second_p = (_flat([*a, *b], k=slice(None)) for a, b in plain.changes)
+    np.testing.assert_allclose(first_m, first_p, rtol=1e-12)
+    np.testing.assert_allclose(second_m, m * first_p + second_p, rtol=1e-10)
+
+
+def _stack(seeds, sizes, X, Y, **kwargs):
+    """Train networks seeded by ``seeds`` in one stack; return everything."""
+    rs = [np.random.RandomState(s) for s in seeds]
+    coefs, intercepts = init_params(sizes, rs)
+    capture = _Capture()
+    out = train(
+        coefs,
+        intercepts,
+        X,
+        Y,
+        BackpropRule(0.5, kwargs.pop("momentum", 0.0)),
+        random_states=rs,
+        callback=capture,
+        **kwargs,
+    )
+    return coefs, intercepts, out, capture
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_lockstep_equals_one_by_one(shuffle, batch_size, momentum):
+    X, _, Y, _ = make_squares(30, 0, random_state=0)  # 30 patterns: ragged batches
+    sizes = layer_sizes(2, (3,), 2)
+    seeds = [3, 11, 42, 7]
+    kwargs = dict(max_iter=6, batch_size=batch_size, shuffle=shuffle, momentum=momentum)
+    coefs, intercepts, (curves, n_iter, div, conv), cap = _stack(
+        seeds, sizes, X, Y, **kwargs
+    )
+    assert len(cap.changes) == 6 * -(-30 // batch_size)
+
+    def order(capture, k):  # the rows network k saw, update after update
+        return np.concatenate([s[2][k] for s in capture.steps])
+
+    for k, seed in enumerate(seeds):
+        c1, i1, (curve1, n1, d1, v1), cap1 = _stack([seed], sizes, X, Y, **kwargs)
+        for a, b in zip([*coefs, *intercepts], [*c1, *i1]):
+            np.testing.assert_allclose(a[k], b[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(curves[k], curve1[0], rtol=1e-12)
+        assert n_iter[k] == n1[0] == 6 and div[k] == d1[0] == -1
+        np.testing.assert_array_equal(order(cap, k), order(cap1, 0))
+    # shuffling draws each network its own order; without it all see 0, 1, 2, ...
+    if shuffle:
+        assert not np.array_equal(order(cap, 0), order(cap, 1))
+    else:
+        np.testing.assert_array_equal(order(cap, 0), np.tile(np.arange(30), 6))
+
+
+def test_lockstep_with_one_task_per_network():
+    """X and Y of shape (K, n, d): different tasks of one shape, one stack."""
+    tasks = [make_boolean(name) for name in ("and", "or", "xor")]
+    X = np.stack([t[0] for t in tasks])
+    Y = np.stack([t[1][:, None] for t in tasks]).astype(float)
+    sizes = layer_sizes(2, (2,), 1)
+    coefs, intercepts, (curves, *_), _ = _stack([0, 0, 0], sizes, X, Y, max_iter=20)
+    for k in range(3):
+        c1, i1, (curve1, *_), _ = _stack([0], sizes, X[k], Y[k], max_iter=20)
+        np.testing.assert_allclose(coefs[0][k], c1[0][0], rtol=1e-12)
+        np.testing.assert_allclose(curves[k], curve1[0], rtol=1e-12)
+    assert not np.allclose(curves[0], curves[1])  # the tasks did differ
+
+
+class _InfFrom(UpdateRule):
+    """Backprop, except network ``k`` gets an infinite change from ``at_step``."""
+
+    def __init__(self, k, at_step):
+        self.inner = BackpropRule(0.5)
+        self.k, self.at_step = k, at_step
+
+    def start(self, step):
+        self.inner.start(step)
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.inner(step)
+        if step.step >= self.at_step:
+            dcoefs[0][self.k] = np.inf
+        return dcoefs, dintercepts
+
+
+def test_divergence_keeps_last_finite_weights_and_stops_only_that_network():
+    X, y = make_boolean("and")
+    Y = y[:, None].astype(float)
+    sizes = layer_sizes(2, (2,), 1)
+    seeds = [1, 2]
+    # step 9 is the second pattern of epoch 3 (4 patterns per epoch)
+    rs = [np.random.RandomState(s) for s in seeds]
+    coefs, intercepts = init_params(sizes, rs)
+    curves, n_iter, diverged, converged = train(
+        coefs, intercepts, X, Y, _InfFrom(k=0, at_step=9), max_iter=8
+    )
+    np.testing.assert_array_equal(diverged, [3, -1])
+    np.testing.assert_array_equal(n_iter, [2, 8])
+    assert not converged.any()
+    assert np.isnan(curves[0, 2:]).all() and np.isfinite(curves[1]).all()
+    for p in [*coefs, *intercepts]:
+        assert np.isfinite(p).all()
+    # network 0 holds its weights after epoch 2, network 1 trained to the end
+    for k, epochs in [(0, 2), (1, 8)]:
+        c1, i1, (curve1, *_), _ = _stack([seeds[k]], sizes, X, Y, max_iter=epochs)
+        for a, b in zip([*coefs, *intercepts], [*c1, *i1]):
+            np.testing.assert_allclose(a[k], b[0], rtol=1e-12)
+        np.testing.assert_allclose(curves[k, :epochs], curve1[0], rtol=1e-12)
+
+
+def test_huge_learning_rate_warns_with_epoch_and_keeps_finite_weights():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (40, 2))
+    y = 10 * X[:, 0] - 5 * X[:, 1]
+    # online steps of 2.0 on unit-variance targets overshoot more every epoch
+    reg = BackpropMLPRegressor(
+        (4,), learning_rate=2.0, momentum=0.0, batch_size=1, max_iter=50
+    )
+    with pytest.warns(ConvergenceWarning, match=r"diverged at epoch (\d+)") as rec:
+        reg.set_params(random_state=0).fit(X, y)
+    assert reg.diverged_
+    message = str(rec[0].message)
+    assert f"diverged at epoch {reg.n_iter_ + 1}:" in message
+    assert 0 < len(reg.loss_curve_) == reg.n_iter_ < 50
+    assert np.isfinite(reg.loss_curve_).all()
+    for p in [*reg.coefs_, *reg.intercepts_]:
+        assert np.isfinite(p).all()
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_warn_diverged_message():
+    with pytest.warns(ConvergenceWarning, match="Learner diverged at epoch 17"):
+        warn_diverged(17, where="Learner")
+
+
+def test_tol_stops_after_patience():
+    X, y = make_boolean("and")
+    Y = y[:, None].astype(float)
+    sizes = layer_sizes(2, (1,), 1)
+    # J per pattern is below 0.5, so after the first epoch no epoch can beat
+    # the best by 0.5: the loop stops after 1 + n_iter_no_change epochs.
+    _, _, (curves, n_iter, diverged, converged), _ = _stack(
+        [0, 1], sizes, X, Y, max_iter=100, tol=0.5, n_iter_no_change=4
+    )
+    np.testing.assert_array_equal(n_iter, [5, 5])
+    assert converged.all() and (diverged == -1).all()
+    assert curves.shape == (2, 5)
+    # a tiny tol never triggers within a short run
+    _, _, (curves, n_iter, _, converged), _ = _stack(
+        [0], sizes, X, Y, max_iter=30, tol=0.0, n_iter_no_change=30
+    )
+    assert n_iter[0] == 30 and not converged[0]
+
+
+def test_stopped_network_keeps_its_weights_in_a_stack():
+    """A network stopped by tol in a stack equals the same network alone."""
+    X, _, Y, _ = make_squares(20, 0, random_state=1)
+    sizes = layer_sizes(2, (3,), 2)
+    kwargs = dict(max_iter=60, tol=3e-4, n_iter_no_change=3)
+    seeds = [0, 5, 9, 1]
+    coefs, _, (curves, n_iter, _, converged), _ = _stack(seeds, sizes, X, Y, **kwargs)
+    assert len(set(n_iter)) > 1  # some networks were frozen while others ran on
+    for k, seed in enumerate(seeds):
+        c1, _, (curve1, n1, _, v1), _ = _stack([seed], sizes, X, Y, **kwargs)
+        assert n_iter[k] == n1[0] and converged[k] == v1[0]
+        np.testing.assert_allclose(coefs[0][k], c1[0][0], rtol=1e-12)
+        np.testing.assert_allclose(curves[k, : n1[0]], curve1[0], rtol=1e-12)
+    assert converged.all()
+
+
+def test_verbose_prints_every_epoch(capsys):
+    X, y = make_boolean("or")
+    sizes = layer_sizes(2, (1,), 1)
+    _stack([0], sizes, X, y[:, None].astype(float), max_iter=3, verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        "Iteration 1",
+        "Iteration 2",
+        "Iteration 3",
+    ]
+
+
+def test_init_params_same_alone_or_stacked():
+    sizes = layer_sizes(3, (4, 2), 2)
+    stacked = init_params(sizes, [np.random.RandomState(s) for s in (0, 1, 2)])
+    for k, s in enumerate((0, 1, 2)):
+        alone = init_params(sizes, [np.random.RandomState(s)])
+        for a, b in zip([*stacked[0], *stacked[1]], [*alone[0], *alone[1]]):
+            np.testing.assert_array_equal(a[k], b[0])
+    bound = np.sqrt(2 / (3 + 4))
+    assert np.abs(stacked[0][0]).max() <= bound
+    assert np.abs(stacked[0][0]).max() > 0.5 * bound
+    assert [c.shape for c in stacked[0]] == [(3, 3, 4), (3, 4, 2), (3, 2, 2)]
