@@ -217,15 +217,27 @@ class BackpropRule(UpdateRule):
 
     With a batch of B patterns the change is the mean of the B patterns'
     changes; with ``momentum`` m the change is ``m * previous + gamma * ...``.
+    ``velocity``, the ``(dcoefs, dintercepts)`` a previous run ended with,
+    continues the momentum of that run (a warm start); otherwise the first
+    update has no previous change.
     """
 
-    def __init__(self, learning_rate, momentum=0.0):
+    def __init__(self, learning_rate, momentum=0.0, *, velocity=None):
         self.learning_rate = learning_rate
         self.momentum = momentum
+        self.velocity = velocity
 
     def start(self, step):
-        self.dcoefs = [np.zeros_like(w) for w in step.coefs]
-        self.dintercepts = [np.zeros_like(b) for b in step.intercepts]
+        if self.velocity is None:
+            self.dcoefs = [np.zeros_like(w) for w in step.coefs]
+            self.dintercepts = [np.zeros_like(b) for b in step.intercepts]
+            return
+        dcoefs, dintercepts = self.velocity
+        shapes = [a.shape for a in (*step.coefs, *step.intercepts)]
+        if [a.shape for a in (*dcoefs, *dintercepts)] != shapes:
+            raise ValueError("velocity does not match the shapes of the networks.")
+        self.dcoefs = [np.array(d, dtype=float) for d in dcoefs]
+        self.dintercepts = [np.array(d, dtype=float) for d in dintercepts]
 
     def __call__(self, step):
         deltas = step.deltas()

@@ -25,7 +25,10 @@ class _BaseBackpropMLP(BaseEstimator):
     """
 
     _parameter_constraints = {
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -110,12 +113,16 @@ class _BaseBackpropMLP(BaseEstimator):
                 f"{self.n_outputs_}; refit with warm_start=False."
             )
         coefs, intercepts = self._stack()
+        rule = self._make_rule()
+        if isinstance(rule, BackpropRule) and not first:
+            # momentum carries over warm starts and partial_fit calls
+            rule.velocity = getattr(self, "_velocity", None)
         curves, n_iter, diverged, converged = train(
             coefs,
             intercepts,
             Xs,
             Y,
-            self._make_rule(),
+            rule,
             max_iter=1 if incremental else self.max_iter,
             batch_size=self.batch_size,
             shuffle=self.shuffle,
@@ -130,6 +137,11 @@ class _BaseBackpropMLP(BaseEstimator):
         self.loss_curve_.extend(curves[0, : n_iter[0]].tolist())
         self.n_iter_ += int(n_iter[0])
         self.diverged_ = bool(diverged[0] >= 0)
+        self._velocity = (
+            (rule.dcoefs, rule.dintercepts)
+            if isinstance(rule, BackpropRule) and not self.diverged_
+            else None
+        )
         if self.diverged_:
             warn_diverged(int(diverged[0]))
         elif self.tol is not None and not incremental and not converged[0]:
@@ -171,8 +183,9 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(4,)
-        Units of each hidden layer; ``()`` for none (the paper's 2-0-1 net).
+    hidden_layer_sizes : int or tuple of int, default=(4,)
+        Units of each hidden layer; ``()`` for none (the paper's 2-0-1 net); an
+        int is one hidden layer.
     learning_rate : float, default=0.23
         The paper's gamma.
     momentum : float, default=0.0
@@ -281,8 +294,8 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
             self.classes_ = self._label_binarizer.classes_
             if len(self.classes_) < 2:
                 raise ValueError(
-                    f"The target has only one class ({self.classes_[0]!r}); a "
-                    "classifier needs samples of at least 2 classes."
+                    f"The target has only one class ({self.classes_.tolist()[0]!r}); "
+                    "a classifier needs samples of at least 2 classes."
                 )
         if (kind == "multilabel-indicator") != (
             self._label_binarizer.y_type_ == "multilabel-indicator"
@@ -406,7 +419,7 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(32,)
+    hidden_layer_sizes : int or tuple of int, default=(32,)
     activation : {"logistic", "tanh"}, default="logistic"
         Activation of the hidden units.
     learning_rate : float, default=0.01
