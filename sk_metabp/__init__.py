@@ -6,7 +6,13 @@ train fresh networks with that learner in place of backprop.
 """
 
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
+from .learned import LearnedRuleMLPClassifier
 from .recorder import TrajectoryRecorder
 
-__all__ = ["BackpropMLPClassifier", "BackpropMLPRegressor", "TrajectoryRecorder"]
+__all__ = [
+    "BackpropMLPClassifier",
+    "BackpropMLPRegressor",
+    "TrajectoryRecorder",
+    "LearnedRuleMLPClassifier",
+]
 __version__ = "0.1.0"

@@ -12,7 +12,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._mlp import BackpropRule, forward, init_params, layer_sizes, train, warn_diverged
+from ._mlp import (
+    BackpropRule,
+    forward,
+    init_params,
+    layer_sizes,
+    train,
+    warn_diverged,
+)
 
 
 class _BaseBackpropMLP(BaseEstimator):
@@ -124,15 +131,12 @@ class _BaseBackpropMLP(BaseEstimator):
             Y,
             rule,
             max_iter=1 if incremental else self.max_iter,
-            batch_size=self.batch_size,
-            shuffle=self.shuffle,
             random_states=[self._random_state],
-            hidden_activation=self._hidden_activation(),
-            output_activation=self._output_activation,
             tol=None if incremental else self.tol,
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
             epoch_offset=self.n_iter_,
+            **self._loop_options(),
         )
         self.loss_curve_.extend(curves[0, : n_iter[0]].tolist())
         self.n_iter_ += int(n_iter[0])
@@ -143,7 +147,7 @@ class _BaseBackpropMLP(BaseEstimator):
             else None
         )
         if self.diverged_:
-            warn_diverged(int(diverged[0]))
+            self._diverged(int(diverged[0]))
         elif self.tol is not None and not incremental and not converged[0]:
             warnings.warn(
                 f"Stopped at max_iter={self.max_iter} before the loss stopped "
@@ -154,9 +158,17 @@ class _BaseBackpropMLP(BaseEstimator):
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
         return self
 
+    def _diverged(self, epoch):
+        """React to training that diverged at ``epoch``: warn (subclasses may raise)."""
+        warn_diverged(epoch)
+
     def _forward_output(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._forward_raw(X)
+
+    def _forward_raw(self, X):
+        """The output units for validated float X; no checks (a hot path)."""
         coefs, intercepts = self._stack()
         _, acts = forward(
             coefs,
@@ -166,6 +178,43 @@ class _BaseBackpropMLP(BaseEstimator):
             self._output_activation,
         )
         return acts[-1][0]
+
+    def _loop_options(self):
+        """The loop's settings this estimator trains with."""
+        return {
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "hidden_activation": self._hidden_activation(),
+            "output_activation": self._output_activation,
+        }
+
+    def _train_stack(
+        self, X, Y, sizes, seeds, *, rule=None, callback=None, max_iter=None
+    ):
+        """Train K fresh networks of this kind in lockstep, network k from seeds[k].
+
+        Network k is the one ``fit`` trains with ``random_state=seeds[k]``.
+        Returns the stacked ``coefs``, ``intercepts`` and the loop's results.
+        """
+        rngs = [np.random.RandomState(s) for s in seeds]
+        coefs, intercepts = init_params(
+            sizes,
+            rngs,
+            init_scale=self.init_scale,
+            activation=self._hidden_activation(),
+        )
+        result = train(
+            coefs,
+            intercepts,
+            X,
+            Y,
+            rule if rule is not None else self._make_rule(),
+            max_iter=self.max_iter if max_iter is None else max_iter,
+            random_states=rngs,
+            callback=callback,
+            **self._loop_options(),
+        )
+        return coefs, intercepts, result
 
     def _scale_inputs(self, X, first):
         return X
@@ -557,8 +606,16 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        out = self._forward_output(X) * self.y_scale_ + self.y_mean_
+        out = self._predict_raw(self._check_X(X))
         return out[:, 0] if self._y_1d else out
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def _predict_raw(self, X):
+        """2-D predictions for validated float X; the learned rule's fast path."""
+        return self._forward_raw(X) * self.y_scale_ + self.y_mean_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

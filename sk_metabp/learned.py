@@ -1,0 +1,375 @@
+"""Networks trained by a fitted learner instead of backprop (the paper's steps 2-3)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from ._mlp import BackpropRule, UpdateRule
+from ._modes import ParamLayout, make_mode, sizes_from_names, topology
+from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
+from .recorder import TrajectoryRecorder
+
+#: The paper's learning rate for the teacher, experiment 1.
+PAPER_RATE = 0.23
+
+
+def default_learner():
+    """The learner used when ``learner=None``: a 32-unit BackpropMLPRegressor.
+
+    The paper's learning network has 2 hidden units; with those its students
+    stall on AND (see the README). 32 units fit backprop's changes closely.
+    """
+    return BackpropMLPRegressor(
+        hidden_layer_sizes=(32,),
+        learning_rate=0.02,
+        momentum=0.9,
+        batch_size=32,
+        max_iter=200,
+        random_state=0,
+    )
+
+
+def _unwrap(learner):
+    return learner.estimator if isinstance(learner, FrozenEstimator) else learner
+
+
+class LearnedRule(UpdateRule):
+    """An update rule that asks a fitted learner for the changes.
+
+    Each update builds the rows of every network in the stack (one
+    ``predict`` call for all K networks and all their rows), maps the
+    predictions back to weight and bias changes, and bounds each change to
+    ``[-max_update, max_update]``. The library's own regressor runs its forward
+    pass directly on the arrays (no per-call validation); any other regressor
+    goes through ``predict``.
+    """
+
+    def __init__(self, mode, learner, max_update=None):
+        self.mode = mode
+        self.learner = _unwrap(learner)
+        self.max_update = max_update
+
+    def start(self, step):
+        K = step.n_networks
+        layout = ParamLayout(self.mode.sizes)
+        self.flat = np.zeros((K, layout.n_params))
+        self.dcoefs, self.dintercepts = layout.views(self.flat)
+        self.rows = np.empty((K, self.mode.rows_per_update, self.mode.n_features))
+        if isinstance(self.learner, BackpropMLPRegressor):
+            self._predict = self.learner._predict_raw
+        elif hasattr(self.learner, "feature_names_in_"):
+            names = list(self.mode.feature_names)
+            self._predict = lambda R: np.asarray(
+                self.learner.predict(pd.DataFrame(R, columns=names))
+            )
+        else:
+            self._predict = lambda R: np.asarray(self.learner.predict(R))
+        if self.mode.name == "delta":
+            self._backprop = BackpropRule(self.mode.learning_rate)
+            self._backprop.start(step)
+
+    def predict(self, rows):
+        """Learner outputs for rows of shape (K, R, F): shape (K, R, T)."""
+        K, R, F = rows.shape
+        out = self._predict(rows.reshape(K * R, F))
+        return out.reshape(K, R, -1)
+
+    def __call__(self, step):
+        if self.mode.name == "delta":
+            self.mode.predict_deltas(step, self.predict)
+            dcoefs, dintercepts = self._backprop(step)
+            self.mode.layout.flatten(dcoefs, dintercepts, out=self.flat)
+        else:
+            rows = self.mode.features(step, out=self.rows)
+            self.mode.changes(step, self.predict(rows), self.flat)
+        if self.max_update is not None:
+            np.clip(self.flat, -self.max_update, self.max_update, out=self.flat)
+        return self.dcoefs, self.dintercepts
+
+
+def check_learner_layout(learner, mode):
+    """Refuse a learner whose inputs or outputs do not fit ``mode``'s rows."""
+    learner = _unwrap(learner)
+    expected = list(mode.feature_names)
+    names = getattr(learner, "feature_names_in_", None)
+    n_in = getattr(learner, "n_features_in_", None)
+    if names is not None:
+        ok = list(names) == expected
+        got = list(names)
+    else:
+        ok = n_in is None or n_in == len(expected)
+        got = None
+    n_out = getattr(learner, "n_outputs_", None)
+    if n_out is not None and n_out != mode.n_targets:
+        ok = False
+    if ok:
+        return
+
+    def short(cols):
+        cols = list(cols)
+        return ", ".join(cols[:5]) + (f", ... {cols[-1]}" if len(cols) > 5 else "")
+
+    if got is not None:
+        sizes = sizes_from_names(got)
+        theirs = (f"topology {topology(sizes)}, " if sizes else "") + (
+            f"{len(got)} features ({short(got)})"
+        )
+    else:
+        theirs = f"{n_in} features"
+    if n_out is not None:
+        theirs += f" and {n_out} outputs"
+    raise ValueError(
+        f"The learner was fitted for rows with {theirs}, but this network needs "
+        f"{mode.describe()}: features ({short(expected)}). A network-mode learner "
+        "trains only the topology and variables it was fitted on; fit a new learner "
+        "(pass an unfitted one), or use mode='link' or mode='delta', whose rules "
+        "train any topology."
+    )
+
+
+class LearnedRuleMLPClassifier(BackpropMLPClassifier):
+    """A sigmoid MLP classifier whose weights are updated by a fitted learner.
+
+    ``fit(X, y)`` does the paper's three steps when ``learner`` is unfitted:
+    record ``n_teacher_runs`` runs of the teacher (backprop on the same data and
+    topology) with a :class:`TrajectoryRecorder`, fit a clone of ``learner`` to
+    map the recorded states to the recorded changes (``learner_``), then train
+    a fresh network (``coefs_``, ``intercepts_``) with ``learner_`` in place of
+    backprop. A learner wrapped in :class:`sklearn.frozen.FrozenEstimator` (for
+    instance one loaded with joblib) is used as it is: ``fit`` only trains the
+    network.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(1,)
+        The student's (and the default teacher's) hidden layers.
+    learner : regressor or FrozenEstimator, default=None
+        Maps the rows of ``mode`` to changes. ``None`` is
+        :func:`default_learner`, a 32-unit :class:`BackpropMLPRegressor`.
+    mode : {"network", "link", "delta"}, default="network"
+        What the learner sees and predicts; see :class:`TrajectoryRecorder`.
+    variables : str or sequence of str, default=None
+        The sampled variables (the mode's default when None).
+    teacher : BackpropMLPClassifier, default=None
+        The training to imitate; ``None`` is backprop on the same topology at
+        the paper's rate 0.23, for ``max_iter`` epochs. Its
+        ``hidden_layer_sizes`` must match in network mode.
+    n_teacher_runs : int, default=8
+        Teacher runs (seeds) to record.
+    record_every : int, default=10
+        Keep one teacher update in ``record_every`` (see ``every`` of
+        :class:`TrajectoryRecorder`); 10 keeps experiment 1's learner fit to a
+        few seconds with no loss of fidelity.
+    max_iter : int, default=200
+        The student's epochs.
+    batch_size : int, default=1
+        Online training (the recorded rows describe one pattern per update).
+    shuffle, init_scale, tol, n_iter_no_change, warm_start, random_state, verbose
+        As in :class:`BackpropMLPClassifier`, for the student.
+    max_update : float or None, default=1.0
+        Bound on each weight or bias change: a learner that extrapolates wildly
+        cannot throw the weights far in one step.
+    on_divergence : {"warn", "raise"}, default="warn"
+        When the loss or a weight becomes non-finite: stop and keep the last
+        finite weights with a ``ConvergenceWarning`` naming the epoch, or raise
+        ``FloatingPointError``.
+    n_jobs : int or None, default=None
+        Workers for recording the teacher runs.
+
+    Attributes
+    ----------
+    learner_ : regressor
+        The fitted learner (the unwrapped one, for a frozen learner): save it
+        with joblib to reuse it as a learned optimizer.
+    recorder_ : TrajectoryRecorder or None
+        The teacher's recording (None with a frozen learner).
+    layout_ : str
+        The rows the learner reads: mode, topology, variables.
+    classes_, coefs_, intercepts_, loss_curve_, loss_, n_iter_, diverged_
+        As in :class:`BackpropMLPClassifier`.
+
+    Examples
+    --------
+    >>> from sk_metabp import LearnedRuleMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> X, y = make_boolean("and")
+    >>> clf = LearnedRuleMLPClassifier(hidden_layer_sizes=(1,), max_iter=3000,
+    ...                                random_state=0).fit(X, y)
+    >>> clf.predict(X)
+    array([0, 0, 0, 1])
+    """
+
+    _parameter_constraints = {
+        **BackpropMLPClassifier._parameter_constraints,
+        "learner": [HasMethods(["fit", "predict"]), None],
+        "mode": [StrOptions({"network", "link", "delta"})],
+        "variables": [str, list, tuple, None],
+        "teacher": [HasMethods(["fit", "predict"]), None],
+        "n_teacher_runs": [Interval(Integral, 1, None, closed="left")],
+        "record_every": [Interval(Integral, 1, None, closed="left")],
+        "max_update": [Interval(Real, 0, None, closed="neither"), None],
+        "on_divergence": [StrOptions({"warn", "raise"})],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(1,),
+        *,
+        learner=None,
+        mode="network",
+        variables=None,
+        teacher=None,
+        n_teacher_runs=8,
+        record_every=10,
+        max_iter=200,
+        batch_size=1,
+        shuffle=False,
+        init_scale=1.0,
+        max_update=1.0,
+        on_divergence="warn",
+        tol=None,
+        n_iter_no_change=10,
+        warm_start=False,
+        random_state=None,
+        verbose=False,
+        n_jobs=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.learner = learner
+        self.mode = mode
+        self.variables = variables
+        self.teacher = teacher
+        self.n_teacher_runs = n_teacher_runs
+        self.record_every = record_every
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.init_scale = init_scale
+        self.max_update = max_update
+        self.on_divergence = on_divergence
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    # The student has no learning rate or momentum of its own; delta mode's
+    # rule (3) uses the teacher's rate.
+    learning_rate = PAPER_RATE
+    momentum = 0.0
+
+    def _teacher(self):
+        if self.teacher is not None:
+            return clone(self.teacher)
+        return BackpropMLPClassifier(
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            learning_rate=PAPER_RATE,
+            max_iter=self.max_iter,
+            shuffle=self.shuffle,
+            init_scale=self.init_scale,
+        )
+
+    def _fit_learner(self, X, y, classes=None):
+        """Record the teacher and fit the learner, unless it is frozen."""
+        if self.batch_size != 1:
+            raise ValueError(
+                "LearnedRuleMLPClassifier trains online (batch_size=1): the "
+                "learner reads one pattern's state per update; got "
+                f"batch_size={self.batch_size}."
+            )
+        teacher = self._teacher()
+        _, _, sizes = self._training_data(X, y, first=True, classes=classes)
+        self._mode = make_mode(
+            self.mode,
+            sizes,
+            self.variables,
+            getattr(teacher, "learning_rate", PAPER_RATE),
+        )
+        self.layout_ = self._mode.describe()
+        if isinstance(self.learner, FrozenEstimator):
+            self.recorder_ = None
+            self.learner_ = _unwrap(self.learner)
+        else:
+            if self.mode == "network" and tuple(teacher.hidden_layer_sizes) != tuple(
+                self._validate_hidden()
+            ):
+                raise ValueError(
+                    f"In network mode the teacher's hidden_layer_sizes "
+                    f"{teacher.hidden_layer_sizes} must be the student's "
+                    f"{self.hidden_layer_sizes}."
+                )
+            self.recorder_ = TrajectoryRecorder(
+                teacher,
+                mode=self.mode,
+                variables=self.variables,
+                n_runs=self.n_teacher_runs,
+                every=self.record_every,
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
+            ).fit(X, y)
+            learner = default_learner() if self.learner is None else self.learner
+            self.learner_ = clone(learner).fit(
+                pd.DataFrame(
+                    self.recorder_.features_, columns=self.recorder_.feature_names_
+                ),
+                self.recorder_.targets_,
+            )
+        check_learner_layout(self.learner_, self._mode)
+
+    def _make_rule(self):
+        return LearnedRule(self._mode, self.learner_, self.max_update)
+
+    def fit(self, X, y):
+        """Fit the learner (unless frozen), then train a fresh network with it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self._fit_learner(X, y)
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One more epoch with the learned rule (fits the learner on first call).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every class, required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "learner_"):
+            self._validate_params()
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            self._fit_learner(X, y, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _diverged(self, epoch):
+        if self.on_divergence == "raise":
+            raise FloatingPointError(
+                f"The learned rule diverged at epoch {epoch}: the loss or a weight "
+                "became non-finite. Bound the updates (max_update), refit the "
+                "learner with more capacity or data, or use on_divergence='warn' "
+                "to keep the last finite weights."
+            )
+        super()._diverged(epoch)
