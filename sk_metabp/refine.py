@@ -1,0 +1,281 @@
+"""Refine a fitted learner by trial and error (the paper's "trial and error mode").
+
+Imitation makes a learner as good as its teacher at best. The paper suggests
+training the learning network further by trial and error, possibly beyond
+backprop. :func:`refine_learner` does this with antithetic evolution
+strategies: it perturbs the learner's weights, trains fresh students with each
+perturbed learner, and steps the weights towards the perturbations whose
+students ended with the lower training loss.
+
+This is a function rather than a parameter of
+:class:`~sk_metabp.LearnedRuleMLPClassifier`: refinement scores a learner on
+several tasks at once, each with its own data and topology, while a
+classifier's ``fit`` sees one task. As a function it takes any fitted learner
+and returns an ordinary fitted regressor, which is saved and reused (wrapped in
+:class:`sklearn.frozen.FrozenEstimator`) like any other learner.
+"""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._modes import ParamLayout
+from .backprop import BackpropMLPRegressor
+from .learned import LearnedRule, LearnedRuleMLPClassifier
+
+
+def _flatten(learner):
+    """The learner's weights and biases as one vector (every weight, then biases)."""
+    sizes = [learner.coefs_[0].shape[0], *(w.shape[1] for w in learner.coefs_)]
+    layout = ParamLayout(sizes)
+    flat = layout.flatten(
+        [c[None] for c in learner.coefs_], [b[None] for b in learner.intercepts_]
+    )
+    return flat[0], layout
+
+
+def _with_params(learner, layout, theta):
+    """A shallow copy of ``learner`` whose weights are views of ``theta``."""
+    new = copy.copy(learner)
+    coefs, intercepts = layout.views(np.asarray(theta, dtype=np.float64)[None])
+    new.coefs_ = [c[0] for c in coefs]
+    new.intercepts_ = [b[0] for b in intercepts]
+    return new
+
+
+def _task_loss(learner, task, n_epochs, max_update):
+    """Mean final training loss of one task's students; failures score the penalty.
+
+    A student that diverged, stopped early or ended with a non-finite loss
+    scores ``penalty``, which lies above any loss a sigmoid network can reach.
+    """
+    clf, Xs, Y, sizes, seeds, penalty = task
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            rule = LearnedRule(clf._mode, learner, max_update)
+            _, _, (curves, n_iter, diverged, _) = clf._train_stack(
+                Xs, Y, sizes, seeds, rule=rule, max_iter=n_epochs
+            )
+    except (ArithmeticError, ValueError):
+        return penalty
+    if curves.shape[1] < n_epochs:
+        return penalty
+    final = curves[:, n_epochs - 1]
+    ok = (n_iter == n_epochs) & (diverged < 0) & np.isfinite(final)
+    return float(np.where(ok, final, penalty).mean())
+
+
+def _score(learner, layout, theta, tasks, n_epochs, max_update):
+    """The objective: the mean over tasks of the students' mean final loss."""
+    if not np.all(np.isfinite(theta)):
+        return float(np.mean([t[-1] for t in tasks]))
+    candidate = _with_params(learner, layout, theta)
+    return float(
+        np.mean([_task_loss(candidate, t, n_epochs, max_update) for t in tasks])
+    )
+
+
+def _centered_ranks(scores):
+    """Ranks of ``scores`` mapped to [-0.5, 0.5]; ties share their mean rank."""
+    scores = np.asarray(scores)
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(len(scores))
+    for value in np.unique(scores):
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks / max(len(scores) - 1, 1) - 0.5
+
+
+def _check_positive(name, value, kind, minimum, strict=False):
+    if (
+        not isinstance(value, kind)
+        or isinstance(value, bool)
+        or value < minimum
+        or (strict and value == minimum)
+    ):
+        sign = ">" if strict else ">="
+        raise ValueError(f"{name} must be a number {sign} {minimum}; got {value!r}.")
+
+
+def refine_learner(
+    learner,
+    tasks,
+    *,
+    mode="link",
+    variables=None,
+    n_generations=10,
+    population=8,
+    sigma=0.02,
+    step_size=0.05,
+    n_epochs=50,
+    n_students=4,
+    max_update=1.0,
+    n_jobs=None,
+    random_state=None,
+    verbose=False,
+):
+    """Improve a fitted learner by evolution strategies on students' training loss.
+
+    Each generation draws ``n = ceil(population / 2)`` directions ``eps`` (standard
+    normal, one entry per weight and bias of the learner) and scores the
+    learner at the current weights and at ``theta +/- sigma * eps``. A score is
+    the mean over ``tasks`` of the final training loss (the last entry of the
+    loss curve) of ``n_students`` fresh students trained for ``n_epochs`` epochs
+    with that learner as their update rule. Scores are turned into centred
+    ranks ``u`` in [-0.5, 0.5], which makes the step insensitive to the scale
+    of the losses and to failed students; the weights then move against the
+    estimated gradient: with ``n`` antithetic pairs,
+    ``theta -= step_size / n * sum_i (u(+eps_i) - u(-eps_i)) eps_i``, a step
+    whose length does not depend on ``sigma`` (``sigma`` only sets how far
+    apart the compared learners are).
+
+    The students' seeds are drawn once, so every candidate is scored on the
+    same students (common random numbers): differences in score come from the
+    learner alone. The best-scoring weights seen are returned, so the result is
+    never worse than the input on these tasks and students.
+
+    Parameters
+    ----------
+    learner : BackpropMLPRegressor or FrozenEstimator of one
+        A fitted learner; it is not modified.
+    tasks : list of (X, y, hidden_layer_sizes)
+        The problems the students train on, with their hidden layers.
+    mode : {"link", "delta", "network"}, default="link"
+        The mode the learner was fitted in; a network-mode learner serves only
+        tasks of its own topology.
+    variables : str or sequence of str, default=None
+        The learner's variables (the mode's default when None).
+    n_generations : int, default=10
+        Steps of the search.
+    population : int, default=8
+        Perturbations scored per generation, in antithetic pairs; an odd number
+        is rounded up.
+    sigma : float, default=0.02
+        Standard deviation of the perturbations of the learner's weights.
+    step_size : float, default=0.05
+        Length of the step along the rank-weighted mean direction.
+    n_epochs : int, default=50
+        Epochs of each student.
+    n_students : int, default=4
+        Students (seeds) per task, trained in lockstep.
+    max_update : float or None, default=1.0
+        Bound on each change the learner makes, as in
+        :class:`~sk_metabp.LearnedRuleMLPClassifier`.
+    n_jobs : int or None, default=None
+        Workers scoring the candidates of a generation in parallel (joblib).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the students and the perturbations.
+    verbose : bool, default=False
+        Print the best-so-far loss after each generation.
+
+    Returns
+    -------
+    refined : BackpropMLPRegressor
+        A deep copy of the learner with the best weights found, with
+        ``refine_history_`` (the best-so-far loss after each generation),
+        ``refine_start_loss_`` (the input learner's score) and ``refine_loss_``
+        (the returned learner's score).
+
+    Examples
+    --------
+    >>> from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> from sk_metabp.refine import refine_learner
+    >>> X, y = make_boolean("and")
+    >>> rule = LearnedRuleMLPClassifier(
+    ...     (1,), learner=BackpropMLPRegressor((8,), max_iter=20, random_state=0),
+    ...     mode="link", n_teacher_runs=2, max_iter=100).fit(X, y).learner_
+    >>> refined = refine_learner(rule, [(X, y, (1,))], n_generations=2,
+    ...                          population=4, n_epochs=20, random_state=0)
+    >>> len(refined.refine_history_)
+    2
+    >>> bool(refined.refine_loss_ <= refined.refine_start_loss_)
+    True
+    """
+    base = learner.estimator if isinstance(learner, FrozenEstimator) else learner
+    if not isinstance(base, BackpropMLPRegressor):
+        raise TypeError(
+            "refine_learner perturbs the weights of a BackpropMLPRegressor; got "
+            f"{type(base).__name__}."
+        )
+    check_is_fitted(base)
+    _check_positive("n_generations", n_generations, Integral, 1)
+    _check_positive("population", population, Integral, 1)
+    _check_positive("n_epochs", n_epochs, Integral, 1)
+    _check_positive("n_students", n_students, Integral, 1)
+    _check_positive("sigma", sigma, Real, 0, strict=True)
+    _check_positive("step_size", step_size, Real, 0, strict=True)
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("tasks must hold at least one (X, y, hidden_layer_sizes).")
+
+    rng = check_random_state(random_state)
+    refined = copy.deepcopy(base)
+    theta, layout = _flatten(refined)
+    frozen = FrozenEstimator(refined)
+    prepared = []
+    for X, y, hidden in tasks:
+        clf = LearnedRuleMLPClassifier(
+            hidden,
+            learner=frozen,
+            mode=mode,
+            variables=variables,
+            max_iter=n_epochs,
+            max_update=max_update,
+        )
+        clf._fit_learner(X, y)  # builds the mode; refuses a learner that misfits
+        Xs, Y, sizes = clf._training_data(X, y)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_students)
+        # J = 1/2 sum (ev - y)^2 over sigmoid outputs is at most n_outputs / 2
+        prepared.append((clf, Xs, Y, sizes, seeds, float(Y.shape[1])))
+
+    n_pairs = (population + 1) // 2
+    parallel = Parallel(n_jobs=n_jobs)
+
+    def score_all(thetas):
+        return parallel(
+            delayed(_score)(refined, layout, t, prepared, n_epochs, max_update)
+            for t in thetas
+        )
+
+    best_theta, best = theta.copy(), np.inf
+    start = None
+    history = []
+    for gen in range(n_generations):
+        eps = rng.standard_normal((n_pairs, theta.size))
+        candidates = [theta, *(theta + sigma * eps), *(theta - sigma * eps)]
+        scores = np.array(score_all(candidates))
+        if start is None:
+            start = best = scores[0]
+        i = int(np.argmin(scores))
+        if scores[i] < best:
+            best, best_theta = scores[i], candidates[i].copy()
+        u = _centered_ranks(scores[1:])
+        weights = u[:n_pairs] - u[n_pairs:]  # antithetic: +eps and -eps
+        theta = theta - step_size / n_pairs * (weights @ eps)
+        if gen == n_generations - 1:
+            (last,) = score_all([theta])
+            if last < best:
+                best, best_theta = last, theta.copy()
+        history.append(float(best))
+        if verbose:
+            print(
+                f"generation {gen + 1}/{n_generations}: best loss {best:.6f} "
+                f"(start {start:.6f}, population median {np.median(scores):.6f})"
+            )
+
+    final = _with_params(refined, layout, best_theta)
+    refined.coefs_ = [c.copy() for c in final.coefs_]
+    refined.intercepts_ = [b.copy() for b in final.intercepts_]
+    refined.refine_history_ = history
+    refined.refine_start_loss_ = float(start)
+    refined.refine_loss_ = float(best)
+    return refined
