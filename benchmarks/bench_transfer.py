@@ -1,0 +1,262 @@
+"""Benchmark: how well learned update rules transfer to tasks they never saw.
+
+For each task of the suite, networks of the task's topology are trained for the
+same number of epochs, from the same seeds, by five update rules:
+
+- ``backprop``: the paper's online backprop (rate 0.23);
+- ``network``: a network-mode rule fitted on that very task (the paper's way);
+- ``link-and``: a link-mode rule fitted on AND (2-1-1) only;
+- ``link-multi``: a link-mode rule fitted on the union of link-mode recordings
+  of AND (2-1-1), OR (2-4-1) and XOR (2-2-1);
+- ``refined``: ``link-multi`` refined by trial and error
+  (:func:`sk_metabp.refine.refine_learner`) on the same three tasks.
+
+The suite: the paper's four tasks (AND 2-1-1, AND 2-0-1, OR 2-4-1, the inner
+square 2-5-2), XOR 2-2-1, 3-bit parity, and, with a train/test split and
+standardised inputs, scikit-learn's two moons, iris, wine and breast cancer.
+Each cell is the median over ``--seeds`` students of the final training loss
+(J averaged over the last epoch's patterns) and the accuracy: on the test set
+where there is one, on the training set otherwise (boolean tasks, parity).
+
+Targets: a link-mode rule reaches >= 95% of backprop's accuracy on 4 or more
+tasks it never saw; the refined rule's final training loss is below backprop's
+on >= 3 tasks and no worse than backprop's on every task it was not refined on.
+
+Run ``python benchmarks/bench_transfer.py [--quick] [--seeds N]``.
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_moons
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
+from sk_metabp.datasets import make_boolean, make_parity, make_squares
+from sk_metabp.learned import default_learner
+from sk_metabp.recorder import TrajectoryRecorder
+from sk_metabp.refine import refine_learner
+
+RATE = 0.23
+ACCURACY_SHARE = 0.95
+MIN_UNSEEN_TASKS = 4
+MIN_BETTER_LOSS = 3
+#: the tasks the multi-task link rule is recorded on, and refined on
+MULTI_TASKS = ("and 2-1-1", "or 2-4-1", "xor 2-2-1")
+
+
+def _split(X, y, seed):
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_tr)
+    return scaler.transform(X_tr), y_tr, scaler.transform(X_te), y_te
+
+
+def make_suite(quick):
+    """The tasks: name -> (X_train, y_train, X_test or None, y_test, hidden, epochs).
+
+    The small boolean tasks need many epochs of online learning (the paper runs
+    5000); the larger sets have many patterns per epoch and need fewer.
+    """
+    scale = 4 if quick else 1
+    boolean = 1000 // scale
+    suite = {}
+    for name, fn, hidden in [
+        ("and 2-1-1", "and", (1,)),
+        ("and 2-0-1", "and", ()),
+        ("or 2-4-1", "or", (4,)),
+        ("xor 2-2-1", "xor", (2,)),
+    ]:
+        X, y = make_boolean(fn)
+        suite[name] = (X, y, None, None, hidden, boolean)
+    X, y = make_parity(3)
+    suite["parity 3-3-1"] = (X, y, None, None, (3,), boolean)
+    X_tr, X_te, Y_tr, Y_te = make_squares(200, 200, random_state=0)
+    suite["squares 2-5-2"] = (X_tr, Y_tr, X_te, Y_te, (5,), 200 // scale)
+    X, y = make_moons(200, noise=0.2, random_state=0)
+    suite["moons 2-4-1"] = (*_split(X, y, 0), (4,), 200 // scale)
+    for name, loader, epochs in [
+        ("iris 4-4-3", load_iris, 100),
+        ("wine 13-4-3", load_wine, 100),
+        ("cancer 30-4-1", load_breast_cancer, 40),
+    ]:
+        X, y = loader(return_X_y=True)
+        suite[name] = (*_split(X, y, 0), (4,), epochs // scale)
+    return suite
+
+
+def _evaluate(clf, X, y, X_test, y_test, seeds, rule, epochs):
+    """Train one student per seed in lockstep; their final losses and accuracies.
+
+    ``clf`` sets up the students (topology, encoding); ``rule`` is None for
+    backprop. A diverged student scores an infinite loss.
+    """
+    Xs, Y, sizes = clf._training_data(X, y)
+    coefs, intercepts, (curves, n_iter, diverged, _) = clf._train_stack(
+        Xs, Y, sizes, seeds, rule=rule, max_iter=epochs
+    )
+    done = (n_iter == epochs) & (diverged < 0)
+    loss = np.where(done, curves[:, -1] if curves.shape[1] else np.nan, np.inf)
+    loss = np.where(np.isfinite(loss), loss, np.inf)
+    X_eval, y_eval = (X, y) if X_test is None else (X_test, y_test)
+    acc = []
+    for k in range(len(seeds)):
+        clf.coefs_ = [c[k] for c in coefs]
+        clf.intercepts_ = [b[k] for b in intercepts]
+        acc.append(clf.score(X_eval, y_eval))
+    return np.median(loss), np.median(acc), int((~done).sum())
+
+
+def _learned(learner, mode, hidden, epochs, X, y):
+    clf = LearnedRuleMLPClassifier(
+        hidden, learner=FrozenEstimator(learner), mode=mode, max_iter=epochs
+    )
+    clf._fit_learner(X, y)
+    return clf, clf._make_rule()
+
+
+def fit_rules(suite, quick, n_jobs, verbose):
+    """The two task-independent link rules and the refined one."""
+    runs = 2 if quick else 8
+    X, y, _, _, hidden, epochs = suite["and 2-1-1"]
+    link_and = (
+        LearnedRuleMLPClassifier(
+            hidden, mode="link", max_iter=epochs, n_teacher_runs=runs, random_state=0
+        )
+        .fit(X, y)
+        .learner_
+    )
+
+    features, targets, names = [], [], None
+    for name in MULTI_TASKS:
+        X, y, _, _, hidden, epochs = suite[name]
+        rec = TrajectoryRecorder(
+            BackpropMLPClassifier(hidden, learning_rate=RATE, max_iter=epochs),
+            mode="link",
+            n_runs=runs,
+            every=10,
+            random_state=0,
+        ).fit(X, y)
+        features.append(rec.features_)
+        targets.append(rec.targets_)
+        names = rec.feature_names_
+    link_multi = default_learner().fit(
+        pd.DataFrame(np.concatenate(features), columns=names),
+        np.concatenate(targets),
+    )
+
+    tasks = [(suite[n][0], suite[n][1], suite[n][4]) for n in MULTI_TASKS]
+    refined = refine_learner(
+        link_multi,
+        tasks,
+        mode="link",
+        n_generations=3 if quick else 15,
+        population=4 if quick else 8,
+        n_epochs=min(suite[n][5] for n in MULTI_TASKS),
+        n_students=2 if quick else 4,
+        n_jobs=n_jobs,
+        random_state=0,
+        verbose=verbose,
+    )
+    return {"link-and": link_and, "link-multi": link_multi, "refined": refined}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and runs")
+    parser.add_argument("--seeds", type=int, default=None, help="students per cell")
+    parser.add_argument("--n-jobs", type=int, default=None, help="workers for refine")
+    args = parser.parse_args(argv)
+    n_seeds = args.seeds or (3 if args.quick else 10)
+    seeds = list(range(n_seeds))
+    warnings.simplefilter("ignore")  # divergence warnings: counted in the table
+
+    t0 = time.perf_counter()
+    suite = make_suite(args.quick)
+    rules = fit_rules(suite, args.quick, args.n_jobs, verbose=True)
+    print(f"rules fitted in {time.perf_counter() - t0:.1f} s\n")
+
+    methods = ["backprop", "network", "link-and", "link-multi", "refined"]
+    seen = {
+        "network": set(suite),  # fitted on each task itself
+        "link-and": {"and 2-1-1"},
+        "link-multi": set(MULTI_TASKS),
+        "refined": set(MULTI_TASKS),
+    }
+    rows = []
+    for name, (X, y, X_te, y_te, hidden, epochs) in suite.items():
+        t = time.perf_counter()
+        row = {"task": name, "epochs": epochs}
+        base = BackpropMLPClassifier(hidden, learning_rate=RATE, max_iter=epochs)
+        row["backprop"] = _evaluate(base, X, y, X_te, y_te, seeds, None, epochs)
+        net = LearnedRuleMLPClassifier(
+            hidden,
+            mode="network",
+            max_iter=epochs,
+            n_teacher_runs=2 if args.quick else 8,
+            random_state=0,
+        )
+        net._fit_learner(X, y)
+        row["network"] = _evaluate(
+            net, X, y, X_te, y_te, seeds, net._make_rule(), epochs
+        )
+        for method in ("link-and", "link-multi", "refined"):
+            clf, rule = _learned(rules[method], "link", hidden, epochs, X, y)
+            row[method] = _evaluate(clf, X, y, X_te, y_te, seeds, rule, epochs)
+        rows.append(row)
+        print(f"  {name}: {time.perf_counter() - t:.1f} s", flush=True)
+
+    acc_kind = "test accuracy (training accuracy on boolean tasks and parity)"
+    print(
+        f"\nmedian over {n_seeds} seeds; loss = final training loss; acc = {acc_kind}"
+    )
+    print("d = diverged students; epochs equal across rules on each task\n")
+    header = f"{'task':<14}{'ep':>5}" + "".join(f"{m:>22}" for m in methods)
+    print(header)
+    print(f"{'':<19}" + "".join(f"{'loss    acc    d':>22}" for _ in methods))
+    for row in rows:
+        cells = "".join(
+            f"{row[m][0]:>12.4g}{row[m][1]:>7.3f}{row[m][2]:>3d}" for m in methods
+        )
+        print(f"{row['task']:<14}{row['epochs']:>5}{cells}")
+
+    print()
+    for method in ("link-and", "link-multi"):
+        unseen = [r for r in rows if r["task"] not in seen[method]]
+        ok = [
+            r["task"]
+            for r in unseen
+            if r[method][1] >= ACCURACY_SHARE * r["backprop"][1]
+        ]
+        met = len(ok) >= MIN_UNSEEN_TASKS
+        print(
+            f"target {'MET' if met else 'NOT met'}: {method} reaches >= "
+            f"{ACCURACY_SHARE:.0%} of backprop's accuracy on {len(ok)} of "
+            f"{len(unseen)} unseen tasks (need {MIN_UNSEEN_TASKS}): {ok}"
+        )
+    better = [r["task"] for r in rows if r["refined"][0] < r["backprop"][0]]
+    worse_unseen = [
+        r["task"]
+        for r in rows
+        if r["task"] not in seen["refined"] and r["refined"][0] > r["backprop"][0]
+    ]
+    print(
+        f"target {'MET' if len(better) >= MIN_BETTER_LOSS else 'NOT met'}: refined "
+        f"final training loss below backprop's on {len(better)} tasks (need "
+        f"{MIN_BETTER_LOSS}): {better}"
+    )
+    print(
+        f"target {'MET' if not worse_unseen else 'NOT met'}: refined no worse than "
+        f"backprop on every unseen task; worse on {worse_unseen}"
+    )
+    print(f"\ntotal {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
