@@ -1,0 +1,273 @@
+"""The paper's experiments as data, the runner and the verdict rule."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from joblib import parallel_config
+from sklearn.frozen import FrozenEstimator
+
+from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
+from sk_metabp._modes import make_mode
+from sk_metabp.experiments import (
+    EXPERIMENTS,
+    VERDICTS,
+    Experiment,
+    judge,
+    make_learner,
+    resolve_experiments,
+    run_experiments,
+)
+
+COLUMNS = [
+    "experiment",
+    "method",
+    "seed",
+    "epoch",
+    "J",
+    "train_accuracy",
+    "test_accuracy",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    """Experiments 2 and 4, tiny: 3 seeds, a few epochs."""
+    return run_experiments(
+        ["2", "exp4"], n_seeds=3, quick=True, n_jobs=1, curve_points=12
+    )
+
+
+# --- the catalogue -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, topology, learning_network",
+    [
+        ("exp1", "2-1-1", "9-2-5"),
+        ("exp2", "2-0-1", "7-0-3"),
+        ("exp3", "2-4-1", "21-3-17"),
+        ("exp4", "2-5-2", "38-3-27"),
+    ],
+)
+def test_catalogue_matches_the_paper(name, topology, learning_network):
+    e = EXPERIMENTS[name]
+    assert e.topology == topology
+    assert e.paper_learning_network == learning_network
+    X, y, X_test, y_test = e.load_data()
+    sizes = BackpropMLPClassifier(e.hidden_layer_sizes)._training_data(X, y)[2]
+    mode = make_mode("network", sizes, e.variables)
+    # the learning network's inputs and outputs follow from the variables
+    n_in, hidden, n_out = (int(s) for s in learning_network.split("-"))
+    assert (mode.n_features, mode.n_targets) == (n_in, n_out)
+    assert e.paper_learner_hidden == ((hidden,) if hidden else ())
+    assert (X_test is None) == (e.task != "squares")
+    assert e.expected in ("better", "comparable", "diverges")
+    assert e.claim
+    assert set(e.choices) <= set(Experiment.__dataclass_fields__)
+
+
+def test_experiment_1_is_the_papers_setting():
+    e = EXPERIMENTS["exp1"]
+    assert (e.task, e.learning_rate, e.epochs) == ("and", 0.23, 5000)
+    assert "epochs" not in e.choices and "learning_rate" not in e.choices
+    assert "epochs" in EXPERIMENTS["exp4"].choices
+
+
+def test_quick_is_smaller():
+    for e in EXPERIMENTS.values():
+        q = e.quick()
+        assert q.epochs < e.epochs and q.n_teacher_runs <= e.n_teacher_runs
+        assert q.name == e.name
+
+
+def test_resolve_experiments():
+    assert [e.name for e in resolve_experiments(None)] == list(EXPERIMENTS)
+    assert [e.name for e in resolve_experiments(["4", "EXP1"])] == ["exp4", "exp1"]
+    custom = replace(EXPERIMENTS["exp2"], epochs=7)
+    assert resolve_experiments(custom) == (custom,)
+    with pytest.raises(ValueError, match="Unknown experiment 'exp9'.*exp1"):
+        resolve_experiments(["exp9"])
+    with pytest.raises(ValueError, match="No experiment"):
+        resolve_experiments([])
+
+
+def test_make_learner():
+    e = EXPERIMENTS["exp3"]
+    assert make_learner(e, "default").hidden_layer_sizes == (32,)
+    assert make_learner(e, "paper").hidden_layer_sizes == (3,)
+    assert make_learner(EXPERIMENTS["exp2"], "paper").hidden_layer_sizes == ()
+    with pytest.raises(ValueError, match="learner must be"):
+        make_learner(e, "huge")
+    with pytest.raises(TypeError, match="learner must be"):
+        make_learner(e, object())
+
+
+# --- the runner ------------------------------------------------------------------
+
+
+def test_runner_returns_the_columns_and_seeds_asked_for(quick_run):
+    res = quick_run.results
+    assert list(res.columns) == COLUMNS
+    assert set(res["experiment"]) == {"exp2", "exp4"}
+    for (_, method), runs in res.groupby(["experiment", "method"]):
+        assert method in ("backprop", "learned")
+        assert sorted(runs["seed"].unique().tolist()) == [0, 1, 2]
+    for name, runs in res.groupby("experiment"):
+        epochs = runs["epoch"].unique()
+        assert epochs.min() == 1
+        assert epochs.max() == EXPERIMENTS[name].quick().epochs
+        assert len(epochs) <= 12
+    assert (res["J"] > 0).all() and res["J"].notna().all()
+    assert res["train_accuracy"].between(0, 1).all()
+    # only experiment 4 has a test set
+    has_test = res.groupby("experiment")["test_accuracy"].apply(
+        lambda s: s.notna().all()
+    )
+    assert has_test.to_dict() == {"exp2": False, "exp4": True}
+
+
+def test_summary_rows(quick_run):
+    s = quick_run.summary
+    assert s["experiment"].tolist() == ["exp2", "exp4"]
+    assert s["verdict"].isin(VERDICTS).all()
+    assert (s["n_seeds"] == 3).all()
+    for col in ("J_backprop", "J_learned", "time_backprop_s", "time_learned_s"):
+        assert (s[col] > 0).all()
+    row = s.set_index("experiment").loc["exp2"]
+    assert row["J_backprop_q1"] <= row["J_backprop"] <= row["J_backprop_q3"]
+    assert np.isnan(row["test_accuracy_backprop"])
+    assert 0 <= s.set_index("experiment").loc["exp4", "test_accuracy_learned"] <= 1
+    assert row["time_ratio"] == pytest.approx(
+        row["time_learned_s"] / row["time_backprop_s"]
+    )
+    # the summary agrees with the curves' last epoch
+    res = quick_run.results
+    last = res[(res["experiment"] == "exp2") & (res["epoch"] == res["epoch"].max())]
+    medians = last.groupby("method")["J"].median()
+    assert row["J_backprop"] == pytest.approx(medians["backprop"])
+    assert row["J_learned"] == pytest.approx(medians["learned"])
+    md = quick_run.to_markdown()
+    assert "exp4" in md and "chosen here" in md and row["verdict"] in md
+
+
+def test_learner_curves_and_estimators(quick_run):
+    lc = quick_run.learner_curves
+    assert list(lc.columns) == ["experiment", "epoch", "loss"]
+    for name, clf in quick_run.estimators.items():
+        curve = lc.loc[lc["experiment"] == name, "loss"].to_numpy()
+        np.testing.assert_allclose(curve, clf.learner_.loss_curve_)
+
+
+def test_students_are_the_networks_fit_would_train():
+    """A seed's curves are those of fit(random_state=seed), for both methods."""
+    e = replace(EXPERIMENTS["exp1"].quick(), epochs=60)
+    rep = run_experiments([e], n_seeds=2, n_jobs=1, quick=False, curve_points=1000)
+    X, y, _, _ = e.load_data()
+    res = rep.results
+    learner = rep.estimators["exp1"].learner_
+    for seed in (0, 1):
+        bp = BackpropMLPClassifier(
+            (1,), learning_rate=0.23, max_iter=60, random_state=seed
+        ).fit(X, y)
+        run = res[(res["method"] == "backprop") & (res["seed"] == seed)]
+        np.testing.assert_allclose(run["J"], bp.loss_curve_)
+        assert run["train_accuracy"].iloc[-1] == bp.score(X, y)
+        st = LearnedRuleMLPClassifier(
+            (1,), learner=FrozenEstimator(learner), max_iter=60, random_state=seed
+        ).fit(X, y)
+        run = res[(res["method"] == "learned") & (res["seed"] == seed)]
+        np.testing.assert_allclose(run["J"], st.loss_curve_)
+        assert run["train_accuracy"].iloc[-1] == st.score(X, y)
+
+
+def test_seed_batches_give_the_same_results():
+    """Splitting the seeds over workers changes nothing but the batching."""
+    e = replace(EXPERIMENTS["exp2"].quick(), epochs=30)
+    one = run_experiments([e], n_seeds=3, n_jobs=1, curve_points=5)
+    with parallel_config(backend="threading", n_jobs=2):
+        lines = []
+        two = run_experiments([e], n_seeds=3, curve_points=5, verbose=lines.append)
+    np.testing.assert_allclose(one.results["J"], two.results["J"])
+    # a progress line per learner and per (method, batch): 1 + 2 methods x 2
+    assert len(lines) == 5
+    assert sum("seeds 0-1" in line for line in lines) == 2
+
+
+def test_verbose_prints_progress(capsys):
+    e = replace(EXPERIMENTS["exp2"].quick(), epochs=5)
+    run_experiments([e], n_seeds=1, n_jobs=1, verbose=True)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3
+    assert all(line.startswith("[") and " s] exp2" in line for line in out)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_seeds": 0}, "n_seeds must be an integer >= 1"),
+        ({"n_seeds": 2.5}, "n_seeds must be an integer >= 1"),
+        ({"curve_points": 1}, "curve_points"),
+        ({"experiments": ["exp5"]}, "Unknown experiment"),
+        ({"learner": "big"}, "learner must be"),
+    ],
+)
+def test_runner_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run_experiments(**{"experiments": ["exp2"], "quick": True, **kwargs})
+
+
+# --- the verdict rule -------------------------------------------------------------
+
+
+def _j(expected, jb, jl, sb=1.0, sl=1.0, rb=0.0, rl=0.0, **kw):
+    return judge(
+        expected,
+        J_backprop=jb,
+        J_learned=jl,
+        solved_backprop=sb,
+        solved_learned=sl,
+        rose_backprop=rb,
+        rose_learned=rl,
+        **kw,
+    ).verdict
+
+
+@pytest.mark.parametrize(
+    "args, verdict",
+    [
+        # better: a clearly lower median error and no fewer runs solved
+        (("better", 1e-3, 5e-4), "reproduced"),
+        (("better", 1e-3, 8e-4), "reproduced"),
+        (("better", 1e-3, 9e-4), "partly"),  # comparable, not better
+        (("better", 1e-3, 1.9e-3), "partly"),
+        (("better", 1e-3, 5e-4, 1.0, 0.5), "partly"),  # lower J, fewer solved
+        (("better", 1e-3, 1.9e-3, 1.0, 0.5), "not reproduced"),
+        (("better", 2e-4, 0.125, 1.0, 0.0), "not reproduced"),
+        # comparable (or slightly worse)
+        (("comparable", 1.13e-3, 1.12e-3), "reproduced"),
+        (("comparable", 1e-3, 1.9e-3), "reproduced"),
+        (("comparable", 1e-3, 1e-4), "partly"),  # much better
+        (("comparable", 1e-3, 1.5e-3, 1.0, 0.6), "partly"),
+        (("comparable", 1e-3, 5e-3), "not reproduced"),
+        # diverges: learned error rises, backprop's does not and backprop stalls
+        (("diverges", 0.16, 0.52, 0.0, 0.0, 0.0, 1.0), "reproduced"),
+        (("diverges", 0.16, 0.52, 0.0, 0.0, 0.0, 0.4), "not reproduced"),
+        (("diverges", 0.01, 0.52, 0.9, 0.0, 0.0, 1.0), "partly"),  # bp solves
+        (("diverges", 0.3, 0.52, 0.0, 0.0, 0.8, 1.0), "partly"),  # both rise
+    ],
+)
+def test_judge_known_numbers(args, verdict):
+    assert _j(*args) == verdict
+
+
+def test_judge_options_and_reason():
+    assert _j("better", 1e-3, 9e-4, better_factor=0.95) == "reproduced"
+    assert _j("comparable", 1e-3, 2.5e-3, comparable_factor=3) == "reproduced"
+    v = judge(
+        "better", J_backprop=2e-4, J_learned=0.125, solved_backprop=1, solved_learned=0
+    )
+    assert "625" in v.reason and "0% vs 100%" in v.reason
+    with pytest.raises(ValueError, match="expected must be one of"):
+        _j("faster", 1, 1)
+    assert _j("better", 0.0, 1e-3) == "not reproduced"
