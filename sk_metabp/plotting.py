@@ -1,0 +1,532 @@
+"""Display objects for training curves and data, in scikit-learn's style.
+
+Each display holds the numbers to draw; a ``from_*`` class method computes them
+and calls :meth:`plot`, which draws on a given axes (or a new figure) and keeps
+the artists as ``ax_``, ``figure_`` and ``lines_``. Matplotlib is imported
+only inside :meth:`plot`, so the rest of the library runs without it; install
+it with ``pip install "sk-metabp[plot]"``.
+"""
+
+import numpy as np
+import pandas as pd
+
+_MISSING = (
+    "{} needs matplotlib, which is not installed. Install it with "
+    'pip install "sk-metabp[plot]" (or pip install matplotlib).'
+)
+
+#: Colours of the methods, the same in every figure.
+_COLORS = {"backprop": "C0", "learned": "C3"}
+
+
+def _pyplot(what):
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(_MISSING.format(what)) from exc
+    return plt
+
+
+def _figure(what, **kwargs):
+    """A figure not managed by pyplot (no backend state): for writing files."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(_MISSING.format(what)) from exc
+    return Figure(**kwargs)
+
+
+def _label(estimator):
+    from .learned import LearnedRuleMLPClassifier
+
+    if isinstance(estimator, LearnedRuleMLPClassifier):
+        return "learned"
+    return "backprop"
+
+
+def _results_frame(results):
+    """A tidy results frame from a frame or a :class:`Reproduction`."""
+    return getattr(results, "results", results)
+
+
+def _pick_experiment(frame, experiment):
+    names = list(pd.unique(frame["experiment"]))
+    if experiment is None:
+        if len(names) != 1:
+            raise ValueError(
+                f"The results hold experiments {names}; pass experiment= to choose one."
+            )
+        experiment = names[0]
+    if experiment not in names:
+        raise ValueError(f"No experiment {experiment!r} in the results; have {names}.")
+    return experiment, frame[frame["experiment"] == experiment]
+
+
+class TrainingCurveDisplay:
+    """Training error over epochs: per method, the median and a quartile band.
+
+    Build it with :meth:`from_results` (the runs of
+    :func:`~sk_metabp.experiments.run_experiments`) or :meth:`from_estimator`
+    (fitted networks); the constructor takes precomputed curves.
+
+    Parameters
+    ----------
+    curves : dict
+        Label -> ``(epochs, median, lower, upper)``, four 1-d arrays; ``lower``
+        and ``upper`` may be None (one run: no band).
+    metric : str, default="J"
+        What the curves measure, for the axis label.
+    title : str, default=None
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    lines_ : dict
+        Label -> the median's Line2D.
+    bands_ : dict
+        Label -> the quartile band's PolyCollection (labels with a band only).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sk_metabp import BackpropMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> from sk_metabp.plotting import TrainingCurveDisplay
+    >>> X, y = make_boolean("and")
+    >>> nets = [BackpropMLPClassifier((1,), max_iter=50, random_state=s).fit(X, y)
+    ...         for s in range(3)]
+    >>> disp = TrainingCurveDisplay.from_estimator(nets)
+    >>> sorted(disp.lines_), sorted(disp.bands_)
+    (['backprop'], ['backprop'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+
+    def __init__(self, curves, *, metric="J", title=None):
+        self.curves = curves
+        self.metric = metric
+        self.title = title
+
+    def plot(self, ax=None, *, log_scale=None, band=True):
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+        log_scale : bool, default=None
+            Logarithmic y axis; by default for the error J, not for accuracies.
+        band : bool, default=True
+            Shade between the quartiles where there are several runs.
+
+        Returns
+        -------
+        self : TrainingCurveDisplay
+        """
+        if ax is None:
+            _, ax = _pyplot(type(self).__name__).subplots(figsize=(6, 4))
+        if log_scale is None:
+            log_scale = self.metric == "J"
+        self.lines_, self.bands_ = {}, {}
+        for i, (label, (epochs, med, lower, upper)) in enumerate(self.curves.items()):
+            color = _COLORS.get(label, f"C{i + 4}")
+            (self.lines_[label],) = ax.plot(epochs, med, color=color, label=label)
+            if band and lower is not None and upper is not None:
+                self.bands_[label] = ax.fill_between(
+                    epochs, lower, upper, color=color, alpha=0.25, linewidth=0
+                )
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(
+            "J, mean pattern error (eq. 2)" if self.metric == "J" else self.metric
+        )
+        if self.title:
+            ax.set_title(self.title)
+        ax.legend()
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_results(
+        cls,
+        results,
+        experiment=None,
+        *,
+        metric="J",
+        ax=None,
+        log_scale=None,
+        title=None,
+    ):
+        """Median and quartiles over seeds of each method in one experiment.
+
+        Parameters
+        ----------
+        results : pandas.DataFrame or Reproduction
+            The tidy results of :func:`~sk_metabp.experiments.run_experiments`
+            (or ``results.csv`` read back with pandas).
+        experiment : str, default=None
+            Which experiment; may be omitted when the results hold only one.
+        metric : {"J", "train_accuracy", "test_accuracy"}, default="J"
+        ax : matplotlib Axes, default=None
+        log_scale : bool, default=None
+        title : str, default=None
+            Defaults to the experiment's name and the number of seeds.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+        """
+        frame = _results_frame(results)
+        experiment, frame = _pick_experiment(frame, experiment)
+        if metric not in frame.columns:
+            raise ValueError(f"No column {metric!r} in the results.")
+        curves = {}
+        for method, runs in frame.groupby("method", sort=True):
+            q = runs.groupby("epoch")[metric].quantile([0.25, 0.5, 0.75]).unstack()
+            curves[method] = (
+                q.index.to_numpy(),
+                q[0.5].to_numpy(),
+                q[0.25].to_numpy(),
+                q[0.75].to_numpy(),
+            )
+        if title is None:
+            n = frame["seed"].nunique()
+            title = f"{experiment}: median and quartiles over {n} seeds"
+        disp = cls(curves, metric=metric, title=title)
+        return disp.plot(ax=ax, log_scale=log_scale)
+
+    @classmethod
+    def from_estimator(cls, estimator, *, label=None, ax=None, log_scale=None):
+        """The ``loss_curve_`` of fitted networks: one line, or a median and band.
+
+        Parameters
+        ----------
+        estimator : fitted estimator or list of them
+            Networks with ``loss_curve_`` (e.g. the same model fitted from
+            several seeds: the display shows their median and quartiles).
+        label : str, default=None
+            Defaults to ``"learned"`` for a
+            :class:`~sk_metabp.LearnedRuleMLPClassifier`, else ``"backprop"``.
+        ax : matplotlib Axes, default=None
+        log_scale : bool, default=None
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+        """
+        estimators = estimator if isinstance(estimator, (list, tuple)) else [estimator]
+        if not estimators:
+            raise ValueError("No estimator given.")
+        missing = [e for e in estimators if not hasattr(e, "loss_curve_")]
+        if missing:
+            raise ValueError(
+                f"{type(missing[0]).__name__} has no loss_curve_: fit it first."
+            )
+        label = label or _label(estimators[0])
+        n = min(len(e.loss_curve_) for e in estimators)
+        curves = np.array(
+            [np.asarray(e.loss_curve_[:n], dtype=float) for e in estimators]
+        )
+        epochs = np.arange(1, n + 1)
+        if len(estimators) == 1:
+            entry = (epochs, curves[0], None, None)
+        else:
+            lower, med, upper = np.nanpercentile(curves, [25, 50, 75], axis=0)
+            entry = (epochs, med, lower, upper)
+        return cls({label: entry}).plot(ax=ax, log_scale=log_scale)
+
+
+class LearnerErrorDisplay:
+    """The learner's training error per epoch (the paper's Figs 4, 6, 8, 10).
+
+    Parameters
+    ----------
+    loss_curve : array-like
+        The learner's loss per epoch (on standardised targets for the
+        library's :class:`~sk_metabp.BackpropMLPRegressor`).
+    label : str, default="learner"
+    title : str, default=None
+
+    Attributes
+    ----------
+    ax_, figure_ : matplotlib Axes and Figure
+    line_ : matplotlib Line2D
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sk_metabp import LearnedRuleMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> from sk_metabp.plotting import LearnerErrorDisplay
+    >>> X, y = make_boolean("and")
+    >>> clf = LearnedRuleMLPClassifier((1,), max_iter=100, n_teacher_runs=2,
+    ...                                random_state=0).fit(X, y)
+    >>> disp = LearnerErrorDisplay.from_estimator(clf)
+    >>> len(disp.loss_curve) == len(clf.learner_.loss_curve_)
+    True
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+
+    def __init__(self, loss_curve, *, label="learner", title=None):
+        self.loss_curve = np.asarray(loss_curve, dtype=float)
+        self.label = label
+        self.title = title
+
+    def plot(self, ax=None, *, log_scale=True):
+        """Draw the curve.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+        log_scale : bool, default=True
+
+        Returns
+        -------
+        self : LearnerErrorDisplay
+        """
+        if ax is None:
+            _, ax = _pyplot(type(self).__name__).subplots(figsize=(6, 4))
+        epochs = np.arange(1, len(self.loss_curve) + 1)
+        (self.line_,) = ax.plot(epochs, self.loss_curve, color="C2", label=self.label)
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_xlabel("learner epoch")
+        ax.set_ylabel("learner training loss (standardised targets)")
+        if self.title:
+            ax.set_title(self.title)
+        ax.legend()
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None, log_scale=True, title=None):
+        """The learner curve of a fitted learned-rule classifier, or of a learner.
+
+        Parameters
+        ----------
+        estimator : LearnedRuleMLPClassifier or regressor
+            A fitted classifier (its ``learner_`` is shown) or a fitted
+            regressor with ``loss_curve_``.
+        ax : matplotlib Axes, default=None
+        log_scale : bool, default=True
+        title : str, default=None
+
+        Returns
+        -------
+        display : LearnerErrorDisplay
+        """
+        learner = getattr(estimator, "learner_", estimator)
+        learner = getattr(learner, "estimator", learner)  # a FrozenEstimator
+        if not hasattr(learner, "loss_curve_"):
+            raise ValueError(
+                f"{type(learner).__name__} has no loss_curve_: fit it first, or "
+                "use a learner that records one (BackpropMLPRegressor)."
+            )
+        return cls(learner.loss_curve_, title=title).plot(ax=ax, log_scale=log_scale)
+
+    @classmethod
+    def from_results(cls, reproduction, experiment=None, *, ax=None, log_scale=True):
+        """The learner curve of one experiment of a reproduction.
+
+        Parameters
+        ----------
+        reproduction : Reproduction or pandas.DataFrame
+            A :class:`~sk_metabp.experiments.Reproduction`, or its
+            ``learner_curves`` frame (``experiment, epoch, loss``).
+        experiment : str, default=None
+            May be omitted when there is only one.
+        ax : matplotlib Axes, default=None
+        log_scale : bool, default=True
+
+        Returns
+        -------
+        display : LearnerErrorDisplay
+        """
+        frame = getattr(reproduction, "learner_curves", reproduction)
+        experiment, frame = _pick_experiment(frame, experiment)
+        curve = frame.sort_values("epoch")["loss"].to_numpy()
+        title = f"{experiment}: the learner's training error"
+        return cls(curve, title=title).plot(ax=ax, log_scale=log_scale)
+
+
+class SquaresDisplay:
+    """The inner-square task's points, training and test (the paper's Fig. 12).
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (n, 2)
+    y_train : ndarray of shape (n,) or (n, 2)
+        1 inside the inner square, or the two columns ``innersquare`` and
+        ``outersquare`` of :func:`~sk_metabp.datasets.make_squares`.
+    X_test, y_test : ndarray, default=None
+    inner : float, default=sqrt(0.5)
+        Side of the centred inner square, drawn as an outline.
+
+    Attributes
+    ----------
+    axes_ : list of matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sk_metabp.datasets import make_squares
+    >>> from sk_metabp.plotting import SquaresDisplay
+    >>> X_tr, X_te, Y_tr, Y_te = make_squares(50, 50, random_state=0)
+    >>> disp = SquaresDisplay.from_data(X_tr, Y_tr, X_te, Y_te)
+    >>> len(disp.axes_)
+    2
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+
+    def __init__(self, X_train, y_train, X_test=None, y_test=None, *, inner=0.5**0.5):
+        self.X_train = X_train
+        self.y_train = y_train
+        self.X_test = X_test
+        self.y_test = y_test
+        self.inner = inner
+
+    @staticmethod
+    def _inside(y):
+        y = np.asarray(y)
+        return (y[:, 0] if y.ndim == 2 else y).astype(bool)
+
+    def plot(self, axes=None):
+        """Draw one panel per set.
+
+        Parameters
+        ----------
+        axes : sequence of matplotlib Axes, default=None
+            One per set (training, then test); a new figure when None.
+
+        Returns
+        -------
+        self : SquaresDisplay
+        """
+        sets = [("training set", self.X_train, self.y_train)]
+        if self.X_test is not None:
+            sets.append(("test set", self.X_test, self.y_test))
+        if axes is None:
+            _, axes = _pyplot(type(self).__name__).subplots(
+                1, len(sets), figsize=(4.5 * len(sets), 4.5), squeeze=False
+            )
+            axes = axes[0]
+        from matplotlib.patches import Rectangle
+
+        lo = 0.5 - self.inner / 2
+        for ax, (name, X, y) in zip(axes, sets):
+            X = np.asarray(X)
+            inside = self._inside(y)
+            ax.scatter(*X[inside].T, s=12, marker="o", color="C1", label="innersquare")
+            ax.scatter(*X[~inside].T, s=12, marker="x", color="C0", label="outersquare")
+            ax.add_patch(
+                Rectangle((lo, lo), self.inner, self.inner, fill=False, color="k")
+            )
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_aspect("equal")
+            ax.set_xlabel("x")
+            ax.set_ylabel("y")
+            ax.set_title(f"{name} ({len(X)} points)")
+        axes[0].legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small"
+        )
+        self.axes_ = list(axes)
+        self.figure_ = self.axes_[0].figure
+        return self
+
+    @classmethod
+    def from_data(
+        cls, X_train, y_train, X_test=None, y_test=None, *, inner=0.5**0.5, axes=None
+    ):
+        """Draw the given points.
+
+        Parameters
+        ----------
+        X_train, y_train, X_test, y_test, inner
+            As in the constructor.
+        axes : sequence of matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : SquaresDisplay
+        """
+        return cls(X_train, y_train, X_test, y_test, inner=inner).plot(axes=axes)
+
+
+def save_figures(reproduction, directory, *, dpi=100):
+    """Write a reproduction's figures as PNG files.
+
+    Per experiment: ``learner_error_<name>.png`` (the learner's training
+    error, the paper's Figs 4, 6, 8, 10) and ``training_curve_<name>.png`` (J
+    over epochs, backprop against the learned rule, median and quartiles over
+    seeds: Figs 5, 7, 9, 11). With a test set also ``test_accuracy_<name>.png``;
+    with the square task ``squares_data.png`` (Fig. 12). Figures are made
+    without pyplot, so no window opens and no backend is changed.
+
+    Parameters
+    ----------
+    reproduction : Reproduction
+        What :func:`~sk_metabp.experiments.run_experiments` returned.
+    directory : str or path
+        An existing folder.
+    dpi : int, default=100
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib, with the command that installs it.
+    """
+    from pathlib import Path
+
+    _figure("save_figures")  # fail before any work without matplotlib
+    directory = Path(directory)
+    paths = []
+
+    def save(fig, name):
+        path = directory / name
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        paths.append(path)
+
+    results = reproduction.results
+    for e in reproduction.experiments:
+        fig = _figure("save_figures", figsize=(6, 4))
+        LearnerErrorDisplay.from_results(reproduction, e.name, ax=fig.subplots())
+        fig.axes[0].set_title(f"{e.name} {e.title}: the learner's training error")
+        save(fig, f"learner_error_{e.name}.png")
+
+        fig = _figure("save_figures", figsize=(6, 4))
+        disp = TrainingCurveDisplay.from_results(results, e.name, ax=fig.subplots())
+        n = results.loc[results["experiment"] == e.name, "seed"].nunique()
+        disp.ax_.set_title(f"{e.name} {e.title}: J over {n} seeds (median, quartiles)")
+        save(fig, f"training_curve_{e.name}.png")
+
+        rows = results[results["experiment"] == e.name]
+        if rows["test_accuracy"].notna().any():
+            fig = _figure("save_figures", figsize=(6, 4))
+            TrainingCurveDisplay.from_results(
+                rows,
+                e.name,
+                metric="test_accuracy",
+                ax=fig.subplots(),
+                title=f"{e.name} {e.title}: test accuracy over {n} seeds",
+            )
+            save(fig, f"test_accuracy_{e.name}.png")
+        if e.task == "squares":
+            X_tr, y_tr, X_te, y_te = e.load_data()
+            fig = _figure("save_figures", figsize=(9, 4.5))
+            SquaresDisplay.from_data(X_tr, y_tr, X_te, y_te, axes=fig.subplots(1, 2))
+            fig.suptitle(f"{e.name}: is a point in the inner square?")
+            save(fig, "squares_data.png")
+    return paths
