@@ -1,0 +1,150 @@
+"""``python -m sk_metabp`` and ``python -m sk_metabp reproduce``."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sk_metabp.__main__ import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+TABLES = ["results.csv", "learner_curves.csv", "summary.md"]
+FIGURES = [
+    *(f"learner_error_exp{i}.png" for i in range(1, 5)),
+    *(f"training_curve_exp{i}.png" for i in range(1, 5)),
+    "test_accuracy_exp4.png",
+    "squares_data.png",
+]
+
+
+def _run(*args, code=None):
+    """Run ``python -m sk_metabp`` (or ``code``) in a fresh, headless process."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    cmd = [sys.executable] + (["-c", code] if code else ["-m", "sk_metabp"])
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_reproduce_quick_writes_every_promised_file(tmp_path):
+    out = tmp_path / "nested" / "out"
+    proc = _run("reproduce", "--quick", "--out", str(out), "--n-jobs", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for name in TABLES + FIGURES:
+        assert (out / name).stat().st_size > 0, name
+    mpimg = pytest.importorskip("matplotlib.image")
+    for name in FIGURES:
+        assert (out / name).read_bytes()[:8] == PNG
+        height, width = mpimg.imread(out / name).shape[:2]
+        assert height > 100 and width > 100
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["experiment"]) == {"exp1", "exp2", "exp3", "exp4"}
+    assert sorted(results["seed"].unique()) == [0, 1, 2, 3]  # --quick: 4 seeds
+    summary = (out / "summary.md").read_text()
+    for name in ("exp1", "exp2", "exp3", "exp4"):
+        assert name in summary
+    # progress: a line per learner and per seed batch, with the elapsed time
+    progress = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    assert len(progress) == 4 + 4 * 2
+    assert all(" s] exp" in line for line in progress)
+    assert "verdict" in proc.stdout
+
+
+def test_reproduce_options(tmp_path, capsys):
+    code = main(
+        [
+            "reproduce",
+            "--quick",
+            "--experiments",
+            "2,exp1",
+            "--seeds",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--n-jobs",
+            "1",
+            "--learner",
+            "paper",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "learner 7-3" in out  # the paper's 7-0-3 learner: no hidden layer
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert set(results["experiment"]) == {"exp1", "exp2"}
+    assert sorted(results["seed"].unique()) == [0, 1]
+    assert not (tmp_path / "squares_data.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--experiments", "exp9"], "Unknown experiment 'exp9'"),
+        (["--experiments", "1,five"], "Unknown experiment 'five'"),
+        (["--seeds", "0"], "--seeds: must be at least 1"),
+        (["--seeds", "-3"], "--seeds: must be at least 1"),
+        (["--seeds", "many"], "--seeds: expected an integer"),
+        (["--n-jobs", "0"], "--n-jobs: 0 workers"),
+        (["--learner", "huge"], "--learner: invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_with_a_message(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--out", str(tmp_path), *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--quick", "--out", str(blocker / "sub")])
+    assert exc.value.code == 2
+    assert "cannot write to --out" in capsys.readouterr().err
+
+
+def test_bad_arguments_in_a_real_process(tmp_path):
+    proc = _run("reproduce", "--experiments", "7", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "Unknown experiment '7'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_without_matplotlib_tables_and_a_hint(tmp_path):
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from sk_metabp.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    proc = _run(
+        "reproduce",
+        "--quick",
+        "--experiments",
+        "2",
+        "--seeds",
+        "1",
+        "--n-jobs",
+        "1",
+        "--out",
+        str(tmp_path),
+        code=code,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert 'pip install "sk-metabp[plot]"' in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(TABLES)
+
+
+def test_no_arguments_runs_the_demo(capsys, monkeypatch):
+    import sk_metabp.__main__ as cli
+
+    monkeypatch.setattr(cli, "DEMO_EPOCHS", 200)  # the paper's 5000, shortened
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "backprop" in out and "learned rule" in out
+    assert "python -m sk_metabp reproduce" in out
