@@ -411,7 +411,8 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
         """Class probabilities from the output units.
 
         A binary network's single unit y gives ``[1 - y, y]``; with more classes
-        the sigmoid outputs are divided by their sum (uniform where all are 0);
+        the sigmoid outputs (kept within machine epsilon of 0 and 1) are divided by
+        their sum;
         a multilabel network returns each label's unit as it is.
 
         Parameters
@@ -422,16 +423,14 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        out = self._forward_output(X)
+        # A saturated sigmoid rounds to exactly 0 or 1; keep probabilities open.
+        eps = np.finfo(np.float64).eps
+        out = np.clip(self._forward_output(X), eps, 1.0 - eps)
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return out
         if out.shape[1] == 1:
             return np.hstack([1.0 - out, out])
-        total = out.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            proba = out / total
-        proba[total[:, 0] == 0] = 1.0 / out.shape[1]
-        return proba
+        return out / out.sum(axis=1, keepdims=True)
 
     def predict(self, X):
         """Predict the class of each sample (each label's 0/1 when multilabel).

@@ -1,0 +1,39 @@
+"""scikit-learn's API compliance checks for the learned-rule classifier."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
+
+# Tiny settings: one short teacher run and a small learner keep each of the
+# ~60 checks fast; one instance per mode.
+ESTIMATORS = [
+    LearnedRuleMLPClassifier(
+        (4,),
+        learner=BackpropMLPRegressor((16,), max_iter=20, random_state=0),
+        mode=mode,
+        n_teacher_runs=1,
+        record_every=4,
+        max_iter=40,
+        random_state=0,
+    )
+    for mode in ("network", "link", "delta")
+]
+
+
+def expected_failed_checks(estimator):
+    if estimator.mode == "network":
+        return {
+            "check_classifiers_train": (
+                "A network-mode learner imitates the whole 2-4-3 network from "
+                "one 40-epoch teacher run; on the check's 300-point blobs that "
+                "student stays below the check's 0.83 training accuracy. The "
+                "link and delta modes pass it; network mode's accuracy is "
+                "measured on the paper's tasks in test_learned.py."
+            )
+        }
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
