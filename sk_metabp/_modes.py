@@ -179,6 +179,30 @@ def _first_rows(a):
     return a[:, 0]
 
 
+def _flat_coefs(step):
+    K = step.n_networks
+    return [c.reshape(K, -1) for c in step.coefs]
+
+
+def _pattern_error(step):
+    return [0.5 * np.einsum("kbi,kbi->kb", step.err, step.err)]
+
+
+#: Network mode: variable -> the (K, n) arrays of a step that hold its columns.
+_NETWORK_PARTS = {
+    "w": _flat_coefs,
+    "b": lambda step: step.intercepts,
+    "x": lambda step: [step.acts[0][:, 0]],
+    "h": lambda step: [a[:, 0] for a in step.acts[1:-1]],
+    "y": lambda step: [step.acts[-1][:, 0]],
+    "ev": lambda step: [step.ev[:, 0]],
+    "J": _pattern_error,
+    "in": lambda step: [a[:, 0] for a in step.ins],
+    "fp": lambda step: [a[:, 0] for a in step.fprime()],
+    "delta": lambda step: [a[:, 0] for a in step.deltas()],
+}
+
+
 class _Mode:
     name = None
     rows_per_update = 1
@@ -232,42 +256,28 @@ class NetworkMode(_Mode):
         self.target_names = ["d" + n for n in names["w"] + names["b"]]
 
     def _parts(self, step):
-        K = step.n_networks
+        """The arrays whose concatenation is the row, shape (K, n) each."""
+        parts = []
         for v in self.variables:
-            if v == "w":
-                yield from (c.reshape(K, -1) for c in step.coefs)
-            elif v == "b":
-                yield from step.intercepts
-            elif v == "x":
-                yield _first_rows(step.acts[0])
-            elif v == "h":
-                yield from (_first_rows(a) for a in step.acts[1:-1])
-            elif v == "y":
-                yield _first_rows(step.acts[-1])
-            elif v == "ev":
-                yield _first_rows(step.ev)
-            elif v == "J":
-                yield 0.5 * np.einsum("kbi,kbi->kb", step.err, step.err)
-            elif v == "in":
-                yield from (_first_rows(a) for a in step.ins)
-            elif v == "fp":
-                yield from (_first_rows(a) for a in step.fprime())
-            elif v == "delta":
-                yield from (_first_rows(a) for a in step.deltas())
+            parts.extend(_NETWORK_PARTS[v](step))
+        return parts
 
     def features(self, step, out=None):
-        """The update's row for each network: shape ``(K, 1, n_features)``."""
-        flat = np.concatenate(list(self._parts(step)), axis=1)
+        """The update's row for each network: shape ``(K, 1, n_features)``.
+
+        With ``out`` (any float dtype) the row is written into it directly.
+        """
+        parts = self._parts(step)
         if out is None:
-            return flat[:, None, :]
-        out[:, 0] = flat
+            return np.concatenate(parts, axis=1)[:, None, :]
+        np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")
         return out
 
     def targets(self, step, dcoefs, dintercepts, out=None):
-        flat = self.layout.flatten(dcoefs, dintercepts)
+        """Every weight and bias change: shape ``(K, 1, n_targets)``."""
         if out is None:
-            return flat[:, None, :]
-        out[:, 0] = flat
+            return self.layout.flatten(dcoefs, dintercepts)[:, None, :]
+        self.layout.flatten(dcoefs, dintercepts, out=out[:, 0])
         return out
 
     def changes(self, step, predicted, out):
@@ -275,8 +285,37 @@ class NetworkMode(_Mode):
         np.copyto(out, predicted[:, 0])
 
 
+def _hidden_errors(step):
+    """``sum_h delta_h w_hi`` of every hidden layer, then ``ev - y`` at the outputs."""
+    deltas = step.deltas()
+    return [
+        np.matmul(d, w.transpose(0, 2, 1))[:, 0]
+        for d, w in zip(deltas[1:], step.coefs[1:])
+    ] + [step.err[:, 0]]
+
+
+#: Link mode: a segment of the per-network source vector -> its (K, n) arrays.
+#: ``params`` in ParamLayout order, ``acts`` over layers 0..L, the rest over the
+#: neurons of layers 1..L.
+_LINK_PARTS = {
+    "params": lambda step: [*_flat_coefs(step), *step.intercepts],
+    "acts": lambda step: [a[:, 0] for a in step.acts],
+    "in": lambda step: [a[:, 0] for a in step.ins],
+    "fp": lambda step: [a[:, 0] for a in step.fprime()],
+    "err": _hidden_errors,
+    "delta": lambda step: [a[:, 0] for a in step.deltas()],
+}
+
+
 class LinkMode(_Mode):
-    """One row per connection and per bias; the same columns for any topology."""
+    """One row per connection and per bias; the same columns for any topology.
+
+    Rows come in ParamLayout order (every weight, then every bias). A step's
+    rows are gathered in one indexing operation: the quantities the variables
+    need are laid end to end in one source vector per network (parameters,
+    activations, per-neuron quantities, then a small table of constants), and a
+    fixed ``(n_params, n_features)`` index picks each cell from it.
+    """
 
     name = "link"
 
@@ -290,73 +329,89 @@ class LinkMode(_Mode):
         self.rows_per_update = self.layout.n_params
         L = len(sizes) - 1
         # Each row's receiving neuron (index into the concatenation of layers
-        # 1..L) and sending activation (index into layers 0..L, plus a last
-        # slot holding the constant 1 of a bias), in ParamLayout order.
+        # 1..L) and sending activation (index into layers 0..L; -1 on a bias).
         offsets = np.cumsum([0] + self.sizes)
-        recv, send, layer, bias = [], [], [], []
+        recv, send, layer = [], [], []
         for l in range(1, L + 1):
             for j in range(sizes[l - 1]):
                 for i in range(sizes[l]):
                     recv.append(offsets[l] - sizes[0] + i)
                     send.append(offsets[l - 1] + j)
                     layer.append(l)
-                    bias.append(0)
         for l in range(1, L + 1):
             for i in range(sizes[l]):
                 recv.append(offsets[l] - sizes[0] + i)
-                send.append(offsets[-1])
+                send.append(-1)
                 layer.append(l)
-                bias.append(1)
-        self._recv = np.array(recv)
-        self._send = np.array(send)
-        layer = np.array(layer)
-        self._const = {
-            "is_bias": np.array(bias, dtype=float),
+        recv, send, layer = np.array(recv), np.array(send), np.array(layer)
+        bias = send < 0
+        const = {
+            "is_bias": bias.astype(float),
             "is_output": (layer == L).astype(float),
             "depth": layer / L,
             "fan_in": np.array(self.sizes)[layer - 1].astype(float),
         }
+        n_neurons = int(sum(self.sizes[1:]))
+        seg_len = {"params": self.layout.n_params, "acts": int(sum(self.sizes))}
+        chosen = set(self.variables)
+        needed = {
+            "params": "w" in chosen,
+            "acts": "a" in chosen or "y" in chosen,
+            **{s: s in chosen for s in ("in", "fp", "err", "delta")},
+        }
+        self._segments = [s for s, need in needed.items() if need]
+        start, pos = {}, 0
+        for s in self._segments:
+            start[s] = pos
+            pos += seg_len.get(s, n_neurons)
+        self._n_dynamic = pos
+        # the constants: 1, the activation a bias row carries, and the values
+        # of the requested constant columns
+        values = [np.ones(1)] + [const[v] for v in self.variables if v in const]
+        self._const_table = np.unique(np.concatenate(values))
 
-    def _neuron(self, step, var):
-        """A per-neuron quantity over layers 1..L, shape (K, N)."""
-        if var == "in":
-            parts = step.ins
-        elif var == "fp":
-            parts = step.fprime()
-        elif var == "y":
-            parts = step.acts[1:]
-        elif var == "delta":
-            parts = step.deltas()
-        elif var == "err":
-            deltas = step.deltas()
-            parts = [
-                np.matmul(d, w.transpose(0, 2, 1))
-                for d, w in zip(deltas[1:], step.coefs[1:])
-            ] + [step.err]
-        return np.concatenate([_first_rows(p) for p in parts], axis=1)
+        def constant(vals):
+            return pos + np.searchsorted(self._const_table, vals)
 
-    def features(self, step, out=None):
-        """Each link's row: shape ``(K, n_params, n_features)``."""
-        K = step.n_networks
-        if out is None:
-            out = np.empty((K, self.rows_per_update, self.n_features))
+        index = np.empty((self.rows_per_update, len(self.variables)), dtype=np.intp)
         for c, var in enumerate(self.variables):
             if var == "w":
-                out[:, :, c] = self.layout.flatten(step.coefs, step.intercepts)
+                index[:, c] = start["params"] + np.arange(self.rows_per_update)
             elif var == "a":
-                acts = [_first_rows(a) for a in step.acts] + [np.ones((K, 1))]
-                out[:, :, c] = np.concatenate(acts, axis=1)[:, self._send]
-            elif var in self._const:
-                out[:, :, c] = self._const[var]
+                index[:, c] = np.where(bias, constant(1.0), start["acts"] + send)
+            elif var == "y":
+                index[:, c] = start["acts"] + sizes[0] + recv
+            elif var in const:
+                index[:, c] = constant(const[var])
             else:
-                out[:, :, c] = self._neuron(step, var)[:, self._recv]
+                index[:, c] = start[var] + recv
+        self._index = index
+
+    def features(self, step, out=None):
+        """Each link's row: shape ``(K, n_params, n_features)``.
+
+        With ``out`` (any float dtype) the rows are written into it directly.
+        """
+        K = step.n_networks
+        n_dyn = self._n_dynamic
+        src = np.empty((K, n_dyn + len(self._const_table)))
+        if n_dyn:
+            parts = []
+            for s in self._segments:
+                parts.extend(_LINK_PARTS[s](step))
+            np.concatenate(parts, axis=1, out=src[:, :n_dyn])
+        src[:, n_dyn:] = self._const_table
+        if out is None:
+            out = np.empty((K, self.rows_per_update, self.n_features))
+        # every index is in range; mode="clip" only spares take a buffered copy
+        np.take(src, self._index, axis=1, out=out, mode="clip")
         return out
 
     def targets(self, step, dcoefs, dintercepts, out=None):
-        flat = self.layout.flatten(dcoefs, dintercepts)
+        """Each link's change: shape ``(K, n_params, 1)``."""
         if out is None:
-            return flat[:, :, None]
-        out[:, :, 0] = flat
+            return self.layout.flatten(dcoefs, dintercepts)[:, :, None]
+        self.layout.flatten(dcoefs, dintercepts, out=out[:, :, 0])
         return out
 
     def changes(self, step, predicted, out):
@@ -415,6 +470,19 @@ class DeltaMode(_Mode):
             return flat
         out[...] = flat
         return out
+
+    def predict_deltas(self, step, predict):
+        """Put the learner's deltas in place of rule (6)'s, from the top layer down.
+
+        ``predict`` maps rows ``(K, R, F)`` to ``(K, R, 1)``. The step's cached
+        deltas are overwritten in place, so rule (3) then reads the predicted
+        hidden deltas and rule (5)'s output deltas.
+        """
+        deltas = step.deltas()
+        K = step.n_networks
+        for l in range(len(self.sizes) - 2, 0, -1):
+            rows = self._layer_features(step, l, deltas, K)
+            deltas[l - 1][:, 0] = predict(rows)[:, :, 0]
 
     def targets(self, step, dcoefs, dintercepts, out=None):
         deltas = step.deltas()[:-1]

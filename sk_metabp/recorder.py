@@ -1,25 +1,20 @@
 """Sample a training run, update by update, into learner rows (the paper's step 1)."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 
-from ._mlp import init_params, train
 from ._modes import make_mode
 
 
-def _training_data(estimator, X, y):
-    """Validate and encode (X, y) the way ``estimator.fit`` would.
-
-    Returns the inputs and expected outputs the loop trains on and the layer
-    sizes; ``estimator`` (a clone) keeps the fitted encoders (``classes_``, the
-    regressor's standardisation).
-    """
+def _check_teacher(estimator):
+    """Refuse, with a clear error, an estimator the recorder cannot sample."""
     from .backprop import _BaseBackpropMLP
 
     if not isinstance(estimator, _BaseBackpropMLP):
@@ -28,52 +23,66 @@ def _training_data(estimator, X, y):
             "training loop of sk_metabp's own networks. Pass a "
             "BackpropMLPClassifier or BackpropMLPRegressor."
         )
-    return estimator._training_data(X, y)
+    if type(estimator)._make_rule is not _BaseBackpropMLP._make_rule:
+        raise TypeError(
+            f"Cannot record {type(estimator).__name__}: it does not train with "
+            "backprop, and the recorder samples backprop's changes. Pass a "
+            "BackpropMLPClassifier or BackpropMLPRegressor."
+        )
+    estimator._validate_params()
+    if estimator.batch_size != 1:
+        raise ValueError(
+            f"The teacher trains with batch_size={estimator.batch_size}; the "
+            "recorder samples online training (one pattern per update, the "
+            "paper's way). Set the teacher's batch_size=1."
+        )
 
 
-def _record_chunk(estimator, X, Y, sizes, seeds, mode, every, dtype):
-    """Train one lockstep stack of runs and keep every ``every``-th update."""
-    rngs = [np.random.RandomState(s) for s in seeds]
-    coefs, intercepts = init_params(
-        sizes,
-        rngs,
-        init_scale=estimator.init_scale,
-        activation=estimator._hidden_activation(),
-    )
-    K, n = len(seeds), X.shape[0]
-    n_samples = -(-estimator.max_iter * n // every)
-    R = mode.rows_per_update
-    F = np.empty((K, n_samples, R, mode.n_features), dtype=dtype)
-    T = np.empty((K, n_samples, R, mode.n_targets), dtype=dtype)
-    epochs = np.empty(n_samples, dtype=np.int64)
-    steps = np.empty(n_samples, dtype=np.int64)
-    state = {"row": 0}
+def _sample_updates(n_updates, every):
+    """The updates to keep: one from each block of ``every`` consecutive updates.
+
+    The offset inside each block is drawn from a generator seeded by ``every``:
+    a fixed stride would see only some patterns whenever it shares a factor with
+    the number of patterns.
+    """
+    starts = np.arange(0, n_updates, every)
+    if every == 1:
+        return starts
+    rng = np.random.RandomState(every)
+    return starts + rng.randint(0, np.minimum(every, n_updates - starts))
+
+
+def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
+    """Train one lockstep stack of runs and keep the updates in ``picks``.
+
+    Returns the features and targets, shapes ``(K, len(picks), R, n)``, the
+    loss curves and the divergence epochs of the K runs. Rows of updates a
+    stopped stack never reached are left unwritten (the caller drops them).
+    """
+    K, S, R = len(seeds), len(picks), mode.rows_per_update
+    F = np.empty((K, S, R, mode.n_features), dtype=dtype)
+    T = np.empty((K, S, R, mode.n_targets), dtype=dtype)
+    # a plain list and a sentinel keep the per-update test cheap
+    wanted = [*picks.tolist(), -1]
+    row = [0]
 
     def callback(step, dcoefs, dintercepts):
-        if step.step % every:
+        s = row[0]
+        if step.step != wanted[s]:
             return
-        s = state["row"]
         mode.features(step, out=F[:, s])
         mode.targets(step, dcoefs, dintercepts, out=T[:, s])
-        epochs[s] = step.epoch
-        steps[s] = step.step
-        state["row"] = s + 1
+        row[0] = s + 1
 
-    curves, n_iter, diverged, _ = train(
-        coefs,
-        intercepts,
-        X,
-        Y,
-        estimator._make_rule(),
-        max_iter=estimator.max_iter,
-        batch_size=1,
-        shuffle=estimator.shuffle,
-        random_states=rngs,
-        hidden_activation=estimator._hidden_activation(),
-        output_activation=estimator._output_activation,
-        callback=callback,
+    _, _, (curves, _, diverged, _) = estimator._train_stack(
+        X, Y, sizes, seeds, callback=callback
     )
-    return F, T, epochs, steps, curves, diverged
+    return F, T, curves, diverged
+
+
+def _join(arrays):
+    """Concatenate along the first axis, without a copy for a single array."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 class TrajectoryRecorder(BaseEstimator):
@@ -86,7 +95,8 @@ class TrajectoryRecorder(BaseEstimator):
     the columns). Run k is exactly ``clone(estimator).set_params(
     random_state=seeds_[k]).fit(X, y)``. Training is online (``batch_size=1``),
     as in the paper; the estimator's ``tol`` is not used (runs go ``max_iter``
-    epochs).
+    epochs). A run that diverges (a non-finite loss or weight) keeps its rows
+    up to the epoch before, with a ``ConvergenceWarning``.
 
     Parameters
     ----------
@@ -106,7 +116,9 @@ class TrajectoryRecorder(BaseEstimator):
     n_runs : int, default=1
         Independent runs (seeds).
     every : int, default=1
-        Keep one update in ``every``.
+        Keep one update in ``every``: from each block of ``every`` consecutive
+        updates one, drawn at a fixed pseudo-random offset, so every pattern is
+        sampled whatever the period.
     max_rows : int, default=5_000_000
         Refuse, before allocating anything, a recording of more rows.
     random_state : int, RandomState instance or None, default=None
@@ -128,9 +140,15 @@ class TrajectoryRecorder(BaseEstimator):
         None in network mode.
     feature_names_, target_names_ : list of str
     seeds_ : ndarray of shape (n_runs,)
-    loss_curves_ : ndarray of shape (n_runs, n_epochs)
+    loss_curves_ : ndarray of shape (n_runs, max_iter)
+        Each run's ``loss_curve_``; NaN from the epoch a run diverged.
+    diverged_ : ndarray of shape (n_runs,)
+        The epoch (1-based) at which a run diverged, or -1.
     layer_sizes_ : list of int
     mode_ : the mode object that made the rows
+    teacher_ : estimator
+        The clone of ``estimator`` whose encoders (``classes_``, the
+        regressor's standardisation) turned (X, y) into the recorded values.
 
     Examples
     --------
@@ -175,9 +193,22 @@ class TrajectoryRecorder(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
+        try:
+            kind = np.dtype(self.dtype).kind
+        except TypeError:
+            kind = None
+        if kind != "f":
+            raise ValueError(
+                f"dtype must be a floating point type such as np.float32; got "
+                f"{self.dtype!r}."
+            )
 
     def fit(self, X, y):
         """Record training on (X, y), keeping the rows as arrays (``features_``...).
+
+        Every check (parameters, teacher, data, mode, ``max_rows``) runs before
+        anything is trained or allocated; a failed ``fit`` leaves the recorder
+        as it was.
 
         Parameters
         ----------
@@ -194,49 +225,95 @@ class TrajectoryRecorder(BaseEstimator):
         teacher = clone(
             self.estimator if self.estimator is not None else BackpropMLPClassifier()
         )
-        Xs, Y, sizes = _training_data(teacher, X, y)
-        if teacher.batch_size != 1:
-            raise ValueError(
-                f"The teacher trains with batch_size={teacher.batch_size}; the "
-                "recorder samples online training (one pattern per update, the "
-                "paper's way). Set the teacher's batch_size=1."
-            )
+        _check_teacher(teacher)
+        Xs, Y, sizes = teacher._training_data(X, y)
         mode = make_mode(self.mode, sizes, self.variables, teacher.learning_rate)
-        per_run = -(-teacher.max_iter * Xs.shape[0] // self.every)
-        n_rows = self.n_runs * per_run * mode.rows_per_update
+        R = mode.rows_per_update
+        if R == 0:
+            raise ValueError(
+                f"mode={self.mode!r} records one row per hidden neuron, and the "
+                f"topology {'-'.join(map(str, sizes))} has none. Use a teacher "
+                "with hidden layers, or mode='network' or 'link'."
+            )
+        n = Xs.shape[0]
+        n_updates = teacher.max_iter * n
+        S = -(-n_updates // self.every)
+        n_rows = self.n_runs * S * R
         if n_rows > self.max_rows:
             raise ValueError(
                 f"This recording would hold {n_rows:,} rows ({self.n_runs} runs x "
-                f"{per_run:,} sampled updates x {mode.rows_per_update} rows per "
-                f"update), more than max_rows={self.max_rows:,}. Raise every "
-                f"(keep one update in k), lower n_runs or the teacher's max_iter, "
-                "or raise max_rows."
+                f"{S:,} sampled updates x {R} rows per update), more than "
+                f"max_rows={self.max_rows:,}. Raise every (keep one update in k), "
+                "lower n_runs or the teacher's max_iter, or raise max_rows."
             )
+        picks = _sample_updates(n_updates, self.every)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_runs)
         n_chunks = max(1, min(self.n_runs, effective_n_jobs(self.n_jobs)))
         chunks = np.array_split(np.arange(self.n_runs), n_chunks)
+        dtype = np.dtype(self.dtype)
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_record_chunk)(
-                teacher, Xs, Y, sizes, seeds[c], mode, self.every, self.dtype
-            )
+            delayed(_record_chunk)(teacher, Xs, Y, sizes, seeds[c], mode, picks, dtype)
             for c in chunks
         )
-        F = np.concatenate([r[0] for r in results])
-        T = np.concatenate([r[1] for r in results])
-        K, S, R = F.shape[:3]
-        self.features_ = F.reshape(K * S * R, -1)
-        self.targets_ = T.reshape(K * S * R, -1)
-        self.runs_ = np.repeat(np.arange(K), S * R)
-        self.epochs_ = np.tile(np.repeat(results[0][2], R), K)
-        self.steps_ = np.tile(np.repeat(results[0][3], R), K)
+        F = _join([r[0] for r in results])
+        T = _join([r[1] for r in results])
+        curves = np.full((self.n_runs, teacher.max_iter), np.nan)
+        for c, r in zip(chunks, results):
+            curves[c, : r[2].shape[1]] = r[2]
+        diverged = np.concatenate([r[3] for r in results])
+
+        # A diverged run keeps its rows up to the epoch before it diverged: the
+        # network's weights are those of the start of that epoch, and a stack
+        # whose runs all stopped never wrote the rows after.
+        epochs = picks // n
+        keep = (diverged[:, None] < 0) | (epochs[None, :] < diverged[:, None] - 1)
+        K = self.n_runs
+        if keep.all():
+            features = F.reshape(K * S * R, -1)
+            targets = T.reshape(K * S * R, -1)
+        else:
+            features = F[keep].reshape(-1, mode.n_features)
+            targets = T[keep].reshape(-1, mode.n_targets)
+            bad = np.flatnonzero(diverged >= 0)
+            warnings.warn(
+                f"{len(bad)} of {K} runs diverged ("
+                + ", ".join(f"run {k} at epoch {diverged[k]}" for k in bad[:10])
+                + (", ..." if len(bad) > 10 else "")
+                + "); their rows from that epoch on are left out. Lower the "
+                "teacher's learning_rate.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        if dtype.itemsize < 8 and not (
+            np.isfinite(features).all() and np.isfinite(targets).all()
+        ):
+            warnings.warn(
+                f"Some recorded values are too large for dtype={dtype.name} and "
+                "were stored as inf; record with dtype=np.float64.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        kept_per_run = keep.sum(axis=1)
         unit_names = self._unit_names(mode)
-        self.units_ = None if unit_names is None else np.tile(unit_names, K * S)
+        codes = (
+            None
+            if unit_names is None
+            else np.tile(np.arange(R, dtype=np.min_scalar_type(R)), keep.sum())
+        )
+        # only now, with nothing left to fail, does the recorder change
+        self.features_ = features
+        self.targets_ = targets
+        self.runs_ = np.repeat(np.arange(K), kept_per_run * R)
+        self.epochs_ = np.repeat(np.broadcast_to(epochs, keep.shape)[keep], R)
+        self.steps_ = np.repeat(np.broadcast_to(picks, keep.shape)[keep], R)
+        self._unit_codes = codes
+        self.units_ = None if codes is None else unit_names[codes]
         self.feature_names_ = list(mode.feature_names)
         self.target_names_ = list(mode.target_names)
         self.seeds_ = seeds
-        self.loss_curves_ = np.concatenate([r[4] for r in results])
-        self.diverged_ = np.concatenate([r[5] for r in results])
+        self.loss_curves_ = curves
+        self.diverged_ = diverged
         self.layer_sizes_ = sizes
         self.mode_ = mode
         self.teacher_ = teacher
@@ -267,7 +344,9 @@ class TrajectoryRecorder(BaseEstimator):
             )
         columns = {"run": self.runs_, "epoch": self.epochs_, "step": self.steps_}
         if self.units_ is not None:
-            columns["unit"] = pd.Categorical(self.units_)
+            columns["unit"] = pd.Categorical.from_codes(
+                self._unit_codes, categories=self._unit_names(self.mode_)
+            )
         head = pd.DataFrame(columns)
         body = pd.DataFrame(
             np.hstack([self.features_, self.targets_]),
