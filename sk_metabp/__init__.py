@@ -8,11 +8,13 @@ train fresh networks with that learner in place of backprop.
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .learned import LearnedRuleMLPClassifier
 from .recorder import TrajectoryRecorder
+from .refine import refine_learner
 
 __all__ = [
     "BackpropMLPClassifier",
     "BackpropMLPRegressor",
     "TrajectoryRecorder",
     "LearnedRuleMLPClassifier",
+    "refine_learner",
 ]
 __version__ = "0.1.0"
