@@ -200,6 +200,8 @@ def reproduce(args, parser):
     print()
     for _, r in rep.summary.iterrows():
         print(f"{r['experiment']}: {r['verdict']} ({r['reason']})")
+    print("\nThe paper's claims and the settings it leaves open (chosen here) are in")
+    print(f"{out / 'summary.md'}.")
     print("\nWrote " + ", ".join(os.fspath(p.name) for p in written) + f" in {out}")
     return 0
 
