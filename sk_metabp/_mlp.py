@@ -17,44 +17,61 @@ The paper's equations (``PAPER.md``): (1) ``x_i = f(in_i)``,
 ``dw_ij = gamma delta_i x_j`` and ``dtheta_i = gamma delta_i``.
 """
 
+import math
 import warnings
 
 import numpy as np
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 
+# A 0-d array: ufuncs take it without converting a Python float on every call.
+_ONE = np.ones(())
+
+# Two numpy costs shape the hot loop, whose arrays are tiny: every elementwise
+# result goes to a different array than its inputs (numpy is two to three times
+# slower in place on one-element arrays, and the paper's 2-1-1 network is made of
+# them), and outputs are passed positionally (parsing ``out=`` adds about a
+# quarter to a ufunc call on such arrays).
+
 
 def _tanh(x, out):
-    return np.tanh(x, out=out)
+    return np.tanh(x, out)
 
 
 def _identity(x, out):
-    out[...] = x
+    np.copyto(out, x)
     return out
 
 
-def _logistic_deriv(y, out):
+def _logistic_deriv(y, out, scratch):
     # f'(in) from the output y = f(in): y (1 - y)
-    np.subtract(1.0, y, out=out)
-    return np.multiply(out, y, out=out)
+    np.subtract(_ONE, y, scratch)
+    return np.multiply(scratch, y, out)
 
 
-def _tanh_deriv(y, out):
-    np.multiply(y, y, out=out)
-    return np.subtract(1.0, out, out=out)
+def _tanh_deriv(y, out, scratch):
+    np.multiply(y, y, scratch)
+    return np.subtract(_ONE, scratch, out)
 
 
-def _identity_deriv(y, out):
+def _identity_deriv(y, out, scratch):
     out.fill(1.0)
     return out
 
 
-#: activation name -> (f(in, out), f'(in) written from the output y = f(in))
+#: activation name -> (``f(in, out)``, ``f'(y, out, scratch)``: the derivative
+#: written from the output y = f(in))
 ACTIVATIONS = {
     "logistic": (expit, _logistic_deriv),
     "tanh": (_tanh, _tanh_deriv),
     "identity": (_identity, _identity_deriv),
 }
+
+
+def _layer_functions(hidden_activation, output_activation, n_layers, which):
+    """``f`` (``which=0``) or ``f'`` (``which=1``) of layers 1..L."""
+    hidden = ACTIVATIONS[hidden_activation][which]
+    return [hidden] * (n_layers - 1) + [ACTIVATIONS[output_activation][which]]
 
 
 def layer_sizes(n_features, hidden_layer_sizes, n_outputs):
@@ -85,6 +102,53 @@ def init_params(sizes, random_states, *, init_scale=1.0, activation="logistic"):
     return coefs, intercepts
 
 
+def _n_params(sizes):
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _param_views(flat, sizes):
+    """Cut a ``(K, n_params)`` array into views shaped like coefs and intercepts.
+
+    The order is every weight (layer by layer, each ``(n_{l-1}, n_l)`` block in C
+    order), then every bias, as in :class:`sk_metabp._modes.ParamLayout`.
+    """
+    K = flat.shape[0]
+    coefs, intercepts, pos = [], [], 0
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        coefs.append(flat[:, pos : pos + a * b].reshape(K, a, b))
+        pos += a * b
+    for b in sizes[1:]:
+        intercepts.append(flat[:, pos : pos + b])
+        pos += b
+    return coefs, intercepts
+
+
+def _shared_flat(dcoefs, dintercepts, shape, sizes):
+    """The ``(K, n_params)`` array the changes are views of, laid out like the
+    parameters (:func:`_param_views`), or None if they are not."""
+    base = dcoefs[0].base
+    if base is None or base.shape != shape or base.dtype != np.float64:
+        return None
+    expected = [v.__array_interface__ for vs in _param_views(base, sizes) for v in vs]
+    got = [*dcoefs, *dintercepts]
+    if len(got) != len(expected) or any(
+        a.base is not base or a.__array_interface__ != e for a, e in zip(got, expected)
+    ):
+        return None
+    return base
+
+
+def _forward(coefs, biases, funcs, acts, ins):
+    """Rule (1) into preallocated buffers: ``acts[0]`` in, ``ins``, ``acts[1:]`` out.
+
+    ``biases`` are the intercepts viewed as ``(K, 1, n_l)``.
+    """
+    for l, (w, b, f) in enumerate(zip(coefs, biases, funcs)):
+        # acts[l + 1] holds the weighted sum until f overwrites it
+        np.add(np.matmul(acts[l], w, acts[l + 1]), b, ins[l])
+        f(ins[l], acts[l + 1])
+
+
 def forward(
     coefs, intercepts, X, hidden_activation, output_activation, ins=None, acts=None
 ):
@@ -100,7 +164,7 @@ def forward(
         Keys of :data:`ACTIVATIONS`.
     ins, acts : list of ndarray, optional
         Buffers to write the net inputs ``in`` of layers 1..L and the activations
-        of layers 1..L into (the training loop preallocates them).
+        of layers 1..L into; missing ones (None) are allocated.
 
     Returns
     -------
@@ -109,19 +173,17 @@ def forward(
     acts : list of ndarray
         Activations of layers 0..L; ``acts[0]`` is ``X`` itself.
     """
-    if ins is None:
-        ins = [None] * len(coefs)
-        acts = [None] * len(coefs)
-    out = [X]
-    last = len(coefs) - 1
-    for l, (w, b) in enumerate(zip(coefs, intercepts)):
-        ins[l] = np.matmul(out[-1], w, out=ins[l])
-        np.add(ins[l], b[:, None, :], out=ins[l])
-        f = ACTIVATIONS[output_activation if l == last else hidden_activation][0]
-        acts[l] = f(
-            ins[l], out=acts[l] if acts[l] is not None else np.empty_like(ins[l])
-        )
-        out.append(acts[l])
+    ins = [None] * len(coefs) if ins is None else ins
+    acts = [None] * len(coefs) if acts is None else acts
+    shape = X.shape[:-1]
+    for l, w in enumerate(coefs):
+        if ins[l] is None:
+            ins[l] = np.empty((*shape, w.shape[-1]))
+        if acts[l] is None:
+            acts[l] = np.empty_like(ins[l])
+    out = [X, *acts]
+    funcs = _layer_functions(hidden_activation, output_activation, len(coefs), 0)
+    _forward(coefs, [b[:, None, :] for b in intercepts], funcs, out, ins)
     return ins, out
 
 
@@ -133,8 +195,9 @@ class Step:
     0..L: inputs, hidden activations, outputs), ``ev`` (expected outputs),
     ``err = ev - y``, ``epoch`` and ``step`` (0-based), and ``index``, the row of
     the training data each network sees, shape ``(K, B)``. ``fprime`` and
-    ``deltas`` (rules 5 and 6) are computed on first use and cached for the
-    update; ``deltas[l - 1]`` belongs to layer l.
+    ``deltas`` (rules 5 and 6) are computed on first use and cached until
+    :meth:`invalidate`; ``deltas[l - 1]`` belongs to layer l. The arrays are
+    buffers the loop reuses: copy what must outlive the update.
     """
 
     def __init__(self, coefs, intercepts, hidden_activation, output_activation):
@@ -146,7 +209,14 @@ class Step:
         self.acts = [None] * (len(coefs) + 1)
         self.ev = self.err = self.index = None
         self.epoch = self.step = 0
-        self._fprime = self._deltas = None
+        self._derivs = _layer_functions(
+            hidden_activation, output_activation, len(coefs), 1
+        )
+        # (fprime, deltas, scratch) buffers by shape of ins[0], and the ins[0]
+        # they serve
+        self._buffers = {}
+        self._buffers_for = None
+        self._fprime = self._deltas = self._scratch = None
         self._fresh = False
 
     @property
@@ -156,11 +226,6 @@ class Step:
     @property
     def batch_size(self):
         return self.acts[0].shape[1]
-
-    def _alloc(self):
-        if self._fprime is None or self._fprime[0].shape != self.ins[0].shape:
-            self._fprime = [np.empty_like(a) for a in self.ins]
-            self._deltas = [np.empty_like(a) for a in self.ins]
 
     def fprime(self):
         """``f'(in)`` of layers 1..L, written from the activations."""
@@ -175,25 +240,29 @@ class Step:
         return self._deltas
 
     def _compute(self):
-        self._alloc()
-        last = len(self.coefs) - 1
-        for l in range(last + 1):
-            act = self.output_activation if l == last else self.hidden_activation
-            ACTIVATIONS[act][1](self.acts[l + 1], out=self._fprime[l])
+        if self.ins[0] is not self._buffers_for:
+            shape = self.ins[0].shape
+            if shape not in self._buffers:
+                self._buffers[shape] = tuple(
+                    [np.empty_like(a) for a in self.ins] for _ in range(3)
+                )
+            self._fprime, self._deltas, self._scratch = self._buffers[shape]
+            self._buffers_for = self.ins[0]
+        fprime, deltas, scratch = self._fprime, self._deltas, self._scratch
+        acts = self.acts
+        for l, f in enumerate(self._derivs):
+            f(acts[l + 1], fprime[l], scratch[l])
         # rule 5 at the outputs, rule 6 backwards through the hidden layers
-        np.multiply(self.err, self._fprime[last], out=self._deltas[last])
-        for l in range(last, 0, -1):
-            np.matmul(
-                self._deltas[l],
-                self.coefs[l].transpose(0, 2, 1),
-                out=self._deltas[l - 1],
+        np.multiply(self.err, fprime[-1], deltas[-1])
+        for l in range(len(deltas) - 1, 0, -1):
+            back = np.matmul(
+                deltas[l], self.coefs[l].transpose(0, 2, 1), scratch[l - 1]
             )
-            np.multiply(
-                self._deltas[l - 1], self._fprime[l - 1], out=self._deltas[l - 1]
-            )
+            np.multiply(back, fprime[l - 1], deltas[l - 1])
         self._fresh = True
 
     def invalidate(self):
+        """Forget the cached ``fprime`` and ``deltas`` (the state has changed)."""
         self._fresh = False
 
 
@@ -203,6 +272,10 @@ class UpdateRule:
     Subclasses implement :meth:`__call__`, returning ``(dcoefs, dintercepts)``
     shaped like the parameters; the loop adds them to the parameters after the
     callback has seen them. :meth:`start` runs once before the first update.
+    Changes that are views of one ``(K, n_params)`` array in the parameters'
+    flat order (every weight, then every bias, as ``_param_views`` cuts it) are
+    applied with a single addition; a rule that returns the same lists on every
+    call must keep their elements and write into them in place.
     """
 
     def start(self, step):
@@ -228,34 +301,54 @@ class BackpropRule(UpdateRule):
         self.velocity = velocity
 
     def start(self, step):
-        if self.velocity is None:
-            self.dcoefs = [np.zeros_like(w) for w in step.coefs]
-            self.dintercepts = [np.zeros_like(b) for b in step.intercepts]
-            return
-        dcoefs, dintercepts = self.velocity
-        shapes = [a.shape for a in (*step.coefs, *step.intercepts)]
-        if [a.shape for a in (*dcoefs, *dintercepts)] != shapes:
-            raise ValueError("velocity does not match the shapes of the networks.")
-        self.dcoefs = [np.array(d, dtype=float) for d in dcoefs]
-        self.dintercepts = [np.array(d, dtype=float) for d in dintercepts]
+        sizes = [step.coefs[0].shape[1], *(w.shape[2] for w in step.coefs)]
+        self.flat = np.zeros((step.n_networks, _n_params(sizes)))
+        self.dcoefs, self.dintercepts = _param_views(self.flat, sizes)
+        if self.velocity is not None:
+            dcoefs, dintercepts = self.velocity
+            mine = [*self.dcoefs, *self.dintercepts]
+            theirs = [*dcoefs, *dintercepts]
+            if [a.shape for a in theirs] != [a.shape for a in mine]:
+                raise ValueError("velocity does not match the shapes of the networks.")
+            for dst, src in zip(mine, theirs):
+                np.copyto(dst, src)
+        # An online update without momentum (the paper's) writes gamma * delta_i
+        # straight into the bias changes, viewed as (K, 1, n_l); the weight
+        # changes are then its outer product with x_j, one elementwise multiply.
+        self._online_rate = None if self.momentum else np.array(self.learning_rate)
+        self._online = [d[:, None, :] for d in self.dintercepts]
+        self._by_batch = {}  # B -> (gamma / B as a 0-d array, scaled deltas)
+        self._tmp = [np.empty_like(w) for w in self.dcoefs]
+
+    def _batch_buffers(self, deltas):
+        B = deltas[0].shape[1]
+        if B not in self._by_batch:
+            rate = np.array(self.learning_rate / B)
+            self._by_batch[B] = (rate, [np.empty_like(d) for d in deltas])
+        return self._by_batch[B]
 
     def __call__(self, step):
         deltas = step.deltas()
         acts = step.acts
-        rate = self.learning_rate / step.batch_size
-        m = self.momentum
-        for l, (dw, db) in enumerate(zip(self.dcoefs, self.dintercepts)):
-            if m:
-                dw *= m
-                db *= m
-                dw += rate * np.matmul(acts[l].transpose(0, 2, 1), deltas[l])
-                db += rate * np.add.reduce(deltas[l], axis=1)
+        rate = self._online_rate
+        if rate is not None and deltas[0].shape[1] == 1:
+            for a, d, db, dw in zip(acts, deltas, self._online, self.dcoefs):
+                np.multiply(d, rate, db)
+                np.multiply(a.transpose(0, 2, 1), db, dw)
+            return self.dcoefs, self.dintercepts
+        rate, scaled = self._batch_buffers(deltas)
+        if self.momentum:
+            self.flat *= self.momentum
+        for a, d, s, dw, db, tmp in zip(
+            acts, deltas, scaled, self.dcoefs, self.dintercepts, self._tmp
+        ):
+            np.multiply(d, rate, out=s)
+            if self.momentum:
+                dw += np.matmul(a.transpose(0, 2, 1), s, out=tmp)
+                db += np.add.reduce(s, axis=1)
             else:
-                np.matmul(acts[l].transpose(0, 2, 1), deltas[l], out=dw)
-                dw *= rate
-                # np.add.reduce skips np.sum's Python wrapper: this is the hot loop
-                np.add.reduce(deltas[l], axis=1, out=db)
-                db *= rate
+                np.matmul(a.transpose(0, 2, 1), s, out=dw)
+                np.add.reduce(s, axis=1, out=db)
         return self.dcoefs, self.dintercepts
 
 
@@ -288,7 +381,9 @@ def train(
     Parameters
     ----------
     coefs, intercepts : list of ndarray
-        Parameters of K networks, changed in place.
+        Parameters of K networks, changed in place. While the loop runs, the
+        live parameters are ``step.coefs`` and ``step.intercepts`` (views of one
+        flat array); these arrays receive them when the loop returns.
     X : ndarray of shape (n_samples, n_0) or (K, n_samples, n_0)
         Inputs, shared by the K networks or one set per network.
     Y : ndarray of shape (n_samples, n_L) or (K, n_samples, n_L)
@@ -328,124 +423,142 @@ def train(
         Whether ``tol`` stopped the network before ``max_iter``.
     """
     K = coefs[0].shape[0]
+    sizes = [coefs[0].shape[1], *(w.shape[2] for w in coefs)]
     random_states = random_states or [None] * K
     X = _per_network(X, K)
     Y = _per_network(Y, K)
     n = X.shape[1]
     batch_size = max(1, min(int(batch_size), n))
-    step = Step(coefs, intercepts, hidden_activation, output_activation)
 
-    # Each epoch writes its pattern order into Xe, Ye; the per-batch views of them
-    # are made once, so the hot loop only indexes lists.
+    # The live parameters are views of one (K, n_params) array: saving, checking
+    # and restoring them, and adding changes laid out the same way, are then one
+    # numpy call each, however many layers there are.
+    params = np.empty((K, _n_params(sizes)))
+    live_coefs, live_intercepts = _param_views(params, sizes)
+    for dst, src in zip([*live_coefs, *live_intercepts], [*coefs, *intercepts]):
+        np.copyto(dst, src)
+    saved = np.empty_like(params)
+    biases = [b[:, None, :] for b in live_intercepts]
+    funcs = _layer_functions(hidden_activation, output_activation, len(coefs), 0)
+    step = Step(live_coefs, live_intercepts, hidden_activation, output_activation)
+
+    # Each epoch writes its pattern order into Xe, Ye and its updates' errors
+    # into E; each batch's views of them, and the forward buffers for its size,
+    # are made once, so the hot loop only unpacks tuples.
     Xe = np.empty((K, n, X.shape[2]))
     Ye = np.empty((K, n, Y.shape[2]))
+    E = np.empty((K, n, Y.shape[2]))
     idx = np.broadcast_to(np.arange(n), (K, n)).copy()
-    starts = range(0, n, batch_size)
-    slices = [slice(s, min(s + batch_size, n)) for s in starts]
-    xviews = [Xe[:, s] for s in slices]
-    yviews = [Ye[:, s] for s in slices]
-    iviews = [idx[:, s] for s in slices]
-    ins_by_size = {}
-    err_by_size = {}
-    for xv in xviews:
-        b = xv.shape[1]
-        if b not in ins_by_size:
-            ins_by_size[b] = (
-                [np.empty((K, b, w.shape[2])) for w in coefs],
-                [np.empty((K, b, w.shape[2])) for w in coefs],
-            )
-            err_by_size[b] = np.empty((K, b, Y.shape[2]))
-    sq = np.zeros((K, batch_size, Y.shape[2]))
+    by_size = {}
+    batches = []
+    for start in range(0, n, batch_size):
+        s = slice(start, min(start + batch_size, n))
+        B = s.stop - s.start
+        if B not in by_size:
+            ins = [np.empty((K, B, m)) for m in sizes[1:]]
+            by_size[B] = (ins, [None, *(np.empty_like(z) for z in ins)])
+        batches.append((Xe[:, s], Ye[:, s], E[:, s], idx[:, s], *by_size[B]))
 
-    loss_curves = np.full((K, max_iter), np.nan)
+    # Epoch-major loss curves: an epoch writes its row; per-network sums of
+    # squared errors are one matmul, (K, 1, n * n_L) @ (K, n * n_L, 1).
+    curves = np.full((max_iter, K), np.nan)
+    E_rows, E_cols = E.reshape(K, 1, -1), E.reshape(K, -1, 1)
+    sq = np.empty((K, 1, 1))
+    half_mean = np.array(0.5 / n)
     n_iter = np.zeros(K, dtype=int)
     diverged = np.full(K, -1)
     converged = np.zeros(K, dtype=bool)
     active = np.ones(K, dtype=bool)
+    all_active = True
     best = np.full(K, np.inf)
     no_improve = np.zeros(K, dtype=int)
     rule.start(step)
+    seen = (None, None, None)  # the last changes returned, and their flat array
     if not shuffle:
         Xe[...] = X
         Ye[...] = Y
     total_step = 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for it in range(max_iter):
-            epoch = epoch_offset + it
-            if shuffle:
-                for k, rng in enumerate(random_states):
-                    idx[k] = rng.permutation(n)
-                Xe[...] = np.take_along_axis(X, idx[:, :, None], axis=1)
-                Ye[...] = np.take_along_axis(Y, idx[:, :, None], axis=1)
-            saved = ([w.copy() for w in coefs], [b.copy() for b in intercepts])
-            sq.fill(0.0)
-            # stopped networks keep their weights; a mask, not a product with 0,
-            # so that an infinite change from a rule leaves no NaN behind
-            keep = None if active.all() else active
-            step.epoch = epoch
-            for xv, yv, iv in zip(xviews, yviews, iviews):
-                b = xv.shape[1]
-                ins, acts = ins_by_size[b]
-                err = err_by_size[b]
-                forward(
-                    coefs,
-                    intercepts,
-                    xv,
-                    hidden_activation,
-                    output_activation,
-                    ins,
-                    acts,
-                )
-                step.acts[0] = xv
-                step.acts[1:] = acts
-                step.ins[:] = ins
-                step.ev = yv
-                step.index = iv
-                np.subtract(yv, acts[-1], out=err)
-                step.err = err
-                step.step = total_step
-                step.invalidate()
-                dcoefs, dintercepts = rule(step)
-                if callback is not None:
-                    callback(step, dcoefs, dintercepts)
-                for w, bb, dw, db in zip(coefs, intercepts, dcoefs, dintercepts):
-                    if keep is None:
-                        w += dw
-                        bb += db
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for it in range(max_iter):
+                epoch = epoch_offset + it
+                if shuffle:
+                    for k, rng in enumerate(random_states):
+                        idx[k] = rng.permutation(n)
+                    Xe[...] = np.take_along_axis(X, idx[:, :, None], axis=1)
+                    Ye[...] = np.take_along_axis(Y, idx[:, :, None], axis=1)
+                np.copyto(saved, params)
+                # stopped networks keep their weights; a mask, not a product with
+                # 0, so that an infinite change from a rule leaves no NaN behind
+                keep = True if all_active else active[:, None]
+                step.epoch = epoch
+                for xv, yv, err, iv, ins, acts in batches:
+                    acts[0] = xv
+                    _forward(live_coefs, biases, funcs, acts, ins)
+                    np.subtract(yv, acts[-1], err)
+                    step.ins = ins
+                    step.acts = acts
+                    step.ev = yv
+                    step.err = err
+                    step.index = iv
+                    step.step = total_step
+                    step.invalidate()
+                    dcoefs, dintercepts = rule(step)
+                    if callback is not None:
+                        callback(step, dcoefs, dintercepts)
+                    if dcoefs is not seen[0] or dintercepts is not seen[1]:
+                        flat = _shared_flat(dcoefs, dintercepts, params.shape, sizes)
+                        seen = (dcoefs, dintercepts, flat)
+                    flat = seen[2]
+                    if flat is not None:
+                        np.add(params, flat, out=params, where=keep)
+                    elif all_active:
+                        for w, b, dw, db in zip(
+                            live_coefs, live_intercepts, dcoefs, dintercepts
+                        ):
+                            w += dw
+                            b += db
                     else:
-                        np.add(w, dw, out=w, where=keep[:, None, None])
-                        np.add(bb, db, out=bb, where=keep[:, None])
-                np.multiply(err, err, out=err)
-                if b == batch_size:
-                    sq += err
-                else:
-                    sq[:, :b] += err
-                total_step += 1
-            loss = 0.5 * sq.sum(axis=(1, 2)) / n
-            finite = np.isfinite(loss)
-            for w, bb in zip(coefs, intercepts):
-                finite &= np.isfinite(w).all(axis=(1, 2)) & np.isfinite(bb).all(axis=1)
-            newly = active & ~finite
-            if newly.any():
-                for w, bb, w0, b0 in zip(coefs, intercepts, *saved):
-                    w[newly] = w0[newly]
-                    bb[newly] = b0[newly]
-                diverged[newly] = epoch + 1
-                active &= ~newly
-            loss_curves[active, it] = loss[active]
-            n_iter[active] = it + 1
-            if verbose:
-                print(f"Iteration {epoch + 1}, loss = {loss[0]:.8f}")
-            if tol is not None:
-                improved = loss < best - tol
-                no_improve = np.where(improved, 0, no_improve + 1)
-                best = np.minimum(best, loss)
-                done = active & (no_improve >= n_iter_no_change)
-                converged |= done
-                active &= ~done
-            if not active.any():
-                break
-    return loss_curves[:, : n_iter.max(initial=0)], n_iter, diverged, converged
+                        for w, b, dw, db in zip(
+                            live_coefs, live_intercepts, dcoefs, dintercepts
+                        ):
+                            np.add(w, dw, out=w, where=keep[:, :, None])
+                            np.add(b, db, out=b, where=keep)
+                    total_step += 1
+                loss = curves[it]
+                np.multiply(np.matmul(E_rows, E_cols, sq).reshape(K), half_mean, loss)
+                # A sum over every weight and loss is finite unless one of them is
+                # not (or the sum overflows: the exact test then clears it).
+                total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
+                if not math.isfinite(total):
+                    finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
+                    newly = active & ~finite
+                    if newly.any():
+                        params[newly] = saved[newly]
+                        diverged[newly] = epoch + 1
+                        active &= ~newly
+                        all_active = False
+                if not all_active:
+                    loss[~active] = np.nan
+                n_iter += active
+                if verbose:
+                    print(f"Iteration {epoch + 1}, loss = {loss[0]:.8f}")
+                if tol is not None:
+                    improved = loss < best - tol
+                    no_improve = np.where(improved, 0, no_improve + 1)
+                    best = np.minimum(best, loss)
+                    done = active & (no_improve >= n_iter_no_change)
+                    if done.any():
+                        converged |= done
+                        active &= ~done
+                        all_active = False
+                if not all_active and not active.any():
+                    break
+    finally:
+        for dst, src in zip([*coefs, *intercepts], [*live_coefs, *live_intercepts]):
+            np.copyto(dst, src)
+    loss_curves = np.ascontiguousarray(curves[: n_iter.max(initial=0)].T)
+    return loss_curves, n_iter, diverged, converged
 
 
 def warn_diverged(epoch, where="Training"):
