@@ -365,3 +365,102 @@ def test_init_params_same_alone_or_stacked():
     assert np.abs(stacked[0][0]).max() <= bound
     assert np.abs(stacked[0][0]).max() > 0.5 * bound
     assert [c.shape for c in stacked[0]] == [(3, 3, 4), (3, 4, 2), (3, 2, 2)]
+
+
+class _Copies(UpdateRule):
+    """Backprop's changes handed back in arrays of the rule's own choosing:
+    fresh copies (``layout="copies"``) or views of one flat array whose order
+    differs from the parameters' (``layout="biases_first"``)."""
+
+    def __init__(self, layout, rate=0.5):
+        self.inner, self.layout = BackpropRule(rate), layout
+
+    def start(self, step):
+        self.inner.start(step)
+        K = step.n_networks
+        shapes = [w.shape for w in step.coefs] + [b.shape for b in step.intercepts]
+        sizes = [int(np.prod(s[1:])) for s in shapes]
+        self.flat = np.zeros((K, sum(sizes)))
+        # biases first, then weights: a flat array, but not the parameters' order
+        order = list(range(len(step.coefs), len(shapes))) + list(range(len(step.coefs)))
+        views, pos = [None] * len(shapes), 0
+        for i in order:
+            views[i] = self.flat[:, pos : pos + sizes[i]].reshape(shapes[i])
+            pos += sizes[i]
+        self.views = views
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.inner(step)
+        if self.layout == "copies":
+            return [d.copy() for d in dcoefs], [d.copy() for d in dintercepts]
+        for v, d in zip(self.views, [*dcoefs, *dintercepts]):
+            v[...] = d
+        L = len(dcoefs)
+        return self.views[:L], self.views[L:]
+
+
+@pytest.mark.parametrize("layout", ["copies", "biases_first"])
+def test_any_layout_of_changes_is_applied_alike(layout):
+    """The one-addition path for flat changes and the per-layer path agree,
+    with all networks running and with one stopped early."""
+    X, y = make_boolean("xor")
+    Y = y[:, None].astype(float)
+    sizes = layer_sizes(2, (3,), 1)
+    kwargs = dict(max_iter=40, tol=1e-3, n_iter_no_change=2)
+    ref_c, ref_b, (ref_curves, ref_n, *_), _ = _stack([0, 4], sizes, X, Y, **kwargs)
+    assert ref_n[0] != ref_n[1]  # one network is frozen while the other runs
+    rs = [np.random.RandomState(s) for s in (0, 4)]
+    c, b = init_params(sizes, rs)
+    curves, n_iter, _, _ = train(c, b, X, Y, _Copies(layout), **kwargs)
+    np.testing.assert_array_equal(n_iter, ref_n)
+    np.testing.assert_allclose(curves, ref_curves, rtol=1e-12)
+    for a, r in zip([*c, *b], [*ref_c, *ref_b]):
+        np.testing.assert_allclose(a, r, rtol=1e-12)
+
+
+def test_caller_arrays_receive_the_weights_even_when_training_stops_midway():
+    X, y = make_boolean("and")
+    Y = y[:, None].astype(float)
+    sizes = layer_sizes(2, (2,), 1)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_six(step, dcoefs, dintercepts):
+        if step.step == 6:
+            raise Stop
+
+    c, b = init_params(sizes, [np.random.RandomState(0)])
+    with pytest.raises(Stop):
+        train(c, b, X, Y, BackpropRule(0.5), max_iter=5, callback=stop_after_six)
+    # six updates applied: one epoch of four and two patterns of the next
+    c6, b6 = init_params(sizes, [np.random.RandomState(0)])
+    train(c6, b6, X, Y, BackpropRule(0.5), max_iter=1)
+    train(c6, b6, X[:2], Y[:2], BackpropRule(0.5), max_iter=1)
+    for a, r in zip([*c, *b], [*c6, *b6]):
+        np.testing.assert_allclose(a, r, rtol=1e-12)
+
+
+def test_forward_allocates_missing_buffers():
+    coefs, intercepts, X, _ = _random_problem((3,), seed=2, K=2, batch=4)
+    ins, acts = forward(coefs, intercepts, X, "tanh", "identity")
+    assert acts[0] is X and len(acts) == 3 and len(ins) == 2
+    z1 = np.matmul(X, coefs[0]) + intercepts[0][:, None, :]
+    np.testing.assert_allclose(ins[0], z1)
+    np.testing.assert_allclose(acts[1], np.tanh(z1))
+    np.testing.assert_allclose(acts[2], acts[1] @ coefs[1] + intercepts[1][:, None])
+    # given buffers are filled, missing ones allocated
+    buf = np.empty_like(ins[1])
+    ins2, acts2 = forward(
+        coefs, intercepts, X, "tanh", "identity", ins=[None, buf], acts=[None, None]
+    )
+    assert ins2[1] is buf
+    np.testing.assert_array_equal(acts2[2], acts[2])
+
+
+def test_velocity_must_fit_the_networks():
+    coefs, intercepts, X, Y = _random_problem((3,), seed=0, K=1)
+    wrong = ([np.zeros((1, 9, 9))], [np.zeros((1, 9))])
+    rule = BackpropRule(0.1, 0.5, velocity=wrong)
+    with pytest.raises(ValueError, match="velocity does not match"):
+        train(coefs, intercepts, X[0], Y[0], rule, max_iter=1)
