@@ -608,6 +608,7 @@ def _quartiles(a):
 
 
 def _summarise(experiment, clf, fit_time, parts, judge_options):
+    curve = _learner_curve(clf)
     row = {
         "experiment": experiment.name,
         "title": experiment.title,
@@ -616,6 +617,7 @@ def _summarise(experiment, clf, fit_time, parts, judge_options):
         "learner": _learner_topology(clf),
         "paper_learner": experiment.paper_learning_network,
         "learner_fit_s": fit_time,
+        "learner_loss": curve[-1] if len(curve) else np.nan,
     }
     stats = {}
     for method in ("backprop", "learned"):
@@ -749,6 +751,7 @@ def run_experiments(
         experiments = tuple(e.quick() for e in experiments)
     judge_options = dict(judge_options or {})
     report = _progress(verbose)
+    started = time.perf_counter()
     learners = {}
     for e in experiments:
         learners[e.name] = make_learner(e, learner)
@@ -862,6 +865,7 @@ def run_experiments(
         "curve_points": curve_points,
         "random_state": random_state,
         "judge_options": judge_options,
+        "wall_time_s": time.perf_counter() - started,
     }
     return Reproduction(
         results, summary, learner_curves, estimators, experiments, settings
@@ -970,7 +974,8 @@ def summary_markdown(reproduction):
         "",
         f"{st['n_seeds']} seeds per method and experiment"
         + (" (quick mode: a smoke test, not a reproduction)" if st["quick"] else "")
-        + f"; learner: {st['learner']}.",
+        + f"; learner: {st['learner']}; {st['workers']} worker(s); "
+        f"{st['wall_time_s']:.0f} s in all.",
         "",
         "Final J is the mean pattern error (eq. 2) of the last epoch, median and "
         "quartiles over seeds. *Solved*: share of runs that classify every "
@@ -990,10 +995,15 @@ def summary_markdown(reproduction):
         lines += [
             f"- **{r['experiment']} {r['title']}** (learning network here "
             f"{r['learner']}, in the paper {r['paper_learner']}; learner fitted "
-            f"in {r['learner_fit_s']:.1f} s). Paper: *{r['claim']}* "
+            f"in {r['learner_fit_s']:.1f} s, final training loss "
+            f"{r['learner_loss']:.3g}). Paper: *{r['claim']}* "
             f"Verdict: **{r['verdict']}** ({r['reason']}).",
         ]
-    lines += ["", "## Settings the paper does not give (chosen here)", ""]
+    lines += [
+        "",
+        "## Settings: the paper's, or chosen here where the paper gives none",
+        "",
+    ]
     for e in reproduction.experiments:
         lines.append(f"- {e.name}: {e.describe_settings()}.")
     lines += [

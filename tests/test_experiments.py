@@ -157,6 +157,10 @@ def test_learner_curves_and_estimators(quick_run):
     for name, clf in quick_run.estimators.items():
         curve = lc.loc[lc["experiment"] == name, "loss"].to_numpy()
         np.testing.assert_allclose(curve, clf.learner_.loss_curve_)
+        row = quick_run.summary.set_index("experiment").loc[name]
+        assert row["learner_loss"] == clf.learner_.loss_curve_[-1]
+        assert row["learner"].startswith(f"{clf._mode.n_features}-32-")
+    assert quick_run.settings["wall_time_s"] > 0
 
 
 def test_students_are_the_networks_fit_would_train():
