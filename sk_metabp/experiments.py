@@ -189,7 +189,7 @@ EXPERIMENTS = {
         ),
         Experiment(
             name="exp2",
-            title="AND, 2-0-1 (no hidden layer)",
+            title="AND, 2-0-1",
             task="and",
             hidden_layer_sizes=(),
             epochs=5000,
@@ -888,7 +888,7 @@ def _fit_with_name(experiment, learner, random_state):
 def _fmt_J(med, q1, q3):
     if not np.isfinite(med):
         return "n/a"
-    return f"{med:.2e} [{q1:.1e}, {q3:.1e}]"
+    return f"{med:.2e} [{q1:.2e}, {q3:.2e}]"
 
 
 def _fmt_share(x):
