@@ -16,11 +16,13 @@ Settings the paper does not give are this library's choices; each
 :class:`Experiment` lists them in ``choices`` and every one is a field that
 :func:`dataclasses.replace` can change:
 
-- experiments 2 and 3 train for 5000 epochs, as experiment 1;
+- experiments 2 to 4 use experiment 1's teacher rate 0.23; experiments 2 and
+  3 train for 5000 epochs, as experiment 1;
 - experiment 4 uses 200 training and 200 test points (:func:`make_squares`,
   inner square of half the area, data seed 0) and 200 epochs of online
-  training (40,000 updates; backprop is still on its plateau for most of
-  them) and records one teacher update in 20 to keep the learner's fit short;
+  training (40,000 updates; backprop stays near its first error for about
+  half of them, then slowly falls) and records one teacher update in 20 to
+  keep the learner's fit short;
 - the teacher is recorded over 8 seeds (``n_teacher_runs``), one update in
   10 kept (``record_every``);
 - the learner is :func:`~sk_metabp.learned.default_learner` (32 hidden units)
