@@ -3,7 +3,9 @@
 Both libraries run in this one process, configured alike: logistic units, plain
 SGD one pattern at a time, no momentum, no L2 penalty, a constant learning rate
 of 0.23, the patterns in the order given, and every epoch run (tol=0 with a
-patience longer than the run). Cases:
+patience longer than the run). One difference remains: scikit-learn minimises
+the cross-entropy of its logistic outputs, sk_metabp the paper's squared error;
+the work per update is alike. Cases:
 
 1. the paper's experiment 1: AND on a 2-1-1 network, 5000 epochs;
 2. a 2-5-2 network on 200 points of the inner-square task, 200 epochs;
