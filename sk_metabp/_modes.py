@@ -184,22 +184,55 @@ def _flat_coefs(step):
     return [c.reshape(K, -1) for c in step.coefs]
 
 
+def _biases(step):
+    return step.intercepts
+
+
+def _inputs(step):
+    return [step.acts[0][:, 0]]
+
+
+def _hidden(step):
+    return [a[:, 0] for a in step.acts[1:-1]]
+
+
+def _outputs(step):
+    return [step.acts[-1][:, 0]]
+
+
+def _expected(step):
+    return [step.ev[:, 0]]
+
+
 def _pattern_error(step):
     return [0.5 * np.einsum("kbi,kbi->kb", step.err, step.err)]
 
 
-#: Network mode: variable -> the (K, n) arrays of a step that hold its columns.
+def _net_inputs(step):
+    return [a[:, 0] for a in step.ins]
+
+
+def _fprimes(step):
+    return [a[:, 0] for a in step.fprime()]
+
+
+def _deltas(step):
+    return [a[:, 0] for a in step.deltas()]
+
+
+#: Network mode: variable -> the (K, n) arrays of a step that hold its columns
+#: (named functions, so that a mode holding them pickles).
 _NETWORK_PARTS = {
     "w": _flat_coefs,
-    "b": lambda step: step.intercepts,
-    "x": lambda step: [step.acts[0][:, 0]],
-    "h": lambda step: [a[:, 0] for a in step.acts[1:-1]],
-    "y": lambda step: [step.acts[-1][:, 0]],
-    "ev": lambda step: [step.ev[:, 0]],
+    "b": _biases,
+    "x": _inputs,
+    "h": _hidden,
+    "y": _outputs,
+    "ev": _expected,
     "J": _pattern_error,
-    "in": lambda step: [a[:, 0] for a in step.ins],
-    "fp": lambda step: [a[:, 0] for a in step.fprime()],
-    "delta": lambda step: [a[:, 0] for a in step.deltas()],
+    "in": _net_inputs,
+    "fp": _fprimes,
+    "delta": _deltas,
 }
 
 
@@ -226,6 +259,17 @@ class _Mode:
             f"{list(self.variables)} ({self.n_features} features, "
             f"{self.n_targets} targets)"
         )
+
+    def rows(self, step, dcoefs, dintercepts, out):
+        """Write features and targets side by side into ``out``.
+
+        ``out`` has shape ``(K, rows_per_update, n_features + n_targets)`` and
+        any float dtype; this is what the recorder stores for one update.
+        """
+        n = self.n_features
+        self.features(step, out=out[:, :, :n])
+        self.targets(step, dcoefs, dintercepts, out=out[:, :, n:])
+        return out
 
 
 class NetworkMode(_Mode):
@@ -254,13 +298,23 @@ class NetworkMode(_Mode):
         }
         self.feature_names = [n for v in self.variables for n in names[v]]
         self.target_names = ["d" + n for n in names["w"] + names["b"]]
+        self._getters = tuple(_NETWORK_PARTS[v] for v in self.variables)
 
     def _parts(self, step):
         """The arrays whose concatenation is the row, shape (K, n) each."""
         parts = []
-        for v in self.variables:
-            parts.extend(_NETWORK_PARTS[v](step))
+        for get in self._getters:
+            parts += get(step)
         return parts
+
+    def rows(self, step, dcoefs, dintercepts, out):
+        """Features and targets side by side, in one copy: see ``_Mode.rows``."""
+        K = step.n_networks
+        parts = self._parts(step)
+        parts += [d.reshape(K, -1) for d in dcoefs]
+        parts += dintercepts
+        np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")
+        return out
 
     def features(self, step, out=None):
         """The update's row for each network: shape ``(K, 1, n_features)``.
@@ -294,16 +348,24 @@ def _hidden_errors(step):
     ] + [step.err[:, 0]]
 
 
+def _params(step):
+    return [*_flat_coefs(step), *step.intercepts]
+
+
+def _activations(step):
+    return [a[:, 0] for a in step.acts]
+
+
 #: Link mode: a segment of the per-network source vector -> its (K, n) arrays.
 #: ``params`` in ParamLayout order, ``acts`` over layers 0..L, the rest over the
 #: neurons of layers 1..L.
 _LINK_PARTS = {
-    "params": lambda step: [*_flat_coefs(step), *step.intercepts],
-    "acts": lambda step: [a[:, 0] for a in step.acts],
-    "in": lambda step: [a[:, 0] for a in step.ins],
-    "fp": lambda step: [a[:, 0] for a in step.fprime()],
+    "params": _params,
+    "acts": _activations,
+    "in": _net_inputs,
+    "fp": _fprimes,
     "err": _hidden_errors,
-    "delta": lambda step: [a[:, 0] for a in step.deltas()],
+    "delta": _deltas,
 }
 
 

@@ -55,29 +55,28 @@ def _sample_updates(n_updates, every):
 def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
     """Train one lockstep stack of runs and keep the updates in ``picks``.
 
-    Returns the features and targets, shapes ``(K, len(picks), R, n)``, the
-    loss curves and the divergence epochs of the K runs. Rows of updates a
-    stopped stack never reached are left unwritten (the caller drops them).
+    Returns the rows, shape ``(K, len(picks), R, n_features + n_targets)`` (the
+    features, then the targets), the loss curves and the divergence epochs of
+    the K runs. Rows of updates a stopped stack never reached are left
+    unwritten (the caller drops them).
     """
     K, S, R = len(seeds), len(picks), mode.rows_per_update
-    F = np.empty((K, S, R, mode.n_features), dtype=dtype)
-    T = np.empty((K, S, R, mode.n_targets), dtype=dtype)
+    rows = np.empty((K, S, R, mode.n_features + mode.n_targets), dtype=dtype)
     # a plain list and a sentinel keep the per-update test cheap
     wanted = [*picks.tolist(), -1]
-    row = [0]
+    at = [0]
+    write = mode.rows
 
     def callback(step, dcoefs, dintercepts):
-        s = row[0]
-        if step.step != wanted[s]:
-            return
-        mode.features(step, out=F[:, s])
-        mode.targets(step, dcoefs, dintercepts, out=T[:, s])
-        row[0] = s + 1
+        s = at[0]
+        if step.step == wanted[s]:
+            write(step, dcoefs, dintercepts, rows[:, s])
+            at[0] = s + 1
 
     _, _, (curves, _, diverged, _) = estimator._train_stack(
         X, Y, sizes, seeds, callback=callback
     )
-    return F, T, curves, diverged
+    return rows, curves, diverged
 
 
 def _join(arrays):
@@ -133,6 +132,8 @@ class TrajectoryRecorder(BaseEstimator):
     ----------
     features_ : ndarray of shape (n_rows, n_features)
     targets_ : ndarray of shape (n_rows, n_targets)
+        Views of one ``(n_rows, n_features + n_targets)`` block (each update's
+        row is written in one copy), of type ``dtype``.
     runs_, epochs_, steps_ : ndarray of shape (n_rows,)
         Run index, epoch (0-based) and update (0-based, per run) of each row.
     units_ : ndarray of shape (n_rows,) or None
@@ -256,12 +257,11 @@ class TrajectoryRecorder(BaseEstimator):
             delayed(_record_chunk)(teacher, Xs, Y, sizes, seeds[c], mode, picks, dtype)
             for c in chunks
         )
-        F = _join([r[0] for r in results])
-        T = _join([r[1] for r in results])
+        rows = _join([r[0] for r in results])
         curves = np.full((self.n_runs, teacher.max_iter), np.nan)
         for c, r in zip(chunks, results):
-            curves[c, : r[2].shape[1]] = r[2]
-        diverged = np.concatenate([r[3] for r in results])
+            curves[c, : r[1].shape[1]] = r[1]
+        diverged = np.concatenate([r[2] for r in results])
 
         # A diverged run keeps its rows up to the epoch before it diverged: the
         # network's weights are those of the start of that epoch, and a stack
@@ -269,12 +269,11 @@ class TrajectoryRecorder(BaseEstimator):
         epochs = picks // n
         keep = (diverged[:, None] < 0) | (epochs[None, :] < diverged[:, None] - 1)
         K = self.n_runs
+        width = mode.n_features + mode.n_targets
         if keep.all():
-            features = F.reshape(K * S * R, -1)
-            targets = T.reshape(K * S * R, -1)
+            rows = rows.reshape(K * S * R, width)
         else:
-            features = F[keep].reshape(-1, mode.n_features)
-            targets = T[keep].reshape(-1, mode.n_targets)
+            rows = rows[keep].reshape(-1, width)
             bad = np.flatnonzero(diverged >= 0)
             warnings.warn(
                 f"{len(bad)} of {K} runs diverged ("
@@ -285,9 +284,10 @@ class TrajectoryRecorder(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        if dtype.itemsize < 8 and not (
-            np.isfinite(features).all() and np.isfinite(targets).all()
-        ):
+        # features and targets are views of one block, written in one copy
+        features = rows[:, : mode.n_features]
+        targets = rows[:, mode.n_features :]
+        if dtype.itemsize < 8 and not np.isfinite(rows).all():
             warnings.warn(
                 f"Some recorded values are too large for dtype={dtype.name} and "
                 "were stored as inf; record with dtype=np.float64.",

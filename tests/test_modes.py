@@ -119,7 +119,7 @@ def test_paper_preset_sizes(sizes, n_in, n_out):
 @pytest.mark.parametrize("sizes", SIZES)
 @pytest.mark.parametrize("name", ["network", "link", "delta"])
 @pytest.mark.parametrize("which", ["default", "all"])
-def test_rows_with_and_without_out_agree(sizes, name, which):
+def test_rows_written_into_out_agree(sizes, name, which):
     variables = None if which == "default" else ALL_VARIABLES[name]
     mode = make_mode(name, sizes, variables)
     R = {"network": 1, "link": ParamLayout(sizes).n_params}.get(name, sum(sizes[1:-1]))
@@ -138,6 +138,10 @@ def test_rows_with_and_without_out_agree(sizes, name, which):
             out = np.full((2, R, mode.n_targets), np.nan, dtype=dtype)
             assert mode.targets(step, dcoefs, dintercepts, out=out) is out
             np.testing.assert_array_equal(out, T.astype(dtype))
+            # the recorder's layout: features and targets side by side
+            out = np.full((2, R, mode.n_features + mode.n_targets), np.nan, dtype)
+            assert mode.rows(step, dcoefs, dintercepts, out) is out
+            np.testing.assert_array_equal(out, np.concatenate([F, T], 2).astype(dtype))
         seen.append(F)
 
     _steps(sizes)(inspect)
