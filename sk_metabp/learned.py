@@ -154,10 +154,12 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
         The sampled variables (the mode's default when None).
-    teacher : BackpropMLPClassifier, default=None
+    teacher : BackpropMLPClassifier or list of them, default=None
         The training to imitate; ``None`` is backprop on the same topology at
         the paper's rate 0.23, for ``max_iter`` epochs. Its
-        ``hidden_layer_sizes`` must match in network mode.
+        ``hidden_layer_sizes`` must match in network mode. Several teachers
+        (e.g. backprop at several rates, or with momentum) are each recorded
+        ``n_teacher_runs`` times and the learner fits the union of their rows.
     n_teacher_runs : int, default=32
         Teacher runs (seeds) to record. Students start from initial weights no
         teacher had; many short-sampled runs cover those starts better than a
@@ -211,7 +213,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         "learner": [HasMethods(["fit", "predict"]), None],
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
-        "teacher": [HasMethods(["fit", "predict"]), None],
+        "teacher": [HasMethods(["fit", "predict"]), list, tuple, None],
         "n_teacher_runs": [Interval(Integral, 1, None, closed="left")],
         "record_every": [Interval(Integral, 1, None, closed="left")],
         "max_update": [Interval(Real, 0, None, closed="neither"), None],
@@ -267,16 +269,22 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
     learning_rate = PAPER_RATE
     momentum = 0.0
 
-    def _teacher(self):
-        if self.teacher is not None:
-            return clone(self.teacher)
-        return BackpropMLPClassifier(
-            hidden_layer_sizes=self.hidden_layer_sizes,
-            learning_rate=PAPER_RATE,
-            max_iter=self.max_iter,
-            shuffle=self.shuffle,
-            init_scale=self.init_scale,
+    def _teachers(self):
+        """Clones of the teacher(s) to record; the default is the paper's backprop."""
+        if self.teacher is None:
+            return [
+                BackpropMLPClassifier(
+                    hidden_layer_sizes=self.hidden_layer_sizes,
+                    learning_rate=PAPER_RATE,
+                    max_iter=self.max_iter,
+                    shuffle=self.shuffle,
+                    init_scale=self.init_scale,
+                )
+            ]
+        teachers = (
+            self.teacher if isinstance(self.teacher, (list, tuple)) else [self.teacher]
         )
+        return [clone(t) for t in teachers]
 
     def _fit_learner(self, X, y, classes=None):
         """Record the teacher and fit the learner, unless it is frozen."""
@@ -286,29 +294,31 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
                 "learner reads one pattern's state per update; got "
                 f"batch_size={self.batch_size}."
             )
-        teacher = self._teacher()
+        teachers = self._teachers()
         _, _, sizes = self._training_data(X, y, first=True, classes=classes)
+        # delta mode's rule (3) steps at the (first) teacher's rate
         self._mode = make_mode(
             self.mode,
             sizes,
             self.variables,
-            getattr(teacher, "learning_rate", PAPER_RATE),
+            getattr(teachers[0], "learning_rate", PAPER_RATE),
         )
         self.layout_ = self._mode.describe()
         if isinstance(self.learner, FrozenEstimator):
             self.recorder_ = None
             self.learner_ = _unwrap(self.learner)
         else:
-            if self.mode == "network" and tuple(teacher.hidden_layer_sizes) != tuple(
-                self._validate_hidden()
-            ):
-                raise ValueError(
-                    f"In network mode the teacher's hidden_layer_sizes "
-                    f"{teacher.hidden_layer_sizes} must be the student's "
-                    f"{self.hidden_layer_sizes}."
-                )
+            for teacher in teachers:
+                hidden = getattr(teacher, "hidden_layer_sizes", None)
+                if self.mode == "network" and tuple(np.atleast_1d(hidden)) != tuple(
+                    self._validate_hidden()
+                ):
+                    raise ValueError(
+                        f"In network mode the teacher's hidden_layer_sizes "
+                        f"{hidden} must be the student's {self.hidden_layer_sizes}."
+                    )
             self.recorder_ = TrajectoryRecorder(
-                teacher,
+                teachers if len(teachers) > 1 else teachers[0],
                 mode=self.mode,
                 variables=self.variables,
                 n_runs=self.n_teacher_runs,

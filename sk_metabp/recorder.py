@@ -99,8 +99,12 @@ class TrajectoryRecorder(BaseEstimator):
 
     Parameters
     ----------
-    estimator : BackpropMLPClassifier or BackpropMLPRegressor, default=None
-        The teacher; ``None`` is ``BackpropMLPClassifier()``.
+    estimator : BackpropMLPClassifier, BackpropMLPRegressor or list, default=None
+        The teacher; ``None`` is ``BackpropMLPClassifier()``. A list of teachers
+        of one topology (say backprop at several rates, or with momentum)
+        records ``n_runs`` runs of each, numbered one after the other, and adds
+        a ``teacher`` column: the paper's "knowledge from several training
+        algorithms". A learner fitted on it fits their union.
     mode : {"network", "link", "delta"}, default="network"
         ``network``: one row per update, the whole network as columns.
         ``link``: one row per connection and bias. ``delta``: one row per hidden
@@ -140,7 +144,7 @@ class TrajectoryRecorder(BaseEstimator):
         The link (``w1_0_1``, ``b1_0``) or hidden neuron (``h1_0``) of a row;
         None in network mode.
     feature_names_, target_names_ : list of str
-    seeds_ : ndarray of shape (n_runs,)
+    seeds_ : ndarray of shape (n_teachers * n_runs,)
     loss_curves_ : ndarray of shape (n_runs, max_iter)
         Each run's ``loss_curve_``; NaN from the epoch a run diverged.
     diverged_ : ndarray of shape (n_runs,)
@@ -148,8 +152,13 @@ class TrajectoryRecorder(BaseEstimator):
     layer_sizes_ : list of int
     mode_ : the mode object that made the rows
     teacher_ : estimator
-        The clone of ``estimator`` whose encoders (``classes_``, the
-        regressor's standardisation) turned (X, y) into the recorded values.
+        The clone of ``estimator`` (the first, for a list) whose encoders
+        (``classes_``, the regressor's standardisation) turned (X, y) into the
+        recorded values.
+    teachers_ : list of estimator
+        The clone of every teacher.
+    teacher_ids_ : ndarray of shape (n_rows,)
+        The teacher (index into ``teachers_``) of each row.
 
     Examples
     --------
@@ -220,12 +229,87 @@ class TrajectoryRecorder(BaseEstimator):
         -------
         self : object
         """
+        self._check_params()
+        # every check, for every teacher, before anything is trained
+        plans = [self._plan(t, X, y) for t in self._teachers()]
+        sizes = plans[0]["sizes"]
+        for plan in plans[1:]:
+            if (
+                plan["sizes"] != sizes
+                or plan["mode"].variables != plans[0]["mode"].variables
+            ):
+                raise ValueError(
+                    "All teachers must train the same topology: got "
+                    f"{'-'.join(map(str, sizes))} and "
+                    f"{'-'.join(map(str, plan['sizes']))}."
+                )
+        n_rows = sum(p["n_rows"] for p in plans)
+        if n_rows > self.max_rows:
+            detail = " + ".join(
+                f"{self.n_runs} runs x {p['S']:,} sampled updates x "
+                f"{p['mode'].rows_per_update} rows per update"
+                for p in plans
+            )
+            raise ValueError(
+                f"This recording would hold {n_rows:,} rows ({detail}), more "
+                f"than max_rows={self.max_rows:,}. Raise every (keep one update "
+                "in k), lower n_runs or the teacher's max_iter, or raise max_rows."
+            )
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(plans) * self.n_runs)
+        parts = [
+            self._record(plan, seeds[t * self.n_runs : (t + 1) * self.n_runs])
+            for t, plan in enumerate(plans)
+        ]
+        # only now, with nothing left to fail, does the recorder change
+        mode = plans[0]["mode"]
+        n_epochs = max(p["curves"].shape[1] for p in parts)
+        curves = np.full((len(seeds), n_epochs), np.nan)
+        for t, part in enumerate(parts):
+            runs = slice(t * self.n_runs, (t + 1) * self.n_runs)
+            curves[runs, : part["curves"].shape[1]] = part["curves"]
+        block = _join([p["rows"] for p in parts])
+        self.features_ = block[:, : mode.n_features]
+        self.targets_ = block[:, mode.n_features :]
+        self.runs_ = np.concatenate(
+            [p["runs"] + t * self.n_runs for t, p in enumerate(parts)]
+        )
+        self.teacher_ids_ = np.repeat(
+            np.arange(len(parts)), [len(p["runs"]) for p in parts]
+        )
+        self.epochs_ = np.concatenate([p["epochs"] for p in parts])
+        self.steps_ = np.concatenate([p["steps"] for p in parts])
+        codes = [p["codes"] for p in parts]
+        self._unit_codes = None if codes[0] is None else np.concatenate(codes)
+        unit_names = self._unit_names(mode)
+        self.units_ = None if unit_names is None else unit_names[self._unit_codes]
+        self.feature_names_ = list(mode.feature_names)
+        self.target_names_ = list(mode.target_names)
+        self.seeds_ = seeds
+        self.loss_curves_ = curves
+        self.diverged_ = np.concatenate([p["diverged"] for p in parts])
+        self.layer_sizes_ = sizes
+        self.mode_ = mode
+        self.teachers_ = [p["teacher"] for p in plans]
+        self.teacher_ = self.teachers_[0]
+        return self
+
+    def _teachers(self):
+        """Clones of the teacher(s): ``estimator`` may be one or a list."""
         from .backprop import BackpropMLPClassifier
 
-        self._check_params()
-        teacher = clone(
-            self.estimator if self.estimator is not None else BackpropMLPClassifier()
-        )
+        if self.estimator is None:
+            return [BackpropMLPClassifier()]
+        if isinstance(self.estimator, (list, tuple)):
+            if not self.estimator:
+                raise ValueError(
+                    "estimator is an empty list; pass one teacher or more."
+                )
+            return [clone(t) for t in self.estimator]
+        return [clone(self.estimator)]
+
+    def _plan(self, teacher, X, y):
+        """Check one teacher and its data; size its recording."""
         _check_teacher(teacher)
         Xs, Y, sizes = teacher._training_data(X, y)
         mode = make_mode(self.mode, sizes, self.variables, teacher.learning_rate)
@@ -236,29 +320,43 @@ class TrajectoryRecorder(BaseEstimator):
                 f"topology {'-'.join(map(str, sizes))} has none. Use a teacher "
                 "with hidden layers, or mode='network' or 'link'."
             )
-        n = Xs.shape[0]
-        n_updates = teacher.max_iter * n
+        n_updates = teacher.max_iter * Xs.shape[0]
         S = -(-n_updates // self.every)
-        n_rows = self.n_runs * S * R
-        if n_rows > self.max_rows:
-            raise ValueError(
-                f"This recording would hold {n_rows:,} rows ({self.n_runs} runs x "
-                f"{S:,} sampled updates x {R} rows per update), more than "
-                f"max_rows={self.max_rows:,}. Raise every (keep one update in k), "
-                "lower n_runs or the teacher's max_iter, or raise max_rows."
-            )
-        picks = _sample_updates(n_updates, self.every)
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_runs)
-        n_chunks = max(1, min(self.n_runs, effective_n_jobs(self.n_jobs)))
-        chunks = np.array_split(np.arange(self.n_runs), n_chunks)
+        return {
+            "teacher": teacher,
+            "Xs": Xs,
+            "Y": Y,
+            "sizes": sizes,
+            "mode": mode,
+            "n_updates": n_updates,
+            "S": S,
+            "n_rows": self.n_runs * S * R,
+        }
+
+    def _record(self, plan, seeds):
+        """Record ``len(seeds)`` runs of one planned teacher."""
+        teacher, mode, S = plan["teacher"], plan["mode"], plan["S"]
+        n, R = plan["Xs"].shape[0], mode.rows_per_update
+        picks = _sample_updates(plan["n_updates"], self.every)
+        K = len(seeds)
+        n_chunks = max(1, min(K, effective_n_jobs(self.n_jobs)))
+        chunks = np.array_split(np.arange(K), n_chunks)
         dtype = np.dtype(self.dtype)
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_record_chunk)(teacher, Xs, Y, sizes, seeds[c], mode, picks, dtype)
+            delayed(_record_chunk)(
+                teacher,
+                plan["Xs"],
+                plan["Y"],
+                plan["sizes"],
+                seeds[c],
+                mode,
+                picks,
+                dtype,
+            )
             for c in chunks
         )
         rows = _join([r[0] for r in results])
-        curves = np.full((self.n_runs, teacher.max_iter), np.nan)
+        curves = np.full((K, teacher.max_iter), np.nan)
         for c, r in zip(chunks, results):
             curves[c, : r[1].shape[1]] = r[1]
         diverged = np.concatenate([r[2] for r in results])
@@ -268,7 +366,6 @@ class TrajectoryRecorder(BaseEstimator):
         # whose runs all stopped never wrote the rows after.
         epochs = picks // n
         keep = (diverged[:, None] < 0) | (epochs[None, :] < diverged[:, None] - 1)
-        K = self.n_runs
         width = mode.n_features + mode.n_targets
         if keep.all():
             rows = rows.reshape(K * S * R, width)
@@ -282,42 +379,30 @@ class TrajectoryRecorder(BaseEstimator):
                 + "); their rows from that epoch on are left out. Lower the "
                 "teacher's learning_rate.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        # features and targets are views of one block, written in one copy
-        features = rows[:, : mode.n_features]
-        targets = rows[:, mode.n_features :]
         if dtype.itemsize < 8 and not np.isfinite(rows).all():
             warnings.warn(
                 f"Some recorded values are too large for dtype={dtype.name} and "
                 "were stored as inf; record with dtype=np.float64.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         kept_per_run = keep.sum(axis=1)
-        unit_names = self._unit_names(mode)
         codes = (
             None
-            if unit_names is None
+            if mode.name == "network"
             else np.tile(np.arange(R, dtype=np.min_scalar_type(R)), keep.sum())
         )
-        # only now, with nothing left to fail, does the recorder change
-        self.features_ = features
-        self.targets_ = targets
-        self.runs_ = np.repeat(np.arange(K), kept_per_run * R)
-        self.epochs_ = np.repeat(np.broadcast_to(epochs, keep.shape)[keep], R)
-        self.steps_ = np.repeat(np.broadcast_to(picks, keep.shape)[keep], R)
-        self._unit_codes = codes
-        self.units_ = None if codes is None else unit_names[codes]
-        self.feature_names_ = list(mode.feature_names)
-        self.target_names_ = list(mode.target_names)
-        self.seeds_ = seeds
-        self.loss_curves_ = curves
-        self.diverged_ = diverged
-        self.layer_sizes_ = sizes
-        self.mode_ = mode
-        self.teacher_ = teacher
-        return self
+        return {
+            "rows": rows,
+            "runs": np.repeat(np.arange(K), kept_per_run * R),
+            "epochs": np.repeat(np.broadcast_to(epochs, keep.shape)[keep], R),
+            "steps": np.repeat(np.broadcast_to(picks, keep.shape)[keep], R),
+            "codes": codes,
+            "curves": curves,
+            "diverged": diverged,
+        }
 
     @staticmethod
     def _unit_names(mode):
@@ -343,6 +428,8 @@ class TrajectoryRecorder(BaseEstimator):
                 "or fit(X, y) first."
             )
         columns = {"run": self.runs_, "epoch": self.epochs_, "step": self.steps_}
+        if len(self.teachers_) > 1:
+            columns = {"teacher": self.teacher_ids_, **columns}
         if self.units_ is not None:
             columns["unit"] = pd.Categorical.from_codes(
                 self._unit_codes, categories=self._unit_names(self.mode_)

@@ -94,7 +94,10 @@ def test_resolve_experiments():
 
 def test_make_learner():
     e = EXPERIMENTS["exp3"]
-    assert make_learner(e, "default").hidden_layer_sizes == (32,)
+    # experiment 3's 17 outputs get a deeper default learner than the others
+    assert make_learner(e, "default").hidden_layer_sizes == (64, 64)
+    assert make_learner(e, "default").learning_rate == 0.01
+    assert make_learner(EXPERIMENTS["exp1"], "default").hidden_layer_sizes == (32,)
     assert make_learner(e, "paper").hidden_layer_sizes == (3,)
     assert make_learner(EXPERIMENTS["exp2"], "paper").hidden_layer_sizes == ()
     with pytest.raises(ValueError, match="learner must be"):

@@ -1,0 +1,80 @@
+"""Several teachers: the paper's "knowledge from several training algorithms"."""
+
+import numpy as np
+import pytest
+
+from sk_metabp import (
+    BackpropMLPClassifier,
+    BackpropMLPRegressor,
+    LearnedRuleMLPClassifier,
+    TrajectoryRecorder,
+)
+from sk_metabp.datasets import make_boolean
+
+TEACHERS = [
+    BackpropMLPClassifier((1,), learning_rate=0.1, max_iter=20),
+    BackpropMLPClassifier((1,), learning_rate=0.5, max_iter=20),
+    BackpropMLPClassifier((1,), learning_rate=0.23, momentum=0.9, max_iter=10),
+]
+
+
+def test_recording_holds_labelled_rows_of_each_teacher():
+    X, y = make_boolean("and")
+    rec = TrajectoryRecorder(TEACHERS, n_runs=2, random_state=0, dtype=np.float64)
+    frame = rec.record(X, y)
+    assert list(frame.columns[:4]) == ["teacher", "run", "epoch", "step"]
+    counts = frame.groupby("teacher").size().to_dict()
+    assert counts == {0: 2 * 20 * 4, 1: 2 * 20 * 4, 2: 2 * 10 * 4}
+    # runs are numbered across teachers, so they serve as CV groups
+    assert sorted(frame["run"].unique()) == list(range(6))
+    assert (frame.groupby("run")["teacher"].nunique() == 1).all()
+    # each teacher's rows are its own training: run k of teacher t equals a
+    # seeded fit of that teacher
+    for t, teacher in enumerate(TEACHERS):
+        k = 2 * t + 1
+        fitted = BackpropMLPClassifier(**teacher.get_params())
+        fitted.set_params(random_state=rec.seeds_[k]).fit(X, y)
+        np.testing.assert_allclose(
+            rec.loss_curves_[k, : len(fitted.loss_curve_)], fitted.loss_curve_
+        )
+    # backprop at rate 0.5 makes larger changes than at 0.1, from the same kind
+    # of state: the labels tell the teachers apart
+    size = np.abs(rec.targets_).mean(axis=1)
+    assert size[rec.teacher_ids_ == 1].mean() > size[rec.teacher_ids_ == 0].mean()
+
+
+def test_one_teacher_frame_has_no_teacher_column():
+    X, y = make_boolean("and")
+    frame = TrajectoryRecorder(TEACHERS[0], random_state=0).record(X, y)
+    assert "teacher" not in frame.columns
+
+
+def test_teachers_of_different_topologies_are_refused():
+    X, y = make_boolean("and")
+    rec = TrajectoryRecorder(
+        [TEACHERS[0], BackpropMLPClassifier((3,), max_iter=5)], random_state=0
+    )
+    with pytest.raises(ValueError, match="same topology.*2-1-1.*2-3-1"):
+        rec.fit(X, y)
+    assert not hasattr(rec, "features_")
+
+
+def test_classifier_learner_fits_the_union_of_teachers():
+    X, y = make_boolean("and")
+    clf = LearnedRuleMLPClassifier(
+        (1,),
+        learner=BackpropMLPRegressor((8,), max_iter=5, random_state=0),
+        teacher=TEACHERS,
+        n_teacher_runs=2,
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y)
+    rec = clf.recorder_
+    assert len(rec.teachers_) == 3
+    assert set(np.unique(rec.teacher_ids_)) == {0, 1, 2}
+    # the learner saw every teacher's rows
+    assert clf.learner_.x_mean_.shape == (9,)
+    np.testing.assert_allclose(
+        clf.learner_.x_mean_, rec.features_.astype(np.float64).mean(axis=0), rtol=1e-5
+    )
+    assert np.isfinite(clf.loss_curve_).all()
