@@ -156,7 +156,7 @@ class Experiment:
     def describe_settings(self):
         """The settings as text, each marked (paper) or (chosen here)."""
         names = ["learning_rate", "epochs", "variables", "n_teacher_runs"]
-        names += ["record_every"]
+        names += ["record_every", "learner_hidden", "learner_rate"]
         if self.task == "squares":
             names += ["n_train", "n_test", "data_seed"]
         return ", ".join(
@@ -177,7 +177,7 @@ class Experiment:
 
 
 #: Settings every experiment takes from this library, not from the paper.
-_CHOSEN = ("n_teacher_runs", "record_every")
+_CHOSEN = ("n_teacher_runs", "record_every", "learner_hidden", "learner_rate")
 
 #: The paper's experiments by name (``PAPER.md``, section "The four experiments").
 EXPERIMENTS = {
