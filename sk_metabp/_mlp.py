@@ -110,7 +110,7 @@ def _param_views(flat, sizes):
     """Cut a ``(K, n_params)`` array into views shaped like coefs and intercepts.
 
     The order is every weight (layer by layer, each ``(n_{l-1}, n_l)`` block in C
-    order), then every bias, as in :class:`sk_metabp._modes.ParamLayout`.
+    order), then every bias: :class:`sk_metabp._modes.ParamLayout` names it.
     """
     K = flat.shape[0]
     coefs, intercepts, pos = [], [], 0

@@ -41,6 +41,8 @@ import re
 
 import numpy as np
 
+from ._mlp import _param_views
+
 NETWORK_VARIABLES = ("w", "b", "x", "h", "y", "ev", "J", "in", "fp", "delta")
 
 #: Presets of the paper's variable sets (``PAPER.md``): experiments 1-3 sample
@@ -142,15 +144,8 @@ class ParamLayout:
         ]
 
     def views(self, flat):
-        K = flat.shape[0]
-        coefs, intercepts, pos = [], [], 0
-        for a, b in zip(self.sizes[:-1], self.sizes[1:]):
-            coefs.append(flat[:, pos : pos + a * b].reshape(K, a, b))
-            pos += a * b
-        for b in self.sizes[1:]:
-            intercepts.append(flat[:, pos : pos + b])
-            pos += b
-        return coefs, intercepts
+        # the loop keeps its live parameters in this same layout
+        return _param_views(flat, self.sizes)
 
     def flatten(self, coefs, intercepts, out=None):
         K = coefs[0].shape[0]
