@@ -68,7 +68,29 @@ LINK_VARIABLES = {
     "is_output": "1 if the receiving neuron is an output, else 0",
     "depth": "l / L, the receiving layer's position",
     "fan_in": "n_{l-1}, the number of links into the receiving neuron",
+    "a_n": "a over its layer's rms: a divided by the root-mean-square of the "
+    "activations the links into layer l carry (layer l - 1's and the bias's 1)",
+    "delta_n": "delta over its rms across the receiving layer",
+    "err_n": "err over its rms across the receiving layer",
+    "log_scale": "log s_l, the receiving layer's scale s_l = rms(delta) * rms(a): "
+    "the rms over the layer's links of backprop's change per unit rate",
 }
+
+#: Link mode: what the target column holds, and its name. ``s_l`` is the
+#: receiving layer's scale (see ``log_scale``), ``rate`` the mode's
+#: learning rate, ``delta * a`` backprop's change per unit rate (rule 3).
+LINK_TARGETS = {
+    "change": ("dw", "the link's change dw"),
+    "scaled": ("dw_n", "dw / s_l, the change in units of its layer's scale"),
+    "residual": (
+        "dw_r",
+        "(dw - rate * delta * a) / s_l, the change beyond backprop's step, in "
+        "units of its layer's scale: a learner predicting 0 is backprop",
+    ),
+}
+
+#: Floor of the rms and scales that normalise link features and targets.
+LINK_SCALE_FLOOR = 1e-12
 LINK_DEFAULT = (
     "w",
     "a",
@@ -351,6 +373,63 @@ def _activations(step):
     return [a[:, 0] for a in step.acts]
 
 
+def _rms(a):
+    """Root-mean-square over the last axis of (K, n): shape (K, 1)."""
+    return np.sqrt(np.einsum("kn,kn->k", a, a)[:, None] / a.shape[1])
+
+
+def _sending_rms(step):
+    """rms of what the links into layer l carry (layer l - 1 and the bias's 1).
+
+    One (K, 1) array per receiving layer l = 1..L.
+    """
+    out = []
+    for x in step.acts[:-1]:
+        a = x[:, 0]
+        out.append(
+            np.sqrt((np.einsum("kj,kj->k", a, a)[:, None] + 1.0) / (a.shape[1] + 1))
+        )
+    return out
+
+
+def _normalised_acts(step):
+    """Per receiving layer l: layer l - 1's activations, then the bias's 1, over
+    their rms."""
+    parts = []
+    for x, r in zip(step.acts[:-1], _sending_rms(step)):
+        r = np.maximum(r, LINK_SCALE_FLOOR)
+        parts += [x[:, 0] / r, 1.0 / r]
+    return parts
+
+
+def _per_layer(parts):
+    return [p / np.maximum(_rms(p), LINK_SCALE_FLOOR) for p in parts]
+
+
+def _normalised_deltas(step):
+    return _per_layer(_deltas(step))
+
+
+def _normalised_errors(step):
+    return _per_layer(_hidden_errors(step))
+
+
+def link_layer_scales(step):
+    """Each layer's scale ``s_l = rms(delta_l) * rms(a)``, (K, 1) per layer 1..L.
+
+    The rms over layer l's links (weights and biases) of backprop's change per
+    unit rate, ``delta_i * a_j``, floored at :data:`LINK_SCALE_FLOOR`.
+    """
+    return [
+        np.maximum(_rms(d[:, 0]) * r, LINK_SCALE_FLOOR)
+        for d, r in zip(step.deltas(), _sending_rms(step))
+    ]
+
+
+def _log_scales(step):
+    return [np.log(s) for s in link_layer_scales(step)]
+
+
 #: Link mode: a segment of the per-network source vector -> its (K, n) arrays.
 #: ``params`` in ParamLayout order, ``acts`` over layers 0..L, the rest over the
 #: neurons of layers 1..L.
@@ -361,6 +440,10 @@ _LINK_PARTS = {
     "fp": _fprimes,
     "err": _hidden_errors,
     "delta": _deltas,
+    "a_n": _normalised_acts,
+    "delta_n": _normalised_deltas,
+    "err_n": _normalised_errors,
+    "log_scale": _log_scales,
 }
 
 
@@ -372,35 +455,76 @@ class LinkMode(_Mode):
     need are laid end to end in one source vector per network (parameters,
     activations, per-neuron quantities, then a small table of constants), and a
     fixed ``(n_params, n_features)`` index picks each cell from it.
+
+    One rule for every fan-in and depth. The raw variables (``w, a, delta,
+    ...``) and backprop's changes shrink as layers widen and deepen, so a rule
+    fitted on a 2-1-1 network sees values on another scale in a 30-4-1 one.
+    The normalised variables divide each quantity by its root-mean-square over
+    the link's layer in the current update (per network): ``a_n``, ``delta_n``
+    and ``err_n`` have unit rms over every layer of every network, and
+    ``log_scale`` carries the layer's magnitude ``s_l = rms(delta) * rms(a)``
+    separately (the rms over its links of backprop's change per unit rate).
+    ``target`` normalises the output the same way:
+
+    - ``"change"`` (the default): the learner predicts ``dw`` itself;
+    - ``"scaled"``: it predicts ``dw / s_l``, and its prediction is multiplied
+      by ``s_l`` (backprop's target is then ``rate * delta_n * a_n``, the same
+      function on every layer);
+    - ``"residual"``: it predicts ``(dw - rate * delta * a) / s_l``, the change
+      beyond backprop's own step at the mode's ``learning_rate``; the change
+      made is ``rate * delta * a + s_l * prediction``. A learner predicting 0
+      is exactly backprop, so a fresh or poorly fitted learner starts from
+      backprop rather than from noise, and what it adds is bounded in units of
+      the layer's own scale.
+
+    Scales and rms are floored at :data:`LINK_SCALE_FLOOR`.
     """
 
     name = "link"
 
-    def __init__(self, sizes, variables=None, learning_rate=None):
+    def __init__(self, sizes, variables=None, learning_rate=None, target="change"):
         super().__init__(sizes, variables, learning_rate)
         self.variables = _check_variables(
             variables, LINK_VARIABLES, LINK_DEFAULT, "link"
         )
+        if target not in LINK_TARGETS:
+            raise ValueError(
+                f"Unknown target {target!r} for mode='link'; choose one of "
+                f"{list(LINK_TARGETS)}."
+            )
+        if target == "residual" and learning_rate is None:
+            raise ValueError(
+                "target='residual' adds the learner's output to backprop's step, "
+                "which needs the mode's learning_rate."
+            )
+        self.target = target
         self.feature_names = list(self.variables)
-        self.target_names = ["dw"]
+        self.target_names = [LINK_TARGETS[target][0]]
         self.rows_per_update = self.layout.n_params
         L = len(sizes) - 1
         # Each row's receiving neuron (index into the concatenation of layers
-        # 1..L) and sending activation (index into layers 0..L; -1 on a bias).
+        # 1..L), sending activation (index into layers 0..L; -1 on a bias) and
+        # normalised sending activation (index into the blocks of n_{l-1} + 1
+        # values that _normalised_acts lays out per receiving layer).
         offsets = np.cumsum([0] + self.sizes)
-        recv, send, layer = [], [], []
+        blocks = np.cumsum([0] + [n + 1 for n in self.sizes[:-1]])
+        recv, send, send_n, layer = [], [], [], []
         for l in range(1, L + 1):
             for j in range(sizes[l - 1]):
                 for i in range(sizes[l]):
                     recv.append(offsets[l] - sizes[0] + i)
                     send.append(offsets[l - 1] + j)
+                    send_n.append(blocks[l - 1] + j)
                     layer.append(l)
         for l in range(1, L + 1):
             for i in range(sizes[l]):
                 recv.append(offsets[l] - sizes[0] + i)
                 send.append(-1)
+                send_n.append(blocks[l - 1] + sizes[l - 1])
                 layer.append(l)
         recv, send, layer = np.array(recv), np.array(send), np.array(layer)
+        send_n = np.array(send_n)
+        self._row_layer = layer - 1  # each row's layer, 0-based
         bias = send < 0
         const = {
             "is_bias": bias.astype(float),
@@ -409,12 +533,21 @@ class LinkMode(_Mode):
             "fan_in": np.array(self.sizes)[layer - 1].astype(float),
         }
         n_neurons = int(sum(self.sizes[1:]))
-        seg_len = {"params": self.layout.n_params, "acts": int(sum(self.sizes))}
+        seg_len = {
+            "params": self.layout.n_params,
+            "acts": int(sum(self.sizes)),
+            "a_n": int(blocks[-1]),
+            "log_scale": L,
+        }
         chosen = set(self.variables)
         needed = {
             "params": "w" in chosen,
             "acts": "a" in chosen or "y" in chosen,
-            **{s: s in chosen for s in ("in", "fp", "err", "delta")},
+            **{
+                s: s in chosen
+                for s in ("in", "fp", "err", "delta", "a_n", "delta_n", "err_n")
+            },
+            "log_scale": "log_scale" in chosen,
         }
         self._segments = [s for s, need in needed.items() if need]
         start, pos = {}, 0
@@ -438,11 +571,21 @@ class LinkMode(_Mode):
                 index[:, c] = np.where(bias, constant(1.0), start["acts"] + send)
             elif var == "y":
                 index[:, c] = start["acts"] + sizes[0] + recv
+            elif var == "a_n":
+                index[:, c] = start["a_n"] + send_n
+            elif var == "log_scale":
+                index[:, c] = start["log_scale"] + self._row_layer
             elif var in const:
                 index[:, c] = constant(const[var])
             else:
                 index[:, c] = start[var] + recv
         self._index = index
+
+    def describe(self):
+        text = super().describe()
+        if self.target != "change":
+            text += f", target {self.target!r}"
+        return text
 
     def features(self, step, out=None):
         """Each link's row: shape ``(K, n_params, n_features)``.
@@ -464,15 +607,47 @@ class LinkMode(_Mode):
         np.take(src, self._index, axis=1, out=out, mode="clip")
         return out
 
+    def row_scales(self, step):
+        """Each row's layer scale ``s_l``: shape ``(K, n_params)``."""
+        scales = np.concatenate(link_layer_scales(step), axis=1)
+        return scales[:, self._row_layer]
+
+    def backprop_changes(self, step):
+        """Backprop's changes at the mode's rate, flat: shape ``(K, n_params)``.
+
+        Computed as :class:`~sk_metabp._mlp.BackpropRule` computes an online
+        update (``rate * delta``, then its product with the activations), so
+        the values are the same to the last bit.
+        """
+        K = step.n_networks
+        rate = np.array(self.learning_rate)
+        biases = [np.multiply(d, rate) for d in step.deltas()]
+        weights = [
+            np.multiply(a.transpose(0, 2, 1), db).reshape(K, -1)
+            for a, db in zip(step.acts, biases)
+        ]
+        return np.concatenate(weights + [db[:, 0] for db in biases], axis=1)
+
     def targets(self, step, dcoefs, dintercepts, out=None):
-        """Each link's change: shape ``(K, n_params, 1)``."""
+        """Each link's target (``target``): shape ``(K, n_params, 1)``."""
+        flat = self.layout.flatten(dcoefs, dintercepts)
+        if self.target == "residual":
+            flat -= self.backprop_changes(step)
+        if self.target != "change":
+            flat /= self.row_scales(step)
         if out is None:
-            return self.layout.flatten(dcoefs, dintercepts)[:, :, None]
-        self.layout.flatten(dcoefs, dintercepts, out=out[:, :, 0])
+            return flat[:, :, None]
+        out[:, :, 0] = flat
         return out
 
     def changes(self, step, predicted, out):
-        np.copyto(out, predicted[:, :, 0])
+        """Write the changes the predictions ``(K, n_params, 1)`` stand for."""
+        if self.target == "change":
+            np.copyto(out, predicted[:, :, 0])
+            return
+        np.multiply(predicted[:, :, 0], self.row_scales(step), out=out)
+        if self.target == "residual":
+            out += self.backprop_changes(step)
 
 
 class DeltaMode(_Mode):
@@ -558,8 +733,19 @@ class DeltaMode(_Mode):
 MODES = {"network": NetworkMode, "link": LinkMode, "delta": DeltaMode}
 
 
-def make_mode(mode, sizes, variables=None, learning_rate=None):
-    """Build the mode called ``mode`` for networks of layer ``sizes``."""
+def make_mode(mode, sizes, variables=None, learning_rate=None, target="change"):
+    """Build the mode called ``mode`` for networks of layer ``sizes``.
+
+    ``target`` is link mode's (see :class:`LinkMode`); the other modes take
+    only ``"change"``.
+    """
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; choose one of {sorted(MODES)}.")
+    if mode == "link":
+        return LinkMode(sizes, variables, learning_rate, target=target)
+    if target != "change":
+        raise ValueError(
+            f"target={target!r} is for mode='link'; mode={mode!r} predicts "
+            "its own targets (target='change')."
+        )
     return MODES[mode](sizes, variables, learning_rate)

@@ -154,6 +154,13 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
         The sampled variables (the mode's default when None).
+    target : {"change", "scaled", "residual"}, default="change"
+        What a link-mode learner predicts: each link's change, the change in
+        units of its layer's scale, or the change beyond backprop's step at the
+        (first) teacher's rate in those units, so that a learner predicting 0
+        trains as backprop (see :class:`~sk_metabp._modes.LinkMode`). Other
+        modes take ``"change"``. A frozen learner must be used with the target
+        it was fitted on.
     teacher : BackpropMLPClassifier or list of them, default=None
         The training to imitate; ``None`` is backprop on the same topology at
         the paper's rate 0.23, for ``max_iter`` epochs. Its
@@ -213,6 +220,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         "learner": [HasMethods(["fit", "predict"]), None],
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
+        "target": [StrOptions({"change", "scaled", "residual"})],
         "teacher": [HasMethods(["fit", "predict"]), list, tuple, None],
         "n_teacher_runs": [Interval(Integral, 1, None, closed="left")],
         "record_every": [Interval(Integral, 1, None, closed="left")],
@@ -228,6 +236,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         learner=None,
         mode="network",
         variables=None,
+        target="change",
         teacher=None,
         n_teacher_runs=32,
         record_every=40,
@@ -248,6 +257,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         self.learner = learner
         self.mode = mode
         self.variables = variables
+        self.target = target
         self.teacher = teacher
         self.n_teacher_runs = n_teacher_runs
         self.record_every = record_every
@@ -302,6 +312,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
             sizes,
             self.variables,
             getattr(teachers[0], "learning_rate", PAPER_RATE),
+            target=self.target,
         )
         self.layout_ = self._mode.describe()
         if isinstance(self.learner, FrozenEstimator):
@@ -321,6 +332,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
                 teachers if len(teachers) > 1 else teachers[0],
                 mode=self.mode,
                 variables=self.variables,
+                target=self.target,
                 n_runs=self.n_teacher_runs,
                 every=self.record_every,
                 random_state=self.random_state,

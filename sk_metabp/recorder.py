@@ -116,6 +116,11 @@ class TrajectoryRecorder(BaseEstimator):
         hidden activations, experiment 4), ``"all"``. For ``link`` and ``delta``
         modes see ``LINK_VARIABLES`` and ``DELTA_VARIABLES`` in
         :mod:`sk_metabp._modes`.
+    target : {"change", "scaled", "residual"}, default="change"
+        What link mode's target column holds: the change ``dw``, the change in
+        units of its layer's scale (``dw_n``), or the change beyond backprop's
+        step at the (first) teacher's rate, in those units (``dw_r``); see
+        :class:`~sk_metabp._modes.LinkMode`. Other modes take ``"change"``.
     n_runs : int, default=1
         Independent runs (seeds).
     every : int, default=1
@@ -181,6 +186,7 @@ class TrajectoryRecorder(BaseEstimator):
         *,
         mode="network",
         variables=None,
+        target="change",
         n_runs=1,
         every=1,
         max_rows=5_000_000,
@@ -191,6 +197,7 @@ class TrajectoryRecorder(BaseEstimator):
         self.estimator = estimator
         self.mode = mode
         self.variables = variables
+        self.target = target
         self.n_runs = n_runs
         self.every = every
         self.max_rows = max_rows
@@ -231,7 +238,11 @@ class TrajectoryRecorder(BaseEstimator):
         """
         self._check_params()
         # every check, for every teacher, before anything is trained
-        plans = [self._plan(t, X, y) for t in self._teachers()]
+        plans = []
+        for t in self._teachers():
+            # one base rate for link mode's residual target: the first teacher's
+            rate = plans[0]["mode"].learning_rate if plans else None
+            plans.append(self._plan(t, X, y, rate))
         sizes = plans[0]["sizes"]
         for plan in plans[1:]:
             if (
@@ -308,11 +319,15 @@ class TrajectoryRecorder(BaseEstimator):
             return [clone(t) for t in self.estimator]
         return [clone(self.estimator)]
 
-    def _plan(self, teacher, X, y):
-        """Check one teacher and its data; size its recording."""
+    def _plan(self, teacher, X, y, rate=None):
+        """Check one teacher and its data; size its recording.
+
+        ``rate`` is the mode's learning rate, the teacher's when None.
+        """
         _check_teacher(teacher)
         Xs, Y, sizes = teacher._training_data(X, y)
-        mode = make_mode(self.mode, sizes, self.variables, teacher.learning_rate)
+        rate = teacher.learning_rate if rate is None else rate
+        mode = make_mode(self.mode, sizes, self.variables, rate, target=self.target)
         R = mode.rows_per_update
         if R == 0:
             raise ValueError(

@@ -1,0 +1,252 @@
+"""Local rules across shapes: normalised link features and targets, transfer."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.dummy import DummyRegressor
+from sklearn.frozen import FrozenEstimator
+from sklearn.preprocessing import StandardScaler
+
+from sk_metabp import (
+    BackpropMLPClassifier,
+    BackpropMLPRegressor,
+    LearnedRuleMLPClassifier,
+    TrajectoryRecorder,
+)
+from sk_metabp._mlp import BackpropRule, init_params, train
+from sk_metabp._modes import LINK_TARGETS, LinkMode, make_mode
+from sk_metabp.datasets import make_boolean
+
+NORMALISED = ["w", "a_n", "delta_n", "err_n", "log_scale", "is_bias", "is_output"]
+RATE = 0.23
+
+
+def _inspect_steps(sizes, inspect, n_steps=3, K=2, seed=0):
+    """Call ``inspect(step, dcoefs, dintercepts)`` at backprop's first updates."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, size=(n_steps, sizes[0]))
+    Y = rng.uniform(size=(n_steps, sizes[-1]))
+    coefs, intercepts = init_params(
+        sizes, [np.random.RandomState(seed + k) for k in range(K)]
+    )
+    train(coefs, intercepts, X, Y, BackpropRule(RATE), max_iter=1, callback=inspect)
+
+
+def _n_layers(mode):
+    return len(mode.sizes) - 1
+
+
+def _layer_rms(mode, values):
+    """rms over each layer's rows of (K, n_params) values: shape (K, L)."""
+    layers = mode._row_layer
+    return np.stack(
+        [
+            np.sqrt(np.mean(values[:, layers == l] ** 2, axis=1))
+            for l in range(_n_layers(mode))
+        ],
+        axis=1,
+    )
+
+
+def _iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize(
+    "variables, target",
+    [
+        (None, "change"),
+        (NORMALISED, "change"),
+        (NORMALISED, "scaled"),
+        (NORMALISED, "residual"),
+    ],
+)
+def test_link_learner_from_2_1_1_trains_iris_4_5_3(variables, target):
+    X, y = make_boolean("and")
+    learner = (
+        LearnedRuleMLPClassifier(
+            (1,),
+            learner=BackpropMLPRegressor((8,), max_iter=20, random_state=0),
+            mode="link",
+            variables=variables,
+            target=target,
+            n_teacher_runs=2,
+            max_iter=100,
+            random_state=0,
+        )
+        .fit(X, y)
+        .learner_
+    )
+    Xi, yi = _iris()
+    clf = LearnedRuleMLPClassifier(
+        (5,),
+        learner=FrozenEstimator(learner),
+        mode="link",
+        variables=variables,
+        target=target,
+        max_iter=5,
+        on_divergence="raise",
+        random_state=0,
+    ).fit(Xi, yi)
+    assert [c.shape for c in clf.coefs_] == [(4, 5), (5, 3)]
+    assert all(np.isfinite(a).all() for a in [*clf.coefs_, *clf.intercepts_])
+    assert len(clf.loss_curve_) == 5 and np.isfinite(clf.loss_curve_).all()
+
+
+@pytest.mark.parametrize("sizes", [[2, 1, 1], [30, 4, 1], [4, 5, 3], [3, 4, 2, 2]])
+def test_zero_residual_is_exactly_backprops_change(sizes):
+    mode = LinkMode(sizes, NORMALISED, learning_rate=RATE, target="residual")
+    layout = mode.layout
+    seen = []
+
+    def inspect(step, dcoefs, dintercepts):
+        out = np.full((step.n_networks, layout.n_params), np.nan)
+        zeros = np.zeros((step.n_networks, layout.n_params, 1))
+        mode.changes(step, zeros, out)
+        np.testing.assert_array_equal(out, layout.flatten(dcoefs, dintercepts))
+        # and backprop's own residual target is zero
+        np.testing.assert_array_equal(mode.targets(step, dcoefs, dintercepts), 0.0)
+        seen.append(1)
+
+    _inspect_steps(sizes, inspect)
+    assert len(seen) == 3
+
+
+def test_zero_residual_learner_trains_exactly_as_backprop():
+    X, y = make_boolean("xor")
+    zero = DummyRegressor(strategy="constant", constant=[0.0]).fit(
+        np.zeros((2, len(NORMALISED))), np.zeros(2)
+    )
+    common = dict(max_iter=30, random_state=3)
+    student = LearnedRuleMLPClassifier(
+        (3,),
+        learner=FrozenEstimator(zero),
+        mode="link",
+        variables=NORMALISED,
+        target="residual",
+        max_update=None,
+        **common,
+    ).fit(X, y)
+    teacher = BackpropMLPClassifier((3,), learning_rate=RATE, **common).fit(X, y)
+    for a, b in zip(
+        [*student.coefs_, *student.intercepts_], [*teacher.coefs_, *teacher.intercepts_]
+    ):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(student.loss_curve_, teacher.loss_curve_)
+
+
+@pytest.mark.parametrize("sizes", [[2, 1, 1], [30, 4, 1], [4, 5, 3], [3, 4, 2, 2]])
+def test_normalised_features_have_unit_rms_per_layer(sizes):
+    mode = LinkMode(sizes, ["a", "a_n", "delta_n", "err_n", "log_scale", "delta"])
+    col = {v: c for c, v in enumerate(mode.feature_names)}
+
+    def inspect(step, dcoefs, dintercepts):
+        F = mode.features(step)
+        for v in ("a_n", "delta_n", "err_n"):
+            np.testing.assert_allclose(_layer_rms(mode, F[:, :, col[v]]), 1.0)
+        # a_n is a over its layer's rms: the same direction
+        a, a_n = F[:, :, col["a"]], F[:, :, col["a_n"]]
+        for l in range(_n_layers(mode)):
+            rows = mode._row_layer == l
+            ratio = a[:, rows] / a_n[:, rows]
+            np.testing.assert_allclose(ratio, ratio[:, :1] * np.ones_like(ratio))
+        # log_scale is the log of the rms of delta * a over the layer's rows
+        bp = F[:, :, col["delta"]] * a
+        np.testing.assert_allclose(
+            np.exp(F[:, :, col["log_scale"]]), _layer_rms(mode, bp)[:, mode._row_layer]
+        )
+
+    _inspect_steps(sizes, inspect)
+
+
+def _scaled_and_raw_rms(sizes):
+    """Per-layer rms of backprop's scaled and raw changes at its first update."""
+    change = LinkMode(sizes, NORMALISED, learning_rate=RATE)
+    mode = LinkMode(sizes, NORMALISED, learning_rate=RATE, target="scaled")
+    col = {v: c for c, v in enumerate(mode.feature_names)}
+    found = {}
+
+    def inspect(step, dcoefs, dintercepts):
+        T = mode.targets(step, dcoefs, dintercepts)[:, :, 0]
+        F = mode.features(step)
+        # backprop's scaled change is rate * delta_n * a_n on every layer
+        np.testing.assert_allclose(
+            T, RATE * F[:, :, col["delta_n"]] * F[:, :, col["a_n"]]
+        )
+        found["scaled"] = _layer_rms(mode, T)
+        found["raw"] = _layer_rms(
+            change, change.targets(step, dcoefs, dintercepts)[:, :, 0]
+        )
+
+    _inspect_steps(sizes, inspect, n_steps=1)
+    return found["scaled"], found["raw"]
+
+
+def test_scaled_targets_are_comparable_across_fan_ins():
+    """Backprop's raw changes differ in size across fan-ins; scaled ones do not."""
+    scaled2, raw2 = _scaled_and_raw_rms([2, 4, 1])
+    scaled30, raw30 = _scaled_and_raw_rms([30, 4, 1])
+    np.testing.assert_allclose(scaled2, RATE)
+    np.testing.assert_allclose(scaled30, RATE)
+    assert not np.allclose(raw2, raw30, rtol=0.1)
+
+
+def test_changes_invert_targets_for_every_target():
+    sizes = [3, 4, 2, 2]
+    for target in LINK_TARGETS:
+        mode = LinkMode(sizes, NORMALISED, learning_rate=RATE, target=target)
+
+        def inspect(step, dcoefs, dintercepts, mode=mode):
+            out = np.empty((step.n_networks, mode.layout.n_params))
+            mode.changes(step, mode.targets(step, dcoefs, dintercepts), out)
+            np.testing.assert_allclose(out, mode.layout.flatten(dcoefs, dintercepts))
+
+        _inspect_steps(sizes, inspect)
+
+
+def test_target_names_and_validation():
+    assert LinkMode([2, 1, 1]).target_names == ["dw"]
+    assert LinkMode([2, 1, 1], target="scaled").target_names == ["dw_n"]
+    assert LinkMode([2, 1, 1], learning_rate=RATE, target="residual").target_names == [
+        "dw_r"
+    ]
+    with pytest.raises(ValueError, match="learning_rate"):
+        LinkMode([2, 1, 1], target="residual")
+    with pytest.raises(ValueError, match="Unknown target"):
+        LinkMode([2, 1, 1], target="delta")
+    with pytest.raises(ValueError, match="mode='link'"):
+        make_mode("network", [2, 1, 1], target="scaled")
+    X, y = make_boolean("and")
+    with pytest.raises(ValueError, match="mode='link'"):
+        TrajectoryRecorder(
+            BackpropMLPClassifier((1,), max_iter=2), target="residual"
+        ).fit(X, y)
+    with pytest.raises(ValueError, match="target"):
+        LearnedRuleMLPClassifier(mode="link", target="bogus").fit(X, y)
+
+
+def test_recorder_residual_uses_the_first_teachers_rate():
+    X, y = make_boolean("or")
+    rec = TrajectoryRecorder(
+        [
+            BackpropMLPClassifier((2,), learning_rate=RATE, max_iter=5),
+            BackpropMLPClassifier((2,), learning_rate=2 * RATE, max_iter=5),
+        ],
+        mode="link",
+        variables=NORMALISED,
+        target="residual",
+        n_runs=2,
+        random_state=0,
+        dtype=np.float64,
+    ).fit(X, y)
+    first = rec.teacher_ids_ == 0
+    np.testing.assert_array_equal(rec.targets_[first], 0.0)
+    # the second teacher's residual is its extra rate times delta_n * a_n
+    col = {v: c for c, v in enumerate(rec.feature_names_)}
+    F = rec.features_[~first]
+    np.testing.assert_allclose(
+        rec.targets_[~first, 0],
+        RATE * F[:, col["delta_n"]] * F[:, col["a_n"]],
+        atol=1e-12,
+    )
