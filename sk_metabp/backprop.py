@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._mlp import (
     BackpropRule,
-    forward,
+    _forward,
+    _layer_functions,
     init_params,
     layer_sizes,
     train,
@@ -167,17 +168,23 @@ class _BaseBackpropMLP(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self._forward_raw(X)
 
-    def _forward_raw(self, X):
-        """The output units for validated float X; no checks (a hot path)."""
-        coefs, intercepts = self._stack()
-        _, acts = forward(
-            coefs,
-            intercepts,
-            self._scale_inputs(X, first=False)[None],
-            self._hidden_activation(),
-            self._output_activation,
-        )
-        return acts[-1][0]
+    def _forward_plan(self, n_rows):
+        """What a forward pass of ``n_rows`` rows needs: see :class:`_ForwardPlan`."""
+        return _ForwardPlan(self, n_rows)
+
+    def _forward_raw(self, X, plan=None):
+        """The output units for validated float X; no checks (a hot path).
+
+        ``plan``, from :meth:`_forward_plan` for ``len(X)`` rows, is reused
+        instead of being made for this call; the result is then a view of its
+        buffer, overwritten by the next call with the same plan.
+        """
+        if plan is None:
+            plan = self._forward_plan(X.shape[0])
+        acts = plan.acts
+        acts[0] = self._scale_inputs(X, first=False, plan=plan)[None]
+        _forward(plan.coefs, plan.biases, plan.funcs, acts, plan.ins)
+        return plan.output
 
     def _loop_options(self):
         """The loop's settings this estimator trains with."""
@@ -216,8 +223,46 @@ class _BaseBackpropMLP(BaseEstimator):
         )
         return coefs, intercepts, result
 
-    def _scale_inputs(self, X, first):
+    def _scale_inputs(self, X, first, plan=None):
+        """The network's inputs for X (X itself here; see the regressor)."""
         return X
+
+
+def _repeat(v, n_rows):
+    """``v`` (n,) repeated to ``(n_rows, n)`` for a few rows, else ``v`` itself.
+
+    On arrays of a few elements numpy's elementwise loops run about twice as
+    fast on operands of one shape as when broadcasting a row; the values are
+    the same either way.
+    """
+    return np.tile(v, (n_rows, 1)) if n_rows <= 64 else v
+
+
+class _ForwardPlan:
+    """A fitted network's forward pass over ``n_rows`` rows, prepared once.
+
+    The parameters as a stack of K = 1 networks (views of ``coefs_`` and
+    ``intercepts_``), the layer functions, buffers for the net inputs and
+    activations, and whatever the estimator's scaling needs (see
+    ``BackpropMLPRegressor._forward_plan``). A plan stays valid while the
+    fitted parameters are the same arrays: the learned rule makes one per
+    training run and runs the forward pass on every update without
+    allocating; ``predict`` makes a fresh one per call.
+    """
+
+    def __init__(self, estimator, n_rows):
+        coefs, intercepts = estimator._stack()
+        self.coefs = coefs
+        self.biases = [b[:, None, :] for b in intercepts]
+        self.funcs = _layer_functions(
+            estimator._hidden_activation(),
+            estimator._output_activation,
+            len(coefs),
+            0,
+        )
+        self.ins = [np.empty((1, n_rows, w.shape[2])) for w in coefs]
+        self.acts = [None, *(np.empty_like(z) for z in self.ins)]
+        self.output = self.acts[-1][0]
 
 
 class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
@@ -559,10 +604,24 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
             self.y_mean_, self.y_scale_ = self._moments(Y, self.standardize)
         return (Y - self.y_mean_) / self.y_scale_
 
-    def _scale_inputs(self, X, first):
+    def _scale_inputs(self, X, first, plan=None):
         if first:
             self.x_mean_, self.x_scale_ = self._moments(X, self.standardize)
-        return (X - self.x_mean_) / self.x_scale_
+        if plan is None:
+            return (X - self.x_mean_) / self.x_scale_
+        np.subtract(X, plan.x_mean, plan.centered)
+        return np.divide(plan.centered, plan.x_scale, plan.inputs)
+
+    def _forward_plan(self, n_rows):
+        plan = super()._forward_plan(n_rows)
+        plan.x_mean = _repeat(self.x_mean_, n_rows)
+        plan.x_scale = _repeat(self.x_scale_, n_rows)
+        plan.y_mean = _repeat(self.y_mean_, n_rows)
+        plan.y_scale = _repeat(self.y_scale_, n_rows)
+        plan.centered = np.empty((n_rows, self.x_mean_.shape[0]))
+        plan.inputs = np.empty_like(plan.centered)
+        plan.unscaled = np.empty_like(plan.output)
+        return plan
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -612,9 +671,18 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=np.float64)
 
-    def _predict_raw(self, X):
-        """2-D predictions for validated float X; the learned rule's fast path."""
-        return self._forward_raw(X) * self.y_scale_ + self.y_mean_
+    def _predict_raw(self, X, plan=None, out=None):
+        """2-D predictions for validated float X; ``predict`` and the learned
+        rule's fast path.
+
+        With ``plan`` (from :meth:`_forward_plan` for ``len(X)`` rows) and
+        ``out`` (shape ``(len(X), n_outputs)``) nothing is allocated.
+        """
+        if plan is None:
+            plan = self._forward_plan(X.shape[0])
+        raw = self._forward_raw(X, plan)
+        np.multiply(raw, plan.y_scale, plan.unscaled)
+        return np.add(plan.unscaled, plan.y_mean, out)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
