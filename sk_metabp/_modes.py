@@ -253,6 +253,12 @@ _NETWORK_PARTS = {
 }
 
 
+#: Network variables whose parts are views of a step's arrays (the rest are
+#: computed): a list of such parts made for one step holds the values of every
+#: later step that has the same arrays.
+_NETWORK_VIEWS = frozenset({"w", "b", "x", "h", "y", "ev", "in"})
+
+
 class _Mode:
     name = None
     rows_per_update = 1
@@ -333,12 +339,20 @@ class NetworkMode(_Mode):
         np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")
         return out
 
-    def features(self, step, out=None):
+    @property
+    def parts_are_views(self):
+        """Whether every part of a row is a view of the step's arrays."""
+        return _NETWORK_VIEWS.issuperset(self.variables)
+
+    def features(self, step, out=None, parts=None):
         """The update's row for each network: shape ``(K, 1, n_features)``.
 
         With ``out`` (any float dtype) the row is written into it directly.
+        ``parts``, what ``_parts`` returned for an earlier step with the same
+        arrays when :attr:`parts_are_views`, spares making them again.
         """
-        parts = self._parts(step)
+        if parts is None:
+            parts = self._parts(step)
         if out is None:
             return np.concatenate(parts, axis=1)[:, None, :]
         np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")

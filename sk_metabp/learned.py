@@ -44,8 +44,8 @@ class LearnedRule(UpdateRule):
     ``predict`` call for all K networks and all their rows), maps the
     predictions back to weight and bias changes, and bounds each change to
     ``[-max_update, max_update]``. The library's own regressor runs its forward
-    pass directly on the arrays (no per-call validation); any other regressor
-    goes through ``predict``.
+    pass directly on the arrays (no per-call validation, no allocation); any
+    other regressor goes through ``predict``.
     """
 
     def __init__(self, mode, learner, max_update=None):
@@ -55,39 +55,99 @@ class LearnedRule(UpdateRule):
 
     def start(self, step):
         K = step.n_networks
-        layout = ParamLayout(self.mode.sizes)
+        mode = self.mode
+        layout = ParamLayout(mode.sizes)
         self.flat = np.zeros((K, layout.n_params))
         self.dcoefs, self.dintercepts = layout.views(self.flat)
-        self.rows = np.empty((K, self.mode.rows_per_update, self.mode.n_features))
-        if isinstance(self.learner, BackpropMLPRegressor):
-            self._predict = self.learner._predict_raw
+        self.rows = np.empty((K, mode.rows_per_update, mode.n_features))
+        self._own = isinstance(self.learner, BackpropMLPRegressor)
+        self._plans = {}  # rows per predict call -> (forward plan, output buffer)
+        if self._own:
+            self._predict = None
         elif hasattr(self.learner, "feature_names_in_"):
-            names = list(self.mode.feature_names)
+            names = list(mode.feature_names)
             self._predict = lambda R: np.asarray(
                 self.learner.predict(pd.DataFrame(R, columns=names))
             )
         else:
             self._predict = lambda R: np.asarray(self.learner.predict(R))
-        if self.mode.name == "delta":
-            self._backprop = BackpropRule(self.mode.learning_rate)
+        self._delta = mode.name == "delta"
+        if self._delta:
+            self._backprop = BackpropRule(mode.learning_rate)
             self._backprop.start(step)
+        # Network mode with the library's regressor: the row buffer, viewed as
+        # (K, n_features), is the learner's input, and its (K, n_targets)
+        # output is laid out like the changes (NetworkMode.changes is a copy),
+        # so it is written straight into the change buffer, or into the
+        # buffer the bound reads from.
+        self._direct = self._own and mode.name == "network"
+        bounded = self.max_update is not None
+        if self._direct:
+            self._X = self.rows.reshape(K, mode.n_features)
+            self._plan = self.learner._forward_plan(K)
+            self._unbounded = np.empty_like(self.flat) if bounded else self.flat
+            # the row's parts are views of the step's arrays when every
+            # variable is: made once per set of arrays (one per pattern of
+            # the training loop), then only concatenated
+            self._parts = {} if mode.parts_are_views else None
+            self._alive = []  # the arrays keyed by id in _parts
+        else:
+            self._unbounded = self.flat
+            self._parts = None
+        if bounded:
+            self._hi = np.array(float(self.max_update))
+            self._lo = -self._hi
+            self._lower = np.empty_like(self.flat)
 
     def predict(self, rows):
-        """Learner outputs for rows of shape (K, R, F): shape (K, R, T)."""
+        """Learner outputs for rows of shape (K, R, F): shape (K, R, T).
+
+        With the library's regressor the result is a buffer of this rule,
+        overwritten by the next call with as many rows.
+        """
         K, R, F = rows.shape
-        out = self._predict(rows.reshape(K * R, F))
+        X = rows.reshape(K * R, F)
+        if self._own:
+            plan = self._plans.get(K * R)
+            if plan is None:
+                out = np.empty((K * R, self.mode.n_targets))
+                plan = self._plans[K * R] = (self.learner._forward_plan(K * R), out)
+            out = self.learner._predict_raw(X, *plan)
+        else:
+            out = self._predict(X)
         return out.reshape(K, R, -1)
 
+    def _features(self, step):
+        """The step's rows, written into ``self.rows``."""
+        cache = self._parts
+        if cache is None:
+            return self.mode.features(step, out=self.rows)
+        acts, ev, net = step.acts, step.ev, step.ins[-1]
+        key = (id(acts[0]), id(acts[-1]), id(ev), id(net))
+        parts = cache.get(key)
+        if parts is None:
+            if len(cache) >= 1024:
+                cache.clear()
+                self._alive.clear()
+            parts = cache[key] = self.mode._parts(step)
+            # keep the keyed arrays alive, so that no other array takes their ids
+            self._alive.append((acts[0], acts[-1], ev, net))
+        return self.mode.features(step, out=self.rows, parts=parts)
+
     def __call__(self, step):
-        if self.mode.name == "delta":
+        if self._delta:
             self.mode.predict_deltas(step, self.predict)
             dcoefs, dintercepts = self._backprop(step)
             self.mode.layout.flatten(dcoefs, dintercepts, out=self.flat)
+        elif self._direct:
+            self._features(step)
+            self.learner._predict_raw(self._X, self._plan, self._unbounded)
         else:
-            rows = self.mode.features(step, out=self.rows)
+            rows = self._features(step)
             self.mode.changes(step, self.predict(rows), self.flat)
         if self.max_update is not None:
-            np.clip(self.flat, -self.max_update, self.max_update, out=self.flat)
+            np.minimum(self._unbounded, self._hi, out=self._lower)
+            np.maximum(self._lower, self._lo, out=self.flat)
         return self.dcoefs, self.dintercepts
 
 
