@@ -8,8 +8,17 @@ same number of epochs, from the same seeds, by five update rules:
 - ``link-and``: a link-mode rule fitted on AND (2-1-1) only;
 - ``link-multi``: a link-mode rule fitted on the union of link-mode recordings
   of AND (2-1-1), OR (2-4-1) and XOR (2-2-1);
-- ``refined``: ``link-multi`` refined by trial and error
-  (:func:`sk_metabp.refine.refine_learner`) on the same three tasks.
+- ``refined``: a residual link-mode rule (it predicts the change beyond
+  backprop's step, so a learner fitted on backprop's recordings starts as
+  backprop) refined by trial and error (:func:`sk_metabp.refine.refine_learner`)
+  on the same three boolean tasks and four small synthetic tasks of other
+  shapes, keeping the weights best on three held-out synthetic tasks. None of
+  the synthetic tasks is in the suite.
+
+The link rules read the normalised link variables (:data:`VARIABLES`): each
+quantity over its rms across the link's layer, and the layer's scale apart.
+``link-and`` and ``link-multi`` predict the change in units of the layer's
+scale (``target="scaled"``); see :class:`sk_metabp._modes.LinkMode`.
 
 The suite: the paper's four tasks (AND 2-1-1, AND 2-0-1, OR 2-4-1, the inner
 square 2-5-2), XOR 2-2-1, 3-bit parity, and, with a train/test split and
@@ -31,7 +40,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_moons
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_iris,
+    load_wine,
+    make_circles,
+    make_classification,
+    make_moons,
+)
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -48,6 +64,22 @@ MIN_UNSEEN_TASKS = 4
 MIN_BETTER_LOSS = 3
 #: the tasks the multi-task link rule is recorded on, and refined on
 MULTI_TASKS = ("and 2-1-1", "or 2-4-1", "xor 2-2-1")
+#: the link rules' variables: normalised per layer, one rule for any shape
+VARIABLES = (
+    "w",
+    "a_n",
+    "delta_n",
+    "err_n",
+    "log_scale",
+    "is_bias",
+    "is_output",
+    "depth",
+)
+#: refinement trains students for this many epochs on every task; the boolean
+#: tasks' four patterns are repeated so that an epoch has about as many updates
+#: as the synthetic tasks'
+REFINE_EPOCHS = 50
+BOOLEAN_REPEATS = 12
 
 
 def _split(X, y, seed):
@@ -113,32 +145,72 @@ def _evaluate(clf, X, y, X_test, y_test, seeds, rule, epochs):
     return np.median(loss), np.median(acc), int((~done).sum())
 
 
-def _learned(learner, mode, hidden, epochs, X, y):
+def _learned(learner, target, hidden, epochs, X, y):
     clf = LearnedRuleMLPClassifier(
-        hidden, learner=FrozenEstimator(learner), mode=mode, max_iter=epochs
+        hidden,
+        learner=FrozenEstimator(learner),
+        mode="link",
+        variables=VARIABLES,
+        target=target,
+        max_iter=epochs,
     )
     clf._fit_learner(X, y)
     return clf, clf._make_rule()
 
 
-def fit_rules(suite, quick, n_jobs, verbose):
-    """The two task-independent link rules and the refined one."""
-    runs = 2 if quick else 8
-    X, y, _, _, hidden, epochs = suite["and 2-1-1"]
-    link_and = (
-        LearnedRuleMLPClassifier(
-            hidden, mode="link", max_iter=epochs, n_teacher_runs=runs, random_state=0
-        )
-        .fit(X, y)
-        .learner_
+def _synthetic(n_features, n_classes, seed, n=60):
+    X, y = make_classification(
+        n,
+        n_features,
+        n_informative=min(n_features, 4),
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        random_state=seed,
     )
+    return StandardScaler().fit_transform(X), y
 
+
+def refine_tasks():
+    """Refinement's training and held-out tasks: (X, y, hidden) each.
+
+    The three boolean tasks (repeated, see :data:`BOOLEAN_REPEATS`), and small
+    synthetic tasks of other fan-ins, class counts and output counts: none of
+    them is in the suite.
+    """
+    train = []
+    for fn, hidden in [("and", (1,)), ("or", (4,)), ("xor", (2,))]:
+        X, y = make_boolean(fn)
+        train.append(
+            (np.tile(X, (BOOLEAN_REPEATS, 1)), np.tile(y, BOOLEAN_REPEATS), hidden)
+        )
+    train.append((*_synthetic(5, 2, 1), (3,)))
+    train.append((*_synthetic(8, 3, 2), (4,)))
+    rng = np.random.RandomState(5)
+    X = rng.uniform(size=(60, 2))
+    train.append((X, (X > 0.5).astype(int), (4,)))  # two outputs: the quadrants
+    X, y = make_circles(60, noise=0.1, factor=0.5, random_state=6)
+    train.append((X, y, (4,)))
+    # held out: two more fan-ins, and two outputs over centred bands
+    X = rng.uniform(size=(100, 2))
+    bands = (np.abs(X - 0.5) < 0.25).astype(int)
+    held_out = [
+        (*_synthetic(12, 2, 3), (4,)),
+        (*_synthetic(6, 3, 4), (5,)),
+        (X, bands, (5,)),
+    ]
+    return train, held_out
+
+
+def _multi_recording(suite, runs, target):
     features, targets, names = [], [], None
     for name in MULTI_TASKS:
         X, y, _, _, hidden, epochs = suite[name]
         rec = TrajectoryRecorder(
             BackpropMLPClassifier(hidden, learning_rate=RATE, max_iter=epochs),
             mode="link",
+            variables=VARIABLES,
+            target=target,
             n_runs=runs,
             every=10,
             random_state=0,
@@ -146,25 +218,54 @@ def fit_rules(suite, quick, n_jobs, verbose):
         features.append(rec.features_)
         targets.append(rec.targets_)
         names = rec.feature_names_
-    link_multi = default_learner().fit(
+    return default_learner().fit(
         pd.DataFrame(np.concatenate(features), columns=names),
         np.concatenate(targets),
     )
 
-    tasks = [(suite[n][0], suite[n][1], suite[n][4]) for n in MULTI_TASKS]
+
+def fit_rules(suite, quick, n_jobs, verbose):
+    """The two task-independent link rules and the refined one: (learner, target)."""
+    runs = 2 if quick else 8
+    X, y, _, _, hidden, epochs = suite["and 2-1-1"]
+    link_and = (
+        LearnedRuleMLPClassifier(
+            hidden,
+            mode="link",
+            variables=VARIABLES,
+            target="scaled",
+            max_iter=epochs,
+            n_teacher_runs=runs,
+            random_state=0,
+        )
+        .fit(X, y)
+        .learner_
+    )
+    link_multi = _multi_recording(suite, runs, "scaled")
+    # backprop's residual targets are 0: the fitted learner's outputs are small,
+    # and it starts as backprop
+    residual = _multi_recording(suite, runs, "residual")
+    train, held_out = refine_tasks()
     refined = refine_learner(
-        link_multi,
-        tasks,
+        residual,
+        train,
+        validation=held_out,
         mode="link",
-        n_generations=3 if quick else 15,
+        variables=VARIABLES,
+        target="residual",
+        n_generations=4 if quick else 12,
         population=4 if quick else 8,
-        n_epochs=min(suite[n][5] for n in MULTI_TASKS),
+        n_epochs=REFINE_EPOCHS,
         n_students=2 if quick else 4,
         n_jobs=n_jobs,
         random_state=0,
         verbose=verbose,
     )
-    return {"link-and": link_and, "link-multi": link_multi, "refined": refined}
+    return {
+        "link-and": (link_and, "scaled"),
+        "link-multi": (link_multi, "scaled"),
+        "refined": (refined, "residual"),
+    }
 
 
 def main(argv=None):
@@ -207,7 +308,7 @@ def main(argv=None):
             net, X, y, X_te, y_te, seeds, net._make_rule(), epochs
         )
         for method in ("link-and", "link-multi", "refined"):
-            clf, rule = _learned(rules[method], "link", hidden, epochs, X, y)
+            clf, rule = _learned(*rules[method], hidden, epochs, X, y)
             row[method] = _evaluate(clf, X, y, X_te, y_te, seeds, rule, epochs)
         rows.append(row)
         print(f"  {name}: {time.perf_counter() - t:.1f} s", flush=True)

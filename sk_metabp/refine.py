@@ -72,13 +72,17 @@ def _task_loss(learner, task, n_epochs, max_update):
     return float(np.where(ok, final, penalty).mean())
 
 
+def _geometric_mean(losses):
+    return float(np.exp(np.mean(np.log(np.maximum(losses, np.finfo(float).tiny)))))
+
+
 def _score(learner, layout, theta, tasks, n_epochs, max_update):
-    """The objective: the mean over tasks of the students' mean final loss."""
+    """The objective: the geometric mean over tasks of the students' mean loss."""
     if not np.all(np.isfinite(theta)):
-        return float(np.mean([t[-1] for t in tasks]))
+        return _geometric_mean([t[-1] for t in tasks])
     candidate = _with_params(learner, layout, theta)
-    return float(
-        np.mean([_task_loss(candidate, t, n_epochs, max_update) for t in tasks])
+    return _geometric_mean(
+        [_task_loss(candidate, t, n_epochs, max_update) for t in tasks]
     )
 
 
@@ -111,6 +115,8 @@ def refine_learner(
     *,
     mode="link",
     variables=None,
+    target="change",
+    validation=None,
     n_generations=10,
     population=8,
     sigma=0.02,
@@ -127,11 +133,12 @@ def refine_learner(
     Each generation draws ``n = ceil(population / 2)`` directions ``eps`` (standard
     normal, one entry per weight and bias of the learner) and scores the
     learner at the current weights and at ``theta +/- sigma * eps``. A score is
-    the mean over ``tasks`` of the final training loss (the last entry of the
-    loss curve) of ``n_students`` fresh students trained for ``n_epochs`` epochs
-    with that learner as their update rule. Scores are turned into centred
-    ranks ``u`` in [-0.5, 0.5], which makes the step insensitive to the scale
-    of the losses and to failed students; the weights then move against the
+    the geometric mean over ``tasks`` of the mean final training loss (the
+    last entry of the loss curve) of ``n_students`` fresh students trained for
+    ``n_epochs`` epochs with that learner as their update rule (a geometric
+    mean weighs a relative change equally on every task). Scores are turned
+    into centred ranks ``u`` in [-0.5, 0.5], which makes the step insensitive
+    to the scale of the losses and to failed students; the weights then move against the
     estimated gradient: with ``n`` antithetic pairs,
     ``theta -= step_size / n * sum_i (u(+eps_i) - u(-eps_i)) eps_i``, a step
     whose length does not depend on ``sigma`` (``sigma`` only sets how far
@@ -141,6 +148,14 @@ def refine_learner(
     same students (common random numbers): differences in score come from the
     learner alone. The best-scoring weights seen are returned, so the result is
     never worse than the input on these tasks and students.
+
+    A search on a few tasks can overfit them: a rule that steps boldly on
+    small boolean tasks may overshoot on a larger data set. With
+    ``validation`` tasks, every weights that improve the best score so far are
+    also scored on the validation tasks (with their own students), and the
+    returned weights are those, among the input's and these, with the lowest
+    validation score: the input comes back unless a refinement also helps on
+    tasks the search never trained on.
 
     Parameters
     ----------
@@ -153,6 +168,11 @@ def refine_learner(
         tasks of its own topology.
     variables : str or sequence of str, default=None
         The learner's variables (the mode's default when None).
+    target : {"change", "scaled", "residual"}, default="change"
+        What the link-mode learner predicts (see
+        :class:`~sk_metabp.LearnedRuleMLPClassifier`).
+    validation : list of (X, y, hidden_layer_sizes) or None, default=None
+        Held-out tasks that choose the returned weights (see above).
     n_generations : int, default=10
         Steps of the search.
     population : int, default=8
@@ -182,7 +202,11 @@ def refine_learner(
         A deep copy of the learner with the best weights found, with
         ``refine_history_`` (the best-so-far loss after each generation),
         ``refine_start_loss_`` (the input learner's score) and ``refine_loss_``
-        (the returned learner's score).
+        (the returned learner's score); with ``validation``, also
+        ``refine_validation_start_loss_`` and ``refine_validation_loss_`` (the
+        input's and the returned learner's validation scores) and
+        ``refine_validation_history_`` (the best validation score after each
+        generation).
 
     Examples
     --------
@@ -216,48 +240,77 @@ def refine_learner(
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks must hold at least one (X, y, hidden_layer_sizes).")
+    if validation is not None:
+        validation = list(validation)
+        if not validation:
+            raise ValueError(
+                "validation must hold at least one (X, y, hidden_layer_sizes) "
+                "or be None."
+            )
 
     rng = check_random_state(random_state)
     refined = copy.deepcopy(base)
     theta, layout = _flatten(refined)
     frozen = FrozenEstimator(refined)
-    prepared = []
-    for X, y, hidden in tasks:
-        clf = LearnedRuleMLPClassifier(
-            hidden,
-            learner=frozen,
-            mode=mode,
-            variables=variables,
-            max_iter=n_epochs,
-            max_update=max_update,
-        )
-        clf._fit_learner(X, y)  # builds the mode; refuses a learner that misfits
-        Xs, Y, sizes = clf._training_data(X, y)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=n_students)
-        # J = 1/2 sum (ev - y)^2 over sigmoid outputs is at most n_outputs / 2
-        prepared.append((clf, Xs, Y, sizes, seeds, float(Y.shape[1])))
+
+    def prepare(task_list):
+        prepared = []
+        for X, y, hidden in task_list:
+            clf = LearnedRuleMLPClassifier(
+                hidden,
+                learner=frozen,
+                mode=mode,
+                variables=variables,
+                target=target,
+                max_iter=n_epochs,
+                max_update=max_update,
+            )
+            clf._fit_learner(X, y)  # builds the mode; refuses a learner that misfits
+            Xs, Y, sizes = clf._training_data(X, y)
+            seeds = rng.randint(np.iinfo(np.int32).max, size=n_students)
+            # J = 1/2 sum (ev - y)^2 over sigmoid outputs is at most n_outputs / 2
+            prepared.append((clf, Xs, Y, sizes, seeds, float(Y.shape[1])))
+        return prepared
+
+    prepared = prepare(tasks)
+    held_out = None if validation is None else prepare(validation)
 
     n_pairs = (population + 1) // 2
     parallel = Parallel(n_jobs=n_jobs)
 
-    def score_all(thetas):
+    def score_all(thetas, on=prepared):
         return parallel(
-            delayed(_score)(refined, layout, t, prepared, n_epochs, max_update)
+            delayed(_score)(refined, layout, t, on, n_epochs, max_update)
             for t in thetas
         )
 
     best_theta, best = theta.copy(), np.inf
     start = None
     history = []
+    if held_out is not None:
+        (val_start,) = score_all([theta], held_out)
+        val_history = []
+    # with validation: the weights to return, their validation and training scores
+    chosen = [theta.copy(), val_start if held_out is not None else None, None]
+
+    def new_best(candidate, loss):
+        """Keep a new training best; with validation, only if it validates better."""
+        if held_out is None:
+            return
+        (val,) = score_all([candidate], held_out)
+        if val < chosen[1]:
+            chosen[:] = [candidate.copy(), val, loss]
+
     for gen in range(n_generations):
         eps = rng.standard_normal((n_pairs, theta.size))
         candidates = [theta, *(theta + sigma * eps), *(theta - sigma * eps)]
         scores = np.array(score_all(candidates))
         if start is None:
-            start = best = scores[0]
+            start = best = chosen[2] = scores[0]
         i = int(np.argmin(scores))
         if scores[i] < best:
             best, best_theta = scores[i], candidates[i].copy()
+            new_best(best_theta, best)
         u = _centered_ranks(scores[1:])
         weights = u[:n_pairs] - u[n_pairs:]  # antithetic: +eps and -eps
         theta = theta - step_size / n_pairs * (weights @ eps)
@@ -265,12 +318,26 @@ def refine_learner(
             (last,) = score_all([theta])
             if last < best:
                 best, best_theta = last, theta.copy()
+                new_best(best_theta, best)
         history.append(float(best))
+        if held_out is not None:
+            val_history.append(float(chosen[1]))
         if verbose:
             print(
                 f"generation {gen + 1}/{n_generations}: best loss {best:.6f} "
                 f"(start {start:.6f}, population median {np.median(scores):.6f})"
+                + (
+                    ""
+                    if held_out is None
+                    else f"; validation {chosen[1]:.6f} (start {val_start:.6f})"
+                )
             )
+
+    if held_out is not None:
+        best_theta, best = chosen[0], chosen[2]
+        refined.refine_validation_start_loss_ = float(val_start)
+        refined.refine_validation_loss_ = float(chosen[1])
+        refined.refine_validation_history_ = val_history
 
     final = _with_params(refined, layout, best_theta)
     refined.coefs_ = [c.copy() for c in final.coefs_]

@@ -250,3 +250,38 @@ def test_recorder_residual_uses_the_first_teachers_rate():
         RATE * F[:, col["delta_n"]] * F[:, col["a_n"]],
         atol=1e-12,
     )
+
+
+def test_refine_with_validation_never_returns_worse_on_held_out_tasks():
+    from sk_metabp.refine import refine_learner
+
+    X, y = make_boolean("and")
+    rule = (
+        LearnedRuleMLPClassifier(
+            (1,),
+            learner=BackpropMLPRegressor((8,), max_iter=20, random_state=0),
+            mode="link",
+            variables=NORMALISED,
+            target="residual",
+            n_teacher_runs=2,
+            max_iter=50,
+            random_state=0,
+        )
+        .fit(X, y)
+        .learner_
+    )
+    refined = refine_learner(
+        rule,
+        [(X, y, (1,))],
+        validation=[(*make_boolean("or"), (2,))],
+        variables=NORMALISED,
+        target="residual",
+        n_generations=2,
+        population=4,
+        n_epochs=10,
+        n_students=2,
+        random_state=0,
+    )
+    assert refined.refine_validation_loss_ <= refined.refine_validation_start_loss_
+    assert len(refined.refine_validation_history_) == 2
+    assert refined.refine_loss_ <= refined.refine_start_loss_
