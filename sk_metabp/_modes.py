@@ -253,6 +253,22 @@ _NETWORK_PARTS = {
 }
 
 
+def _flat_base(arrays, layout):
+    """The ``(K, n_params)`` array that ``arrays`` (every weight array, then every
+    bias array) are views of in ``layout``'s order, or None if there is none."""
+    base = arrays[0].base
+    if base is None or base.ndim != 2 or base.shape[1] != layout.n_params:
+        return None
+    coefs, intercepts = layout.views(base)
+    expected = [*coefs, *intercepts]
+    if len(arrays) != len(expected):
+        return None
+    for a, e in zip(arrays, expected):
+        if a.base is not base or a.__array_interface__ != e.__array_interface__:
+            return None
+    return base
+
+
 #: Network variables whose parts are views of a step's arrays (the rest are
 #: computed): a list of such parts made for one step holds the values of every
 #: later step that has the same arrays.
@@ -343,6 +359,34 @@ class NetworkMode(_Mode):
     def parts_are_views(self):
         """Whether every part of a row is a view of the step's arrays."""
         return _NETWORK_VIEWS.issuperset(self.variables)
+
+    def row_parts(self, step, dcoefs, dintercepts):
+        """The arrays whose concatenation is :meth:`rows`'s row, fewest possible.
+
+        Weights and biases (adjacent in the row) that are views of one flat
+        array in ParamLayout order, as the loop keeps its parameters and
+        backprop its changes, come as that one array. With
+        :attr:`parts_are_views`, the list made for one step gives the rows of
+        every later step with the same arrays (the recorder keeps it).
+        """
+        params = _flat_base([*step.coefs, *step.intercepts], self.layout)
+        parts, prev = [], None
+        for v, get in zip(self.variables, self._getters):
+            if params is None or v not in ("w", "b"):
+                parts += get(step)
+            elif v == "b" and prev == "w":
+                parts[-1] = params  # weights then biases: the flat array itself
+            else:
+                cut = self.layout.n_weights
+                parts.append(params[:, :cut] if v == "w" else params[:, cut:])
+            prev = v
+        changes = _flat_base([*dcoefs, *dintercepts], self.layout)
+        if changes is not None:
+            parts.append(changes)
+        else:
+            parts += [d.reshape(d.shape[0], -1) for d in dcoefs]
+            parts += dintercepts
+        return parts
 
     def features(self, step, out=None, parts=None):
         """The update's row for each network: shape ``(K, 1, n_features)``.

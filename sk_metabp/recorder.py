@@ -62,10 +62,41 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
     """
     K, S, R = len(seeds), len(picks), mode.rows_per_update
     rows = np.empty((K, S, R, mode.n_features + mode.n_targets), dtype=dtype)
+    if mode.name == "network" and mode.parts_are_views:
+        # Every part of the row is a view of the loop's arrays: the list of
+        # parts made for one set of arrays (the loop has one per pattern
+        # position) gives the rows of every later update with the same ones,
+        # which then cost one concatenate each. Keyed by the arrays' ids, kept
+        # alive so that no other array takes an id.
+        cache, alive = {}, []
+
+        def write(step, dcoefs, dintercepts, out):
+            acts = step.acts
+            arrays = (
+                acts[0],
+                acts[-1],
+                step.ev,
+                step.ins[-1],
+                step.coefs[0],
+                dcoefs[0],
+                dintercepts[0],
+            )
+            key = tuple(map(id, arrays))
+            parts = cache.get(key)
+            if parts is None:
+                if len(cache) >= 1024:
+                    cache.clear()
+                    alive.clear()
+                parts = cache[key] = mode.row_parts(step, dcoefs, dintercepts)
+                alive.append(arrays)
+            np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")
+
+    else:
+        write = mode.rows
+
     # a plain list and a sentinel keep the per-update test cheap
     wanted = [*picks.tolist(), -1]
     at = [0]
-    write = mode.rows
 
     def callback(step, dcoefs, dintercepts):
         s = at[0]

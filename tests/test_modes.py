@@ -221,3 +221,42 @@ def test_delta_mode_predict_deltas_replaces_rule_6_only():
 
     _steps(sizes)(inspect)
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize(
+    "variables", ["paper", "paper+h", ["b", "x", "w"], ["w"], ["b", "in"]]
+)
+def test_row_parts_concatenate_to_the_row(variables):
+    sizes = [3, 4, 2]
+    mode = NetworkMode(sizes, variables)
+    layout = ParamLayout(sizes)
+    assert mode.parts_are_views
+    width = mode.n_features + mode.n_targets
+
+    def inspect(step, dcoefs, dintercepts):
+        expected = mode.rows(step, dcoefs, dintercepts, np.empty((2, 1, width)))
+        # the loop's own arrays, and changes held as separate arrays
+        for dc, di in [
+            (dcoefs, dintercepts),
+            ([d.copy() for d in dcoefs], [d.copy() for d in dintercepts]),
+        ]:
+            parts = mode.row_parts(step, dc, di)
+            np.testing.assert_array_equal(np.concatenate(parts, axis=1), expected[:, 0])
+        # parameters and changes that are views of one flat array each come as
+        # that array (or its weight and bias halves)
+        flat = np.random.RandomState(1).normal(size=(2, layout.n_params))
+        changes = flat * 1e-3
+        step.coefs, step.intercepts = layout.views(flat)
+        parts = mode.row_parts(step, *layout.views(changes))
+        assert parts[-1] is changes
+        if mode.variables[:2] == ("w", "b"):
+            assert parts[0] is flat
+        row = np.concatenate(parts, axis=1)
+        np.testing.assert_array_equal(row[:, -layout.n_params :], changes)
+        np.testing.assert_array_equal(
+            row, mode.rows(step, *layout.views(changes), np.empty((2, 1, width)))[:, 0]
+        )
+        raise StopIteration  # the step's parameters were replaced: stop here
+
+    with pytest.raises(StopIteration):
+        _steps(sizes)(inspect)
