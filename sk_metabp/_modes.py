@@ -311,6 +311,31 @@ class _Mode:
         return out
 
 
+class ViewCache:
+    """Row parts made once per set of the loop's arrays, then reused.
+
+    The loop keeps one set of buffers per pattern position, so the views of
+    them that make a row, built for one update, serve every later update with
+    the same arrays. Keyed by the arrays' ids; the arrays are kept alive, so that
+    no other array takes one of their ids.
+    """
+
+    def __init__(self, limit=1024):
+        self._parts, self._alive, self._limit = {}, [], limit
+
+    def get(self, arrays, make, *args):
+        """The parts for ``arrays``, from ``make(*args)`` the first time."""
+        key = tuple(map(id, arrays))
+        parts = self._parts.get(key)
+        if parts is None:
+            if len(self._parts) >= self._limit:
+                self._parts.clear()
+                self._alive.clear()
+            parts = self._parts[key] = make(*args)
+            self._alive.append(arrays)
+        return parts
+
+
 class NetworkMode(_Mode):
     """The paper's mode: one row per update with the whole network's state."""
 

@@ -9,7 +9,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._mlp import BackpropRule, UpdateRule
-from ._modes import ParamLayout, make_mode, sizes_from_names, topology
+from ._modes import ParamLayout, ViewCache, make_mode, sizes_from_names, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .recorder import TrajectoryRecorder
 
@@ -89,8 +89,7 @@ class LearnedRule(UpdateRule):
             # the row's parts are views of the step's arrays when every
             # variable is: made once per set of arrays (one per pattern of
             # the training loop), then only concatenated
-            self._parts = {} if mode.parts_are_views else None
-            self._alive = []  # the arrays keyed by id in _parts
+            self._parts = ViewCache() if mode.parts_are_views else None
         else:
             self._unbounded = self.flat
             self._parts = None
@@ -119,19 +118,10 @@ class LearnedRule(UpdateRule):
 
     def _features(self, step):
         """The step's rows, written into ``self.rows``."""
-        cache = self._parts
-        if cache is None:
+        if self._parts is None:
             return self.mode.features(step, out=self.rows)
-        acts, ev, net = step.acts, step.ev, step.ins[-1]
-        key = (id(acts[0]), id(acts[-1]), id(ev), id(net))
-        parts = cache.get(key)
-        if parts is None:
-            if len(cache) >= 1024:
-                cache.clear()
-                self._alive.clear()
-            parts = cache[key] = self.mode._parts(step)
-            # keep the keyed arrays alive, so that no other array takes their ids
-            self._alive.append((acts[0], acts[-1], ev, net))
+        arrays = (step.acts[0], step.acts[-1], step.ev, step.ins[-1])
+        parts = self._parts.get(arrays, self.mode._parts, step)
         return self.mode.features(step, out=self.rows, parts=parts)
 
     def __call__(self, step):

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 
-from ._modes import make_mode
+from ._modes import ViewCache, make_mode
 
 
 def _check_teacher(estimator):
@@ -63,12 +63,9 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
     K, S, R = len(seeds), len(picks), mode.rows_per_update
     rows = np.empty((K, S, R, mode.n_features + mode.n_targets), dtype=dtype)
     if mode.name == "network" and mode.parts_are_views:
-        # Every part of the row is a view of the loop's arrays: the list of
-        # parts made for one set of arrays (the loop has one per pattern
-        # position) gives the rows of every later update with the same ones,
-        # which then cost one concatenate each. Keyed by the arrays' ids, kept
-        # alive so that no other array takes an id.
-        cache, alive = {}, []
+        # Every part of the row is a view of the loop's arrays: parts made once
+        # per set of arrays cost one concatenate per update after that.
+        cache = ViewCache()
 
         def write(step, dcoefs, dintercepts, out):
             acts = step.acts
@@ -81,14 +78,7 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
                 dcoefs[0],
                 dintercepts[0],
             )
-            key = tuple(map(id, arrays))
-            parts = cache.get(key)
-            if parts is None:
-                if len(cache) >= 1024:
-                    cache.clear()
-                    alive.clear()
-                parts = cache[key] = mode.row_parts(step, dcoefs, dintercepts)
-                alive.append(arrays)
+            parts = cache.get(arrays, lambda: mode.row_parts(step, dcoefs, dintercepts))
             np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")
 
     else:
