@@ -284,6 +284,17 @@ class UpdateRule:
     def __call__(self, step):
         raise NotImplementedError
 
+    def end_epoch(self, epoch, params, loss, active):
+        """See each epoch's end: a rule may restore some networks' parameters.
+
+        ``params`` is the live ``(K, n_params)`` array (changed in place to
+        restore), ``loss`` the epoch's losses ``(K,)``, ``active`` the networks
+        still training and ``epoch`` counts from 0. Returns None, or a boolean
+        mask of the networks whose parameters the rule restored: the loop does
+        not stop those for a non-finite loss.
+        """
+        return None
+
 
 class BackpropRule(UpdateRule):
     """Online backprop, rules (5), (6) and (3), with optional momentum.
@@ -350,6 +361,75 @@ class BackpropRule(UpdateRule):
                 np.matmul(a.transpose(0, 2, 1), s, out=dw)
                 np.add.reduce(s, axis=1, out=db)
         return self.dcoefs, self.dintercepts
+
+
+class FallbackRule(UpdateRule):
+    """Train by ``rule``; a network whose loss rises falls back to ``fallback``.
+
+    After each epoch, a network still trained by ``rule`` whose epoch loss is
+    above ``(1 + tol)`` times its lowest so far, or whose loss or weights are
+    not finite, gets back the weights it ended its best epoch with (its
+    initial weights before any epoch ended well), and ``fallback`` makes its
+    changes from then on. ``fell_back[k]`` is the epoch (counting from 1) at
+    which network k fell back, or -1.
+
+    This guards against a learned rule that drifts where it was never fitted
+    (the paper's students whose error rises after a while): the cost of a bad
+    rule is bounded by the epochs it lost, and a good rule never triggers it.
+    """
+
+    def __init__(self, rule, fallback, tol):
+        self.rule = rule
+        self.fallback = fallback
+        self.tol = tol
+
+    def start(self, step):
+        self.rule.start(step)
+        self.fallback.start(step)
+        K = step.n_networks
+        sizes = [step.coefs[0].shape[1], *(w.shape[2] for w in step.coefs)]
+        self.flat = np.zeros((K, _n_params(sizes)))
+        self.dcoefs, self.dintercepts = _param_views(self.flat, sizes)
+        self.best_params = np.empty_like(self.flat)
+        best_coefs, best_intercepts = _param_views(self.best_params, sizes)
+        for dst, src in zip(
+            [*best_coefs, *best_intercepts], [*step.coefs, *step.intercepts]
+        ):
+            np.copyto(dst, src)
+        self.best = np.full(K, np.inf)
+        self.fell_back = np.full(K, -1)
+        self.on_fallback = np.zeros(K, dtype=bool)
+
+    def __call__(self, step):
+        on = self.on_fallback
+        if not on.any():
+            return self.rule(step)
+        # the fallback first: a delta-mode rule overwrites the step's deltas
+        dcoefs, dintercepts = self.fallback(step)
+        if on.all():
+            return dcoefs, dintercepts
+        mine = [*self.dcoefs, *self.dintercepts]
+        learned = self.rule(step)
+        for dst, src in zip(mine, [*learned[0], *learned[1]]):
+            np.copyto(dst, src)
+        for dst, src in zip(mine, [*dcoefs, *dintercepts]):
+            np.copyto(dst, src, where=on.reshape(-1, *([1] * (dst.ndim - 1))))
+        return self.dcoefs, self.dintercepts
+
+    def end_epoch(self, epoch, params, loss, active):
+        ok = np.isfinite(loss) & np.isfinite(params).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            ok &= loss <= (1 + self.tol) * self.best
+        bad = active & ~self.on_fallback & ~ok
+        if bad.any():
+            params[bad] = self.best_params[bad]
+            self.on_fallback |= bad
+            self.fell_back[bad] = epoch + 1
+        better = active & ~self.on_fallback & (loss < self.best)
+        if better.any():
+            self.best[better] = loss[better]
+            self.best_params[better] = params[better]
+        return bad if bad.any() else None
 
 
 def _per_network(a, K):
@@ -527,11 +607,14 @@ def train(
                     total_step += 1
                 loss = curves[it]
                 np.multiply(np.matmul(E_rows, E_cols, sq).reshape(K), half_mean, loss)
+                restored = rule.end_epoch(epoch, params, loss, active)
                 # A sum over every weight and loss is finite unless one of them is
                 # not (or the sum overflows: the exact test then clears it).
                 total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
                 if not math.isfinite(total):
                     finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
+                    if restored is not None:
+                        finite |= restored
                     newly = active & ~finite
                     if newly.any():
                         params[newly] = saved[newly]

@@ -142,6 +142,7 @@ class _BaseBackpropMLP(BaseEstimator):
         self.loss_curve_.extend(curves[0, : n_iter[0]].tolist())
         self.n_iter_ += int(n_iter[0])
         self.diverged_ = bool(diverged[0] >= 0)
+        self._trained_with(rule, first)
         self._velocity = (
             (rule.dcoefs, rule.dintercepts)
             if isinstance(rule, BackpropRule) and not self.diverged_
@@ -158,6 +159,9 @@ class _BaseBackpropMLP(BaseEstimator):
             )
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
         return self
+
+    def _trained_with(self, rule, first):
+        """Read what the rule of one training call knows (subclasses)."""
 
     def _diverged(self, epoch):
         """React to training that diverged at ``epoch``: warn (subclasses may raise)."""

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._mlp import BackpropRule, UpdateRule
+from ._mlp import BackpropRule, FallbackRule, UpdateRule
 from ._modes import ParamLayout, ViewCache, make_mode, sizes_from_names, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .recorder import TrajectoryRecorder
@@ -235,10 +235,22 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
     max_update : float or None, default=1.0
         Bound on each weight or bias change: a learner that extrapolates wildly
         cannot throw the weights far in one step.
-    on_divergence : {"warn", "raise"}, default="warn"
+    on_divergence : {"warn", "raise", "fallback"}, default="warn"
         When the loss or a weight becomes non-finite: stop and keep the last
         finite weights with a ``ConvergenceWarning`` naming the epoch, or raise
-        ``FloatingPointError``.
+        ``FloatingPointError``. ``"fallback"`` also guards against a rule that
+        makes the loss rise (the paper's students whose error grows, or a rule
+        used on a task unlike those it learned from): when the epoch loss
+        exceeds ``1 + fallback_tol`` times its lowest so far, or becomes
+        non-finite, the student goes back to the weights of its best epoch and
+        is trained by backprop, at the (first) teacher's rate, from there on
+        (``fallback_epoch_``). The guard compares the epochs of one call to
+        ``fit`` or ``partial_fit``.
+    fallback_tol : float, default=0.25
+        The relative rise of the epoch loss over its lowest that makes a
+        student fall back (``on_divergence="fallback"`` only). Online training
+        loss is noisy from epoch to epoch: a rise of a few percent is common
+        under backprop itself.
     n_jobs : int or None, default=None
         Workers for recording the teacher runs.
 
@@ -251,6 +263,9 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         The teacher's recording (None with a frozen learner).
     layout_ : str
         The rows the learner reads: mode, topology, variables.
+    fallback_epoch_ : int
+        The epoch (counting from 1) at which the student fell back to
+        backprop, or -1 (always -1 unless ``on_divergence="fallback"``).
     classes_, coefs_, intercepts_, loss_curve_, loss_, n_iter_, diverged_
         As in :class:`BackpropMLPClassifier`.
 
@@ -275,7 +290,8 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         "n_teacher_runs": [Interval(Integral, 1, None, closed="left")],
         "record_every": [Interval(Integral, 1, None, closed="left")],
         "max_update": [Interval(Real, 0, None, closed="neither"), None],
-        "on_divergence": [StrOptions({"warn", "raise"})],
+        "on_divergence": [StrOptions({"warn", "raise", "fallback"})],
+        "fallback_tol": [Interval(Real, 0, None, closed="neither")],
         "n_jobs": [Integral, None],
     }
 
@@ -296,6 +312,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         init_scale=1.0,
         max_update=1.0,
         on_divergence="warn",
+        fallback_tol=0.25,
         tol=None,
         n_iter_no_change=10,
         warm_start=False,
@@ -317,6 +334,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         self.init_scale = init_scale
         self.max_update = max_update
         self.on_divergence = on_divergence
+        self.fallback_tol = fallback_tol
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
@@ -398,7 +416,17 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         check_learner_layout(self.learner_, self._mode)
 
     def _make_rule(self):
-        return LearnedRule(self._mode, self.learner_, self.max_update)
+        rule = LearnedRule(self._mode, self.learner_, self.max_update)
+        if self.on_divergence == "fallback":
+            rate = self._mode.learning_rate
+            rule = FallbackRule(rule, BackpropRule(rate), self.fallback_tol)
+        return rule
+
+    def _trained_with(self, rule, first):
+        if isinstance(rule, FallbackRule) and rule.fell_back[0] >= 0:
+            self.fallback_epoch_ = int(rule.fell_back[0])
+        elif first or not hasattr(self, "fallback_epoch_"):
+            self.fallback_epoch_ = -1
 
     def fit(self, X, y):
         """Fit the learner (unless frozen), then train a fresh network with it.

@@ -5,7 +5,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
 
 # Tiny settings: one short teacher run and a small learner keep each of the
-# ~60 checks fast; one instance per mode.
+# ~60 checks fast; one instance per mode, and link mode with the fallback guard.
 ESTIMATORS = [
     LearnedRuleMLPClassifier(
         (4,),
@@ -14,9 +14,15 @@ ESTIMATORS = [
         n_teacher_runs=1,
         record_every=4,
         max_iter=40,
+        on_divergence=on_divergence,
         random_state=0,
     )
-    for mode in ("network", "link", "delta")
+    for mode, on_divergence in [
+        ("network", "warn"),
+        ("link", "warn"),
+        ("delta", "warn"),
+        ("link", "fallback"),
+    ]
 ]
 
 

@@ -1,0 +1,199 @@
+"""The fallback guard: a rule that makes the loss rise hands over to backprop."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
+from sk_metabp._mlp import (
+    BackpropRule,
+    FallbackRule,
+    UpdateRule,
+    init_params,
+    layer_sizes,
+    train,
+)
+from sk_metabp.datasets import make_boolean
+from sk_metabp.recorder import TrajectoryRecorder
+
+RATE = 0.23
+
+
+class _AscendFor(UpdateRule):
+    """Backprop, but network ``k`` climbs the gradient (its loss rises)."""
+
+    def __init__(self, k):
+        self.k = k
+        self.inner = BackpropRule(RATE)
+
+    def start(self, step):
+        self.inner.start(step)
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.inner(step)
+        for d in [*dcoefs, *dintercepts]:
+            d[self.k] *= -1
+        return dcoefs, dintercepts
+
+
+class _InfAt(UpdateRule):
+    """Backprop, but every change of network ``k`` is infinite at one step."""
+
+    def __init__(self, k, at_step):
+        self.k, self.at_step = k, at_step
+        self.inner = BackpropRule(RATE)
+
+    def start(self, step):
+        self.inner.start(step)
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.inner(step)
+        if step.step == self.at_step:
+            dcoefs[0][self.k] = np.inf
+        return dcoefs, dintercepts
+
+
+def _problem(seeds, hidden=(2,)):
+    X, y = make_boolean("and")
+    Y = y[:, None].astype(float)
+    sizes = layer_sizes(2, hidden, 1)
+    coefs, intercepts = init_params(sizes, [np.random.RandomState(s) for s in seeds])
+    return X, Y, coefs, intercepts
+
+
+def _params(coefs, intercepts, k):
+    return np.concatenate([p[k].ravel() for p in [*coefs, *intercepts]])
+
+
+def test_rising_network_restarts_from_its_best_epoch_with_backprop():
+    seeds, tol, epochs = [1, 2], 0.1, 40
+    X, Y, coefs, intercepts = _problem(seeds)
+    rule = FallbackRule(_AscendFor(0), BackpropRule(RATE), tol)
+    curves, n_iter, diverged, _ = train(coefs, intercepts, X, Y, rule, max_iter=epochs)
+    e = int(rule.fell_back[0])
+    assert e > 0 and rule.fell_back[1] == -1
+    assert (diverged == -1).all() and (n_iter == epochs).all()
+    # the epoch that fell back is the first whose loss rose past the tolerance
+    first = curves[0, :e]
+    assert first[-1] > (1 + tol) * first[:-1].min()
+    assert all(first[i] <= (1 + tol) * first[:i].min() for i in range(1, e - 1))
+    # network 1 never fell back: it is plain backprop
+    X1, Y1, c1, i1 = _problem([seeds[1]])
+    train(c1, i1, X1, Y1, BackpropRule(RATE), max_iter=epochs)
+    np.testing.assert_allclose(
+        _params(coefs, intercepts, 1), _params(c1, i1, 0), rtol=1e-12
+    )
+    # network 0: the climbing rule up to its best epoch b, then backprop for the
+    # epochs after the one that fell back
+    b = int(np.argmin(first)) + 1
+    X0, Y0, c0, i0 = _problem([seeds[0]])
+    train(c0, i0, X0, Y0, _AscendFor(0), max_iter=b)
+    train(c0, i0, X0, Y0, BackpropRule(RATE), max_iter=epochs - e)
+    np.testing.assert_allclose(
+        _params(coefs, intercepts, 0), _params(c0, i0, 0), rtol=1e-10
+    )
+
+
+def test_non_finite_change_is_rescued_not_stopped():
+    seeds = [3, 4]
+    X, Y, coefs, intercepts = _problem(seeds)
+    # step 9 is the second pattern of epoch 3
+    rule = FallbackRule(_InfAt(0, at_step=9), BackpropRule(RATE), 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curves, n_iter, diverged, _ = train(coefs, intercepts, X, Y, rule, max_iter=10)
+    np.testing.assert_array_equal(rule.fell_back, [3, -1])
+    np.testing.assert_array_equal(diverged, [-1, -1])
+    np.testing.assert_array_equal(n_iter, [10, 10])
+    assert np.isfinite(curves[:, 3:]).all()
+    for p in [*coefs, *intercepts]:
+        assert np.isfinite(p).all()
+
+
+def test_a_rule_that_never_rises_is_untouched():
+    seeds = [0, 1, 2]
+    X, Y, coefs, intercepts = _problem(seeds, hidden=(1,))
+    guarded = FallbackRule(BackpropRule(RATE), BackpropRule(RATE), 0.25)
+    curves, *_ = train(coefs, intercepts, X, Y, guarded, max_iter=300)
+    X, Y, c, i = _problem(seeds, hidden=(1,))
+    plain, *_ = train(c, i, X, Y, BackpropRule(RATE), max_iter=300)
+    assert (guarded.fell_back == -1).all()
+    np.testing.assert_array_equal(curves, plain)
+    for a, b in zip([*coefs, *intercepts], [*c, *i]):
+        np.testing.assert_array_equal(a, b)
+
+
+class ConstantRegressor(RegressorMixin, BaseEstimator):
+    """A broken learner: every change it predicts is ``value``."""
+
+    def __init__(self, value=0.05):
+        self.value = value
+
+    def fit(self, X, y):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        self.n_outputs_ = np.asarray(y).reshape(len(X), -1).shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full((np.asarray(X).shape[0], self.n_outputs_), self.value)
+
+
+def _constant_learner(value):
+    X, y = make_boolean("and")
+    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1)).fit(X, y)
+    return FrozenEstimator(ConstantRegressor(value).fit(rec.features_, rec.targets_))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_classifier_falls_back_when_the_rule_saturates_the_network(seed):
+    # every weight and bias grows by 0.05 per update: the output saturates
+    # at 1 and the loss rises towards 3/8; the guard hands over to backprop
+    X, y = make_boolean("and")
+    params = dict(
+        hidden_layer_sizes=(1,),
+        learner=_constant_learner(0.05),
+        max_iter=3000,
+        random_state=seed,
+    )
+    drifting = LearnedRuleMLPClassifier(**params).fit(X, y)
+    guarded = LearnedRuleMLPClassifier(**params, on_divergence="fallback").fit(X, y)
+    assert drifting.fallback_epoch_ == -1
+    assert drifting.loss_ > 0.3
+    assert 1 <= guarded.fallback_epoch_ < 100
+    assert not guarded.diverged_ and guarded.n_iter_ == 3000
+    assert guarded.loss_ < 0.05
+    assert guarded.score(X, y) == 1.0
+
+
+def test_classifier_fallback_from_a_non_finite_first_epoch_is_backprop():
+    X, y = make_boolean("and")
+    clf = LearnedRuleMLPClassifier(
+        (1,),
+        learner=_constant_learner(1e308),
+        max_update=None,
+        on_divergence="fallback",
+        max_iter=50,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X, y)
+    assert clf.fallback_epoch_ == 1 and not clf.diverged_
+    # no epoch ended well: back to the initial weights, then 49 epochs of backprop
+    ref = BackpropMLPClassifier((1,), learning_rate=RATE, max_iter=49, random_state=0)
+    ref.fit(X, y)
+    for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(clf.loss_curve_[1:], ref.loss_curve_, rtol=1e-12)
+
+
+def test_fallback_tol_must_be_positive():
+    X, y = make_boolean("and")
+    for tol in (0, -0.5):
+        clf = LearnedRuleMLPClassifier(on_divergence="fallback", fallback_tol=tol)
+        with pytest.raises(InvalidParameterError, match="fallback_tol"):
+            clf.fit(X, y)
