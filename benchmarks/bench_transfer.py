@@ -13,7 +13,11 @@ same number of epochs, from the same seeds, by five update rules:
   backprop) refined by trial and error (:func:`sk_metabp.refine.refine_learner`)
   on the same three boolean tasks and four small synthetic tasks of other
   shapes, keeping the weights best on three held-out synthetic tasks. None of
-  the synthetic tasks is in the suite.
+  the synthetic tasks is in the suite;
+- ``refined+guard``: the refined rule with the fallback guard
+  (``on_divergence="fallback"``): a student whose epoch loss rises past
+  ``1 + fallback_tol`` times its best goes back to its best epoch's weights and
+  is trained by backprop from there.
 
 The link rules read the normalised link variables (:data:`VARIABLES`): each
 quantity over its rms across the link's layer, and the layer's scale apart.
@@ -29,7 +33,8 @@ where there is one, on the training set otherwise (boolean tasks, parity).
 
 Targets: a link-mode rule reaches >= 95% of backprop's accuracy on 4 or more
 tasks it never saw; the refined rule's final training loss is below backprop's
-on >= 3 tasks and no worse than backprop's on every task it was not refined on.
+on >= 3 tasks and no worse than backprop's on every task it was not refined on
+(judged for the refined rule with and without the guard).
 
 Run ``python benchmarks/bench_transfer.py [--quick] [--seeds N]``.
 """
@@ -124,7 +129,8 @@ def make_suite(quick):
 
 
 def _evaluate(clf, X, y, X_test, y_test, seeds, rule, epochs):
-    """Train one student per seed in lockstep; their final losses and accuracies.
+    """Train one student per seed in lockstep: median final loss and accuracy,
+    and the numbers of students that diverged and that fell back to backprop.
 
     ``clf`` sets up the students (topology, encoding); ``rule`` is None for
     backprop. A diverged student scores an infinite loss.
@@ -142,10 +148,11 @@ def _evaluate(clf, X, y, X_test, y_test, seeds, rule, epochs):
         clf.coefs_ = [c[k] for c in coefs]
         clf.intercepts_ = [b[k] for b in intercepts]
         acc.append(clf.score(X_eval, y_eval))
-    return np.median(loss), np.median(acc), int((~done).sum())
+    fell_back = int((getattr(rule, "fell_back", np.array([-1])) >= 0).sum())
+    return np.median(loss), np.median(acc), int((~done).sum()), fell_back
 
 
-def _learned(learner, target, hidden, epochs, X, y):
+def _learned(learner, target, hidden, epochs, X, y, guard=False):
     clf = LearnedRuleMLPClassifier(
         hidden,
         learner=FrozenEstimator(learner),
@@ -153,6 +160,7 @@ def _learned(learner, target, hidden, epochs, X, y):
         variables=VARIABLES,
         target=target,
         max_iter=epochs,
+        on_divergence="fallback" if guard else "warn",
     )
     clf._fit_learner(X, y)
     return clf, clf._make_rule()
@@ -283,12 +291,13 @@ def main(argv=None):
     rules = fit_rules(suite, args.quick, args.n_jobs, verbose=True)
     print(f"rules fitted in {time.perf_counter() - t0:.1f} s\n")
 
-    methods = ["backprop", "network", "link-and", "link-multi", "refined"]
+    methods = ["backprop", "network", "link-and", "link-multi", "refined", "guarded"]
     seen = {
         "network": set(suite),  # fitted on each task itself
         "link-and": {"and 2-1-1"},
         "link-multi": set(MULTI_TASKS),
         "refined": set(MULTI_TASKS),
+        "guarded": set(MULTI_TASKS),
     }
     rows = []
     for name, (X, y, X_te, y_te, hidden, epochs) in suite.items():
@@ -310,6 +319,8 @@ def main(argv=None):
         for method in ("link-and", "link-multi", "refined"):
             clf, rule = _learned(*rules[method], hidden, epochs, X, y)
             row[method] = _evaluate(clf, X, y, X_te, y_te, seeds, rule, epochs)
+        clf, rule = _learned(*rules["refined"], hidden, epochs, X, y, guard=True)
+        row["guarded"] = _evaluate(clf, X, y, X_te, y_te, seeds, rule, epochs)
         rows.append(row)
         print(f"  {name}: {time.perf_counter() - t:.1f} s", flush=True)
 
@@ -317,13 +328,18 @@ def main(argv=None):
     print(
         f"\nmedian over {n_seeds} seeds; loss = final training loss; acc = {acc_kind}"
     )
-    print("d = diverged students; epochs equal across rules on each task\n")
-    header = f"{'task':<14}{'ep':>5}" + "".join(f"{m:>22}" for m in methods)
+    print(
+        "d = diverged students (for guarded: students that fell back to backprop);"
+        " epochs equal across rules on each task\n"
+    )
+    header = f"{'task':<14}{'ep':>5}" + "".join(f"{m:>21}" for m in methods)
     print(header)
-    print(f"{'':<19}" + "".join(f"{'loss    acc    d':>22}" for _ in methods))
+    print(f"{'':<19}" + "".join(f"{'loss    acc   d':>21}" for _ in methods))
     for row in rows:
         cells = "".join(
-            f"{row[m][0]:>12.4g}{row[m][1]:>7.3f}{row[m][2]:>3d}" for m in methods
+            f"{row[m][0]:>12.4g}{row[m][1]:>6.3f}"
+            f"{row[m][3 if m == 'guarded' else 2]:>3d}"
+            for m in methods
         )
         print(f"{row['task']:<14}{row['epochs']:>5}{cells}")
 
@@ -341,21 +357,22 @@ def main(argv=None):
             f"{ACCURACY_SHARE:.0%} of backprop's accuracy on {len(ok)} of "
             f"{len(unseen)} unseen tasks (need {MIN_UNSEEN_TASKS}): {ok}"
         )
-    better = [r["task"] for r in rows if r["refined"][0] < r["backprop"][0]]
-    worse_unseen = [
-        r["task"]
-        for r in rows
-        if r["task"] not in seen["refined"] and r["refined"][0] > r["backprop"][0]
-    ]
-    print(
-        f"target {'MET' if len(better) >= MIN_BETTER_LOSS else 'NOT met'}: refined "
-        f"final training loss below backprop's on {len(better)} tasks (need "
-        f"{MIN_BETTER_LOSS}): {better}"
-    )
-    print(
-        f"target {'MET' if not worse_unseen else 'NOT met'}: refined no worse than "
-        f"backprop on every unseen task; worse on {worse_unseen}"
-    )
+    for method in ("refined", "guarded"):
+        better = [r["task"] for r in rows if r[method][0] < r["backprop"][0]]
+        worse_unseen = [
+            r["task"]
+            for r in rows
+            if r["task"] not in seen[method] and r[method][0] > r["backprop"][0]
+        ]
+        print(
+            f"target {'MET' if len(better) >= MIN_BETTER_LOSS else 'NOT met'}: "
+            f"{method} final training loss below backprop's on {len(better)} "
+            f"tasks (need {MIN_BETTER_LOSS}): {better}"
+        )
+        print(
+            f"target {'MET' if not worse_unseen else 'NOT met'}: {method} no worse "
+            f"than backprop on every unseen task; worse on {worse_unseen}"
+        )
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
 
 

@@ -142,6 +142,12 @@ def _parser():
         help="the learning network: 'default' has 32 hidden units; 'paper' the "
         "paper's 2, 0, 3 and 3",
     )
+    rep.add_argument(
+        "--guard",
+        action="store_true",
+        help="beyond the paper: a learned student whose error rises falls back "
+        "to backprop from its best epoch (on_divergence='fallback')",
+    )
     return parser
 
 
@@ -172,7 +178,8 @@ def reproduce(args, parser):
     print(
         f"Reproducing {', '.join(e.name for e in experiments)} with {n_seeds} seeds "
         f"per method{' (quick mode: a smoke test)' if args.quick else ''}, "
-        f"n_jobs={args.n_jobs}, learner={args.learner}; writing to {out}",
+        f"n_jobs={args.n_jobs}, learner={args.learner}"
+        f"{', guarded' if args.guard else ''}; writing to {out}",
         flush=True,
     )
     start = time.perf_counter()
@@ -182,6 +189,7 @@ def reproduce(args, parser):
         n_jobs=args.n_jobs,
         quick=args.quick,
         learner=args.learner,
+        guard=args.guard,
         verbose=True,
     )
     written = []

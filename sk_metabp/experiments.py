@@ -564,13 +564,14 @@ def _train_batch(experiment, method, clf, seeds, keep):
             measure(step.coefs, step.intercepts, slot[step.step // n])
 
     start = time.perf_counter()
+    rule = None if method == "backprop" else clf._make_rule()
     if method == "backprop":
         coefs, intercepts, result = backprop._train_stack(
             Xs, Y, sizes, seeds, callback=callback
         )
     else:
         coefs, intercepts, result = clf._train_stack(
-            Xs, Y, sizes, seeds, rule=clf._make_rule(), callback=callback, max_iter=E
+            Xs, Y, sizes, seeds, rule=rule, callback=callback, max_iter=E
         )
     elapsed = time.perf_counter() - start
     if E in slot:
@@ -596,6 +597,7 @@ def _train_batch(experiment, method, clf, seeds, keep):
         "final_accuracy": final_acc,
         "final_test_accuracy": acc_test[:, -1],
         "diverged": diverged >= 0,
+        "fell_back": getattr(rule, "fell_back", np.full(K, -1)) >= 0,
         "time": elapsed,
     }
 
@@ -661,6 +663,9 @@ def _summarise(experiment, clf, fit_time, parts, judge_options):
             np.nanmedian(test) if np.isfinite(test).any() else np.nan
         )
         row[f"time_{method}_s"] = sum(p["time"] for p in done)
+        row[f"fell_back_{method}"] = np.concatenate(
+            [p["fell_back"] for p in done]
+        ).mean()
         row["n_seeds"] = len(final)
     row["time_ratio"] = (
         row["time_learned_s"] / row["time_backprop_s"]
@@ -707,6 +712,7 @@ def run_experiments(
     curve_points=200,
     random_state=0,
     judge_options=None,
+    guard=False,
     verbose=False,
 ):
     """Run the paper's experiments over many seeds and judge its claims.
@@ -740,6 +746,12 @@ def run_experiments(
         Seeds the teacher runs (their seeds are drawn from it).
     judge_options : dict, default=None
         Keyword arguments for :func:`judge` (its factors and tolerance).
+    guard : bool, default=False
+        Beyond the paper: train the learned students with the fallback guard
+        (``on_divergence="fallback"`` of
+        :class:`~sk_metabp.LearnedRuleMLPClassifier`), which hands a student
+        whose error rises back to backprop. The summary's
+        ``fell_back_learned`` is the share of students that fell back.
     verbose : bool or callable, default=False
         Print a progress line, with the elapsed time, when a learner is fitted
         and when a seed batch is trained; a callable receives the lines.
@@ -805,6 +817,8 @@ def run_experiments(
     for e in experiments:
         clf = copy.copy(estimators[e.name])
         clf.recorder_ = None  # the recording stays here; workers need the learner
+        if guard:
+            clf.on_divergence = "fallback"
         seeds = _student_seeds(n_seeds, estimators[e.name].recorder_.seeds_)
         keep = _curve_epochs(e.epochs, curve_points)
         for method in ("backprop", "learned"):
@@ -887,6 +901,7 @@ def run_experiments(
         "curve_points": curve_points,
         "random_state": random_state,
         "judge_options": judge_options,
+        "guard": bool(guard),
         "wall_time_s": time.perf_counter() - started,
     }
     return Reproduction(
@@ -978,6 +993,10 @@ def _markdown_table(rows):
     return "\n".join(out)
 
 
+def _fallback_tol(reproduction):
+    return min(c.fallback_tol for c in reproduction.estimators.values())
+
+
 def summary_markdown(reproduction):
     """The reproduction as a markdown report (what ``summary.md`` holds).
 
@@ -996,7 +1015,15 @@ def summary_markdown(reproduction):
         "",
         f"{st['n_seeds']} seeds per method and experiment"
         + (" (quick mode: a smoke test, not a reproduction)" if st["quick"] else "")
-        + f"; learner: {st['learner']}; {st['workers']} worker(s); "
+        + f"; learner: {st['learner']}"
+        + (
+            "; learned students guarded (a student whose error rises by over "
+            f"{_fallback_tol(reproduction):.0%} falls back to backprop: beyond "
+            "the paper)"
+            if st.get("guard")
+            else ""
+        )
+        + f"; {st['workers']} worker(s); "
         f"{st['wall_time_s']:.0f} s in all.",
         "",
         "Final J is the mean pattern error (eq. 2) of the last epoch, median and "
@@ -1019,7 +1046,13 @@ def summary_markdown(reproduction):
             f"{r['learner']}, in the paper {r['paper_learner']}; learner fitted "
             f"in {r['learner_fit_s']:.1f} s, final training loss "
             f"{r['learner_loss']:.3g}). Paper: *{r['claim']}* "
-            f"Verdict: **{r['verdict']}** ({r['reason']}).",
+            f"Verdict: **{r['verdict']}** ({r['reason']})."
+            + (
+                f" With the guard, {r['fell_back_learned']:.0%} of the learned "
+                "students fell back to backprop."
+                if st.get("guard")
+                else ""
+            ),
         ]
     lines += [
         "",

@@ -148,3 +148,13 @@ def test_no_arguments_runs_the_demo(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "backprop" in out and "learned rule" in out
     assert "python -m sk_metabp reproduce" in out
+
+
+def test_reproduce_guard(tmp_path, capsys):
+    args = ["reproduce", "--quick", "--experiments", "4", "--seeds", "4"]
+    code = main([*args, "--n-jobs", "1", "--out", str(tmp_path), "--guard"])
+    assert code == 0
+    assert "guarded" in capsys.readouterr().out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "learned students guarded" in summary
+    assert "of the learned students fell back to backprop" in summary

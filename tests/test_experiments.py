@@ -278,3 +278,26 @@ def test_judge_options_and_reason():
     with pytest.raises(ValueError, match="expected must be one of"):
         _j("faster", 1, 1)
     assert _j("better", 0.0, 1e-3) == "not reproduced"
+
+
+@pytest.mark.parametrize("random_state", range(4))
+def test_guard_stops_experiment_4s_rising_error(random_state):
+    # quick experiment 4: the learned error rises in nearly every run; with
+    # the guard, at least 3 students in 4 fall back and at most half end above
+    # their first error (measured: 1.0 unguarded, 0-50% guarded, 4 recordings)
+    def run(guard):
+        rep = run_experiments(
+            ["exp4"],
+            n_seeds=8,
+            quick=True,
+            n_jobs=1,
+            random_state=random_state,
+            guard=guard,
+        )
+        return rep.summary.iloc[0]
+
+    plain, guarded = run(False), run(True)
+    assert plain["rose_learned"] >= 0.75 and plain["fell_back_learned"] == 0
+    assert guarded["fell_back_learned"] >= 0.75
+    assert guarded["rose_learned"] <= 0.5
+    assert guarded["fell_back_backprop"] == 0
