@@ -4,8 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.frozen import FrozenEstimator
+from _learners import constant_learner
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
@@ -18,7 +17,6 @@ from sk_metabp._mlp import (
     train,
 )
 from sk_metabp.datasets import make_boolean
-from sk_metabp.recorder import TrajectoryRecorder
 
 RATE = 0.23
 
@@ -127,27 +125,6 @@ def test_a_rule_that_never_rises_is_untouched():
         np.testing.assert_array_equal(a, b)
 
 
-class ConstantRegressor(RegressorMixin, BaseEstimator):
-    """A broken learner: every change it predicts is ``value``."""
-
-    def __init__(self, value=0.05):
-        self.value = value
-
-    def fit(self, X, y):
-        self.n_features_in_ = np.asarray(X).shape[1]
-        self.n_outputs_ = np.asarray(y).reshape(len(X), -1).shape[1]
-        return self
-
-    def predict(self, X):
-        return np.full((np.asarray(X).shape[0], self.n_outputs_), self.value)
-
-
-def _constant_learner(value):
-    X, y = make_boolean("and")
-    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1)).fit(X, y)
-    return FrozenEstimator(ConstantRegressor(value).fit(rec.features_, rec.targets_))
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_classifier_falls_back_when_the_rule_saturates_the_network(seed):
     # every weight and bias grows by 0.05 per update: the output saturates
@@ -155,7 +132,7 @@ def test_classifier_falls_back_when_the_rule_saturates_the_network(seed):
     X, y = make_boolean("and")
     params = dict(
         hidden_layer_sizes=(1,),
-        learner=_constant_learner(0.05),
+        learner=constant_learner(0.05),
         max_iter=3000,
         random_state=seed,
     )
@@ -173,7 +150,7 @@ def test_classifier_fallback_from_a_non_finite_first_epoch_is_backprop():
     X, y = make_boolean("and")
     clf = LearnedRuleMLPClassifier(
         (1,),
-        learner=_constant_learner(1e308),
+        learner=constant_learner(1e308),
         max_update=None,
         on_divergence="fallback",
         max_iter=50,

@@ -3,6 +3,7 @@
 import joblib
 import numpy as np
 import pytest
+from _learners import constant_learner
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_iris, make_moons
 from sklearn.exceptions import ConvergenceWarning
@@ -220,33 +221,10 @@ def test_network_learner_refuses_other_variables(and_network_clf):
         clf.fit(X, y)
 
 
-class HugeRegressor(RegressorMixin, BaseEstimator):
-    """A broken learner: every predicted change is enormous."""
-
-    def __init__(self, value=1e308):
-        self.value = value
-
-    def fit(self, X, y):
-        self.n_features_in_ = np.asarray(X).shape[1]
-        self.n_outputs_ = np.asarray(y).reshape(len(X), -1).shape[1]
-        return self
-
-    def predict(self, X):
-        return np.full((np.asarray(X).shape[0], self.n_outputs_), self.value)
-
-
-def _huge(mode="network"):
-    X, y = make_boolean("and")
-    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1), mode=mode).fit(
-        X, y
-    )
-    return FrozenEstimator(HugeRegressor().fit(rec.features_, rec.targets_))
-
-
 def test_divergence_warns_and_keeps_finite_weights():
     X, y = make_boolean("and")
     clf = LearnedRuleMLPClassifier(
-        (1,), learner=_huge(), max_update=None, max_iter=20, random_state=0
+        (1,), learner=constant_learner(), max_update=None, max_iter=20, random_state=0
     )
     with pytest.warns(ConvergenceWarning, match="diverged at epoch 1"):
         clf.fit(X, y)
@@ -258,7 +236,11 @@ def test_divergence_warns_and_keeps_finite_weights():
 def test_divergence_raises_when_asked():
     X, y = make_boolean("and")
     clf = LearnedRuleMLPClassifier(
-        (1,), learner=_huge(), max_update=None, on_divergence="raise", max_iter=20
+        (1,),
+        learner=constant_learner(),
+        max_update=None,
+        on_divergence="raise",
+        max_iter=20,
     )
     with pytest.raises(FloatingPointError, match="diverged at epoch 1"):
         clf.fit(X, y)
@@ -267,7 +249,7 @@ def test_divergence_raises_when_asked():
 def test_max_update_bounds_every_change():
     X, y = make_boolean("and")
     clf = LearnedRuleMLPClassifier(
-        (1,), learner=_huge(), max_update=0.01, max_iter=3, random_state=0
+        (1,), learner=constant_learner(), max_update=0.01, max_iter=3, random_state=0
     ).fit(X, y)
     start = BackpropMLPClassifier((1,), max_iter=1, random_state=0)
     start._random_state = np.random.RandomState(0)

@@ -1,0 +1,32 @@
+"""Broken learners for the tests of the stability guards."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.frozen import FrozenEstimator
+
+from sk_metabp import BackpropMLPClassifier
+from sk_metabp.datasets import make_boolean
+from sk_metabp.recorder import TrajectoryRecorder
+
+
+class ConstantRegressor(RegressorMixin, BaseEstimator):
+    """A broken learner: every change it predicts is ``value``."""
+
+    def __init__(self, value=1e308):
+        self.value = value
+
+    def fit(self, X, y):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        self.n_outputs_ = np.asarray(y).reshape(len(X), -1).shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full((np.asarray(X).shape[0], self.n_outputs_), self.value)
+
+
+def constant_learner(value=1e308, mode="network"):
+    """A frozen ConstantRegressor fitted for the rows of AND's 2-1-1 network."""
+    X, y = make_boolean("and")
+    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1), mode=mode)
+    rec.fit(X, y)
+    return FrozenEstimator(ConstantRegressor(value).fit(rec.features_, rec.targets_))
