@@ -284,14 +284,15 @@ class UpdateRule:
     def __call__(self, step):
         raise NotImplementedError
 
-    def end_epoch(self, epoch, params, loss, active):
+    def end_epoch(self, epoch, params, loss, active, finite):
         """See each epoch's end: a rule may restore some networks' parameters.
 
         ``params`` is the live ``(K, n_params)`` array (changed in place to
         restore), ``loss`` the epoch's losses ``(K,)``, ``active`` the networks
-        still training and ``epoch`` counts from 0. Returns None, or a boolean
-        mask of the networks whose parameters the rule restored: the loop does
-        not stop those for a non-finite loss.
+        still training, ``finite`` whether every loss and parameter is finite,
+        and ``epoch`` counts from 0. Returns None, or a boolean mask of the
+        networks whose parameters the rule restored: the loop does not stop
+        those for a non-finite loss.
         """
         return None
 
@@ -397,16 +398,21 @@ class FallbackRule(UpdateRule):
         ):
             np.copyto(dst, src)
         self.best = np.full(K, np.inf)
+        # any finite loss is within the limit until a first epoch sets it
+        self._limit = np.full(K, np.finfo(float).max)
+        self._within = np.empty(K, dtype=bool)
+        self._better = np.empty(K, dtype=bool)
         self.fell_back = np.full(K, -1)
         self.on_fallback = np.zeros(K, dtype=bool)
+        self._any_fallen = self._all_fallen = False
 
     def __call__(self, step):
-        on = self.on_fallback
-        if not on.any():
+        if not self._any_fallen:
             return self.rule(step)
+        on = self.on_fallback
         # the fallback first: a delta-mode rule overwrites the step's deltas
         dcoefs, dintercepts = self.fallback(step)
-        if on.all():
+        if self._all_fallen:
             return dcoefs, dintercepts
         mine = [*self.dcoefs, *self.dintercepts]
         learned = self.rule(step)
@@ -416,20 +422,34 @@ class FallbackRule(UpdateRule):
             np.copyto(dst, src, where=on.reshape(-1, *([1] * (dst.ndim - 1))))
         return self.dcoefs, self.dintercepts
 
-    def end_epoch(self, epoch, params, loss, active):
-        ok = np.isfinite(loss) & np.isfinite(params).all(axis=1)
-        with np.errstate(invalid="ignore"):
-            ok &= loss <= (1 + self.tol) * self.best
-        bad = active & ~self.on_fallback & ~ok
-        if bad.any():
-            params[bad] = self.best_params[bad]
-            self.on_fallback |= bad
-            self.fell_back[bad] = epoch + 1
-        better = active & ~self.on_fallback & (loss < self.best)
-        if better.any():
-            self.best[better] = loss[better]
-            self.best_params[better] = params[better]
-        return bad if bad.any() else None
+    def end_epoch(self, epoch, params, loss, active, finite):
+        # the usual epoch, a few numpy calls: every loss and weight finite, and
+        # every loss within its limit (NaN and inf compare False)
+        within = np.less_equal(loss, self._limit, out=self._within)
+        if finite and within.all():
+            bad = None
+        else:
+            if not finite:
+                within &= np.isfinite(params).all(axis=1)
+            bad = active & ~self.on_fallback & ~within
+            if bad.any():
+                params[bad] = self.best_params[bad]
+                self.on_fallback |= bad
+                self.fell_back[bad] = epoch + 1
+                self._limit[bad] = np.inf  # a fallen network is not watched
+                self._any_fallen = True
+                self._all_fallen = bool(self.on_fallback.all())
+            else:
+                bad = None
+        # stopped networks are never restored: their best does not matter
+        better = np.less(loss, self.best, out=self._better)
+        if not self._all_fallen and better.any():
+            if self._any_fallen:
+                better &= ~self.on_fallback
+            np.copyto(self.best, loss, where=better)
+            np.copyto(self.best_params, params, where=better[:, None])
+            np.multiply(self.best, 1 + self.tol, out=self._limit, where=better)
+        return bad
 
 
 def _per_network(a, K):
@@ -607,11 +627,12 @@ def train(
                     total_step += 1
                 loss = curves[it]
                 np.multiply(np.matmul(E_rows, E_cols, sq).reshape(K), half_mean, loss)
-                restored = rule.end_epoch(epoch, params, loss, active)
                 # A sum over every weight and loss is finite unless one of them is
                 # not (or the sum overflows: the exact test then clears it).
                 total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
-                if not math.isfinite(total):
+                finite = math.isfinite(total)
+                restored = rule.end_epoch(epoch, params, loss, active, finite)
+                if not finite:
                     finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
                     if restored is not None:
                         finite |= restored
