@@ -134,7 +134,15 @@ class LearnedRule(UpdateRule):
             self.learner._predict_raw(self._X, self._plan, self._unbounded)
         else:
             rows = self._features(step)
-            self.mode.changes(step, self.predict(rows), self.flat)
+            predicted = self.predict(rows)
+            odd = getattr(self.mode, "odd_columns", None)
+            if odd is not None:
+                # the odd part in the error: (f(x) - f(x~)) / 2 (LinkMode)
+                predicted = predicted.copy()
+                rows[:, :, odd] *= -1
+                predicted -= self.predict(rows)
+                predicted *= 0.5
+            self.mode.changes(step, predicted, self.flat)
         if self.max_update is not None:
             np.minimum(self._unbounded, self._hi, out=self._lower)
             np.maximum(self._lower, self._lo, out=self.flat)
@@ -204,12 +212,14 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
         The sampled variables (the mode's default when None).
-    target : {"change", "scaled", "residual"}, default="change"
+    target : {"change", "scaled", "residual", "residual_odd"}, default="change"
         What a link-mode learner predicts: each link's change, the change in
         units of its layer's scale, or the change beyond backprop's step at the
         (first) teacher's rate in those units, so that a learner predicting 0
-        trains as backprop (see :class:`~sk_metabp._modes.LinkMode`). Other
-        modes take ``"change"``. A frozen learner must be used with the target
+        trains as backprop; ``"residual_odd"`` uses only the part of that
+        prediction that is odd in the error, so the rule makes no change where
+        the error is 0 (see :class:`~sk_metabp._modes.LinkMode`). Other modes
+        take ``"change"``. A frozen learner must be used with the target
         it was fitted on.
     teacher : BackpropMLPClassifier or list of them, default=None
         The training to imitate; ``None`` is backprop on the same topology at
@@ -285,7 +295,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         "learner": [HasMethods(["fit", "predict"]), None],
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
-        "target": [StrOptions({"change", "scaled", "residual"})],
+        "target": [StrOptions({"change", "scaled", "residual", "residual_odd"})],
         "teacher": [HasMethods(["fit", "predict"]), list, tuple, None],
         "n_teacher_runs": [Interval(Integral, 1, None, closed="left")],
         "record_every": [Interval(Integral, 1, None, closed="left")],

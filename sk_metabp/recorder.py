@@ -137,11 +137,12 @@ class TrajectoryRecorder(BaseEstimator):
         hidden activations, experiment 4), ``"all"``. For ``link`` and ``delta``
         modes see ``LINK_VARIABLES`` and ``DELTA_VARIABLES`` in
         :mod:`sk_metabp._modes`.
-    target : {"change", "scaled", "residual"}, default="change"
+    target : {"change", "scaled", "residual", "residual_odd"}, default="change"
         What link mode's target column holds: the change ``dw``, the change in
         units of its layer's scale (``dw_n``), or the change beyond backprop's
-        step at the (first) teacher's rate, in those units (``dw_r``); see
-        :class:`~sk_metabp._modes.LinkMode`. Other modes take ``"change"``.
+        step at the (first) teacher's rate, in those units (``dw_r``, for both
+        residual targets); see :class:`~sk_metabp._modes.LinkMode`. Other modes
+        take ``"change"``.
     n_runs : int, default=1
         Independent runs (seeds).
     every : int, default=1

@@ -168,7 +168,7 @@ def refine_learner(
         tasks of its own topology.
     variables : str or sequence of str, default=None
         The learner's variables (the mode's default when None).
-    target : {"change", "scaled", "residual"}, default="change"
+    target : {"change", "scaled", "residual", "residual_odd"}, default="change"
         What the link-mode learner predicts (see
         :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     validation : list of (X, y, hidden_layer_sizes) or None, default=None

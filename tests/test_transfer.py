@@ -5,6 +5,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.dummy import DummyRegressor
 from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import StandardScaler
 
 from sk_metabp import (
@@ -60,6 +61,7 @@ def _iris():
         (NORMALISED, "change"),
         (NORMALISED, "scaled"),
         (NORMALISED, "residual"),
+        (NORMALISED, "residual_odd"),
     ],
 )
 def test_link_learner_from_2_1_1_trains_iris_4_5_3(variables, target):
@@ -134,6 +136,65 @@ def test_zero_residual_learner_trains_exactly_as_backprop():
     ):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(student.loss_curve_, teacher.loss_curve_)
+
+
+def _train_xor(learner, target):
+    X, y = make_boolean("xor")
+    return LearnedRuleMLPClassifier(
+        (3,),
+        learner=FrozenEstimator(learner),
+        mode="link",
+        variables=NORMALISED,
+        target=target,
+        max_update=None,
+        max_iter=30,
+        random_state=3,
+    ).fit(X, y)
+
+
+def _params(clf):
+    return np.concatenate([p.ravel() for p in [*clf.coefs_, *clf.intercepts_]])
+
+
+def test_odd_residual_drops_what_does_not_turn_with_the_error():
+    # a constant is even in the error: "residual" adds it to every change,
+    # "residual_odd" keeps none of it and trains exactly as backprop
+    constant = DummyRegressor(strategy="constant", constant=[0.7]).fit(
+        np.zeros((2, len(NORMALISED))), np.zeros(2)
+    )
+    odd = _train_xor(constant, "residual_odd")
+    plain = _train_xor(constant, "residual")
+    X, y = make_boolean("xor")
+    teacher = BackpropMLPClassifier(
+        (3,), learning_rate=RATE, max_iter=30, random_state=3
+    ).fit(X, y)
+    np.testing.assert_array_equal(_params(odd), _params(teacher))
+    np.testing.assert_array_equal(odd.loss_curve_, teacher.loss_curve_)
+    assert not np.allclose(_params(plain), _params(teacher))
+
+
+@pytest.mark.parametrize("signed", ["delta_n", "err_n"])
+def test_odd_residual_keeps_what_turns_with_the_error(signed):
+    # a prediction linear in a signed column is odd: both targets agree
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(50, len(NORMALISED)))
+    linear = LinearRegression().fit(Z, 0.5 * Z[:, NORMALISED.index(signed)])
+    odd = _train_xor(linear, "residual_odd")
+    plain = _train_xor(linear, "residual")
+    np.testing.assert_allclose(_params(odd), _params(plain), rtol=1e-9, atol=1e-12)
+    X, y = make_boolean("xor")
+    teacher = BackpropMLPClassifier(
+        (3,), learning_rate=RATE, max_iter=30, random_state=3
+    ).fit(X, y)
+    assert not np.allclose(_params(odd), _params(teacher))
+
+
+def test_odd_residual_needs_a_signed_variable():
+    with pytest.raises(ValueError, match="changes sign"):
+        LinkMode([2, 1, 1], ["w", "a_n"], learning_rate=RATE, target="residual_odd")
+    mode = LinkMode([2, 1, 1], NORMALISED, learning_rate=RATE, target="residual_odd")
+    assert [NORMALISED[c] for c in mode.odd_columns] == ["delta_n", "err_n"]
+    assert mode.target_names == ["dw_r"]
 
 
 @pytest.mark.parametrize("sizes", [[2, 1, 1], [30, 4, 1], [4, 5, 3], [3, 4, 2, 2]])
