@@ -25,6 +25,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._mlp import BackpropRule
 from ._modes import ParamLayout
 from .backprop import BackpropMLPRegressor
 from .learned import LearnedRule, LearnedRuleMLPClassifier
@@ -54,12 +55,17 @@ def _task_loss(learner, task, n_epochs, max_update):
 
     A student that diverged, stopped early or ended with a non-finite loss
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
+    With ``learner=None`` the students are trained by backprop at the rate the
+    learner's residual is taken from.
     """
     clf, Xs, Y, sizes, seeds, penalty = task
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            rule = LearnedRule(clf._mode, learner, max_update)
+            if learner is None:
+                rule = BackpropRule(clf._mode.learning_rate)
+            else:
+                rule = LearnedRule(clf._mode, learner, max_update)
             _, _, (curves, n_iter, diverged, _) = clf._train_stack(
                 Xs, Y, sizes, seeds, rule=rule, max_iter=n_epochs
             )
@@ -76,14 +82,19 @@ def _geometric_mean(losses):
     return float(np.exp(np.mean(np.log(np.maximum(losses, np.finfo(float).tiny)))))
 
 
-def _score(learner, layout, theta, tasks, n_epochs, max_update):
-    """The objective: the geometric mean over tasks of the students' mean loss."""
+def _score(learner, layout, theta, tasks, n_epochs, max_update, baseline=None):
+    """The geometric mean over tasks of the students' mean loss; with
+    ``baseline`` (backprop's loss on each task), the largest ratio to it."""
     if not np.all(np.isfinite(theta)):
-        return _geometric_mean([t[-1] for t in tasks])
-    candidate = _with_params(learner, layout, theta)
-    return _geometric_mean(
-        [_task_loss(candidate, t, n_epochs, max_update) for t in tasks]
-    )
+        losses = np.array([t[-1] for t in tasks])
+    else:
+        candidate = _with_params(learner, layout, theta)
+        losses = np.array(
+            [_task_loss(candidate, t, n_epochs, max_update) for t in tasks]
+        )
+    if baseline is None:
+        return _geometric_mean(losses)
+    return float(np.max(losses / baseline))
 
 
 def _centered_ranks(scores):
@@ -117,6 +128,7 @@ def refine_learner(
     variables=None,
     target="change",
     validation=None,
+    validation_score="geometric_mean",
     n_generations=10,
     population=8,
     sigma=0.02,
@@ -173,6 +185,13 @@ def refine_learner(
         :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     validation : list of (X, y, hidden_layer_sizes) or None, default=None
         Held-out tasks that choose the returned weights (see above).
+    validation_score : {"geometric_mean", "worst_ratio"}, default="geometric_mean"
+        How the validation tasks score weights: the geometric mean of their
+        losses, as in the search, or the largest ratio of a task's loss to
+        backprop's (at the rate the learner's residual is taken from, with the
+        same students). ``"worst_ratio"`` returns the weights least worse
+        than backprop on their worst validation task: a search that trades a
+        large gain on one task for a loss on another is not taken.
     n_generations : int, default=10
         Steps of the search.
     population : int, default=8
@@ -240,6 +259,11 @@ def refine_learner(
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks must hold at least one (X, y, hidden_layer_sizes).")
+    if validation_score not in ("geometric_mean", "worst_ratio"):
+        raise ValueError(
+            "validation_score must be 'geometric_mean' or 'worst_ratio'; got "
+            f"{validation_score!r}."
+        )
     if validation is not None:
         validation = list(validation)
         if not validation:
@@ -278,9 +302,15 @@ def refine_learner(
     n_pairs = (population + 1) // 2
     parallel = Parallel(n_jobs=n_jobs)
 
+    baseline = None
+    if held_out is not None and validation_score == "worst_ratio":
+        # backprop's loss on each validation task, from the same students
+        baseline = np.array([_task_loss(None, t, n_epochs, None) for t in held_out])
+
     def score_all(thetas, on=prepared):
+        base = baseline if on is held_out else None
         return parallel(
-            delayed(_score)(refined, layout, t, on, n_epochs, max_update)
+            delayed(_score)(refined, layout, t, on, n_epochs, max_update, base)
             for t in thetas
         )
 

@@ -346,3 +346,43 @@ def test_refine_with_validation_never_returns_worse_on_held_out_tasks():
     assert refined.refine_validation_loss_ <= refined.refine_validation_start_loss_
     assert len(refined.refine_validation_history_) == 2
     assert refined.refine_loss_ <= refined.refine_start_loss_
+
+
+def _zero_residual_learner():
+    """A fitted BackpropMLPRegressor that predicts exactly 0: backprop itself."""
+    Z = np.random.RandomState(0).normal(size=(20, len(NORMALISED)))
+    learner = BackpropMLPRegressor((4,), max_iter=2, random_state=0)
+    learner.fit(Z, np.zeros(20))
+    learner.coefs_[-1][:] = 0.0
+    learner.intercepts_[-1][:] = 0.0
+    learner.y_mean_[:] = 0.0
+    return learner
+
+
+@pytest.mark.parametrize("target", ["residual", "residual_odd"])
+def test_worst_ratio_validation_compares_with_backprop(target):
+    from sk_metabp.refine import refine_learner
+
+    X, y = make_boolean("and")
+    common = dict(
+        validation=[(*make_boolean("or"), (2,)), (*make_boolean("xor"), (2,))],
+        validation_score="worst_ratio",
+        variables=NORMALISED,
+        target=target,
+        n_generations=2,
+        population=4,
+        n_epochs=10,
+        n_students=2,
+        random_state=0,
+    )
+    refined = refine_learner(_zero_residual_learner(), [(X, y, (1,))], **common)
+    # a learner predicting 0 is backprop: its ratio to backprop is exactly 1
+    assert refined.refine_validation_start_loss_ == 1.0
+    assert refined.refine_validation_loss_ <= 1.0
+    assert len(refined.refine_validation_history_) == 2
+    with pytest.raises(ValueError, match="validation_score"):
+        refine_learner(
+            _zero_residual_learner(),
+            [(X, y, (1,))],
+            **{**common, "validation_score": "max"},
+        )
