@@ -538,6 +538,10 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
         As in :class:`BackpropMLPClassifier`; the loss is on standardised targets.
     x_mean_, x_scale_, y_mean_, y_scale_ : ndarray
         The standardisation (zeros and ones when ``standardize=False``).
+    target_names_ : list of str
+        The names of y's columns, when y was a DataFrame or a named Series (a
+        learned rule checks them against the targets it needs); absent
+        otherwise.
 
     Examples
     --------
@@ -640,7 +644,18 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
         -------
         self : object
         """
+        self._keep_target_names(y)
         return self._fit(X, y, incremental=False)
+
+    def _keep_target_names(self, y):
+        """Keep y's column names (``target_names_``), or forget earlier ones."""
+        names = getattr(y, "columns", None)
+        if names is None and getattr(y, "name", None) is not None:
+            names = [y.name]
+        if names is not None:
+            self.target_names_ = [str(n) for n in names]
+        elif hasattr(self, "target_names_"):
+            del self.target_names_
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
@@ -655,6 +670,8 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
         -------
         self : object
         """
+        if not hasattr(self, "coefs_"):
+            self._keep_target_names(y)
         return self._fit(X, y, incremental=True)
 
     def predict(self, X):

@@ -149,6 +149,12 @@ class LearnedRule(UpdateRule):
         return self.dcoefs, self.dintercepts
 
 
+def short_names(cols):
+    """At most six of ``cols`` joined for a message: the first five and the last."""
+    cols = list(cols)
+    return ", ".join(cols[:5]) + (f", ... {cols[-1]}" if len(cols) > 5 else "")
+
+
 def check_learner_layout(learner, mode):
     """Refuse a learner whose inputs or outputs do not fit ``mode``'s rows."""
     learner = _unwrap(learner)
@@ -164,17 +170,21 @@ def check_learner_layout(learner, mode):
     n_out = getattr(learner, "n_outputs_", None)
     if n_out is not None and n_out != mode.n_targets:
         ok = False
+    targets = getattr(learner, "target_names_", None)
+    if ok and targets is not None and list(targets) != list(mode.target_names):
+        raise ValueError(
+            f"The learner was fitted to predict {short_names(targets)}, but "
+            f"{mode.describe()} needs {short_names(mode.target_names)}: in link "
+            "mode, use the target the learner was fitted on (dw: 'change', dw_n: "
+            "'scaled', dw_r: 'residual' or 'residual_odd'), or fit a new learner."
+        )
     if ok:
         return
-
-    def short(cols):
-        cols = list(cols)
-        return ", ".join(cols[:5]) + (f", ... {cols[-1]}" if len(cols) > 5 else "")
 
     if got is not None:
         sizes = sizes_from_names(got)
         theirs = (f"topology {topology(sizes)}, " if sizes else "") + (
-            f"{len(got)} features ({short(got)})"
+            f"{len(got)} features ({short_names(got)})"
         )
     else:
         theirs = f"{n_in} features"
@@ -182,8 +192,9 @@ def check_learner_layout(learner, mode):
         theirs += f" and {n_out} outputs"
     raise ValueError(
         f"The learner was fitted for rows with {theirs}, but this network needs "
-        f"{mode.describe()}: features ({short(expected)}). A network-mode learner "
-        "trains only the topology and variables it was fitted on; fit a new learner "
+        f"{mode.describe()}: features ({short_names(expected)}). A network-mode "
+        "learner trains only the topology and variables it was fitted on; fit a new "
+        "learner "
         "(pass an unfitted one), or use mode='link' or mode='delta', whose rules "
         "train any topology."
     )
@@ -220,7 +231,9 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         prediction that is odd in the error, so the rule makes no change where
         the error is 0 (see :class:`~sk_metabp._modes.LinkMode`). Other modes
         take ``"change"``. A frozen learner must be used with the target
-        it was fitted on.
+        it was fitted on; one that knows its target's name (a
+        :class:`BackpropMLPRegressor` fitted here, or on a recording's
+        DataFrame) is refused with any other.
     teacher : BackpropMLPClassifier or list of them, default=None
         The training to imitate; ``None`` is backprop on the same topology at
         the paper's rate 0.23, for ``max_iter`` epochs. Its
@@ -417,11 +430,10 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
                 n_jobs=self.n_jobs,
             ).fit(X, y)
             learner = default_learner() if self.learner is None else self.learner
+            rec = self.recorder_
             self.learner_ = clone(learner).fit(
-                pd.DataFrame(
-                    self.recorder_.features_, columns=self.recorder_.feature_names_
-                ),
-                self.recorder_.targets_,
+                pd.DataFrame(rec.features_, columns=rec.feature_names_),
+                pd.DataFrame(rec.targets_, columns=rec.target_names_),
             )
         check_learner_layout(self.learner_, self._mode)
 

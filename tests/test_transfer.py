@@ -386,3 +386,49 @@ def test_worst_ratio_validation_compares_with_backprop(target):
             [(X, y, (1,))],
             **{**common, "validation_score": "max"},
         )
+
+
+def test_frozen_link_learner_refuses_another_target():
+    X, y = make_boolean("and")
+    fitted = LearnedRuleMLPClassifier(
+        (1,),
+        learner=BackpropMLPRegressor((8,), max_iter=5, random_state=0),
+        mode="link",
+        variables=NORMALISED,
+        target="residual",
+        n_teacher_runs=1,
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y)
+    assert fitted.learner_.target_names_ == ["dw_r"]
+    for target, name in [("change", "dw"), ("scaled", "dw_n")]:
+        clf = LearnedRuleMLPClassifier(
+            (2,),
+            learner=FrozenEstimator(fitted.learner_),
+            mode="link",
+            variables=NORMALISED,
+            target=target,
+            max_iter=3,
+        )
+        with pytest.raises(ValueError, match=rf"predict dw_r, but .* needs {name}:"):
+            clf.fit(X, y)
+        assert not hasattr(clf, "coefs_")
+    # both residual targets read dw_r
+    LearnedRuleMLPClassifier(
+        (2,),
+        learner=FrozenEstimator(fitted.learner_),
+        mode="link",
+        variables=NORMALISED,
+        target="residual_odd",
+        max_iter=3,
+    ).fit(X, y)
+
+
+def test_regressor_keeps_and_forgets_target_names():
+    import pandas as pd
+
+    Z = np.random.RandomState(0).normal(size=(30, 2))
+    reg = BackpropMLPRegressor((3,), max_iter=2, random_state=0)
+    assert reg.fit(Z, pd.DataFrame({"dw_n": Z[:, 0]})).target_names_ == ["dw_n"]
+    assert reg.fit(Z, pd.Series(Z[:, 0], name="t")).target_names_ == ["t"]
+    assert not hasattr(reg.fit(Z, Z[:, 0]), "target_names_")
