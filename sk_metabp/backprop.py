@@ -606,7 +606,9 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
         return A.mean(axis=0), np.where(scale > 0, scale, 1.0)
 
     def _encode_targets(self, y, *, first, classes=None):
-        Y = y.reshape(len(y), -1)
+        # C order whatever y came in (a DataFrame is column-major): the same
+        # arithmetic, so the same fit, for every container of the same values
+        Y = np.ascontiguousarray(y.reshape(len(y), -1))
         if first:
             self._y_1d = y.ndim == 1
             self.y_mean_, self.y_scale_ = self._moments(Y, self.standardize)

@@ -489,3 +489,19 @@ def test_paper_online_learning_network_runs():
     assert np.isfinite(reg.loss_curve_).all()
     assert reg.loss_curve_[-1] < 0.8 * reg.loss_curve_[0]
     assert reg.predict(X).shape == (40, 5)
+
+
+def test_regressor_fit_does_not_depend_on_the_container_of_y():
+    # a DataFrame hands over its values column-major: the fit must not change
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(64, 3))
+    Y = np.c_[X @ [1.0, -2.0, 0.5], np.sin(X[:, 0]), X[:, 1] * X[:, 2]]
+    fits = [
+        BackpropMLPRegressor((8,), max_iter=5, random_state=0).fit(X, Yc)
+        for Yc in (Y, np.asfortranarray(Y), pd.DataFrame(Y, columns=["a", "b", "c"]))
+    ]
+    for other in fits[1:]:
+        for a, b in zip(
+            [*fits[0].coefs_, *fits[0].intercepts_], [*other.coefs_, *other.intercepts_]
+        ):
+            np.testing.assert_array_equal(a, b)
