@@ -123,6 +123,14 @@ def _param_views(flat, sizes):
     return coefs, intercepts
 
 
+def _flat_buffer(step):
+    """A zero ``(K, n_params)`` array for the networks of ``step``, and its views
+    shaped like their coefs and intercepts (:func:`_param_views`)."""
+    sizes = [step.coefs[0].shape[1], *(w.shape[2] for w in step.coefs)]
+    flat = np.zeros((step.n_networks, _n_params(sizes)))
+    return (flat, *_param_views(flat, sizes))
+
+
 def _shared_flat(dcoefs, dintercepts, shape, sizes):
     """The ``(K, n_params)`` array the changes are views of, laid out like the
     parameters (:func:`_param_views`), or None if they are not."""
@@ -313,9 +321,7 @@ class BackpropRule(UpdateRule):
         self.velocity = velocity
 
     def start(self, step):
-        sizes = [step.coefs[0].shape[1], *(w.shape[2] for w in step.coefs)]
-        self.flat = np.zeros((step.n_networks, _n_params(sizes)))
-        self.dcoefs, self.dintercepts = _param_views(self.flat, sizes)
+        self.flat, self.dcoefs, self.dintercepts = _flat_buffer(step)
         if self.velocity is not None:
             dcoefs, dintercepts = self.velocity
             mine = [*self.dcoefs, *self.dintercepts]
@@ -388,14 +394,9 @@ class FallbackRule(UpdateRule):
         self.rule.start(step)
         self.fallback.start(step)
         K = step.n_networks
-        sizes = [step.coefs[0].shape[1], *(w.shape[2] for w in step.coefs)]
-        self.flat = np.zeros((K, _n_params(sizes)))
-        self.dcoefs, self.dintercepts = _param_views(self.flat, sizes)
-        self.best_params = np.empty_like(self.flat)
-        best_coefs, best_intercepts = _param_views(self.best_params, sizes)
-        for dst, src in zip(
-            [*best_coefs, *best_intercepts], [*step.coefs, *step.intercepts]
-        ):
+        self.flat, self.dcoefs, self.dintercepts = _flat_buffer(step)
+        self.best_params, *best = _flat_buffer(step)
+        for dst, src in zip([*best[0], *best[1]], [*step.coefs, *step.intercepts]):
             np.copyto(dst, src)
         self.best = np.full(K, np.inf)
         # any finite loss is within the limit until a first epoch sets it
@@ -630,9 +631,9 @@ def train(
                 # A sum over every weight and loss is finite unless one of them is
                 # not (or the sum overflows: the exact test then clears it).
                 total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
-                finite = math.isfinite(total)
-                restored = rule.end_epoch(epoch, params, loss, active, finite)
-                if not finite:
+                all_finite = math.isfinite(total)
+                restored = rule.end_epoch(epoch, params, loss, active, all_finite)
+                if not all_finite:
                     finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
                     if restored is not None:
                         finite |= restored

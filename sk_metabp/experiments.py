@@ -564,12 +564,13 @@ def _train_batch(experiment, method, clf, seeds, keep):
             measure(step.coefs, step.intercepts, slot[step.step // n])
 
     start = time.perf_counter()
-    rule = None if method == "backprop" else clf._make_rule()
     if method == "backprop":
+        rule = None
         coefs, intercepts, result = backprop._train_stack(
             Xs, Y, sizes, seeds, callback=callback
         )
     else:
+        rule = clf._make_rule()
         coefs, intercepts, result = clf._train_stack(
             Xs, Y, sizes, seeds, rule=rule, callback=callback, max_iter=E
         )

@@ -72,6 +72,8 @@ class LearnedRule(UpdateRule):
         else:
             self._predict = lambda R: np.asarray(self.learner.predict(R))
         self._delta = mode.name == "delta"
+        # link mode's residual_odd: the columns negated for the odd part
+        self._odd = getattr(mode, "odd_columns", None)
         if self._delta:
             self._backprop = BackpropRule(mode.learning_rate)
             self._backprop.start(step)
@@ -135,11 +137,10 @@ class LearnedRule(UpdateRule):
         else:
             rows = self._features(step)
             predicted = self.predict(rows)
-            odd = getattr(self.mode, "odd_columns", None)
-            if odd is not None:
+            if self._odd is not None:
                 # the odd part in the error: (f(x) - f(x~)) / 2 (LinkMode)
                 predicted = predicted.copy()
-                rows[:, :, odd] *= -1
+                rows[:, :, self._odd] *= -1
                 predicted -= self.predict(rows)
                 predicted *= 0.5
             self.mode.changes(step, predicted, self.flat)
@@ -193,10 +194,9 @@ def check_learner_layout(learner, mode):
     raise ValueError(
         f"The learner was fitted for rows with {theirs}, but this network needs "
         f"{mode.describe()}: features ({short_names(expected)}). A network-mode "
-        "learner trains only the topology and variables it was fitted on; fit a new "
-        "learner "
-        "(pass an unfitted one), or use mode='link' or mode='delta', whose rules "
-        "train any topology."
+        "learner trains only the topology and variables it was fitted on; fit a "
+        "new learner (pass an unfitted one), or use mode='link' or mode='delta', "
+        "whose rules train any topology."
     )
 
 

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _learners import constant_learner
+from _broken import InfFrom, constant_learner
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
@@ -35,23 +35,6 @@ class _AscendFor(UpdateRule):
         dcoefs, dintercepts = self.inner(step)
         for d in [*dcoefs, *dintercepts]:
             d[self.k] *= -1
-        return dcoefs, dintercepts
-
-
-class _InfAt(UpdateRule):
-    """Backprop, but every change of network ``k`` is infinite at one step."""
-
-    def __init__(self, k, at_step):
-        self.k, self.at_step = k, at_step
-        self.inner = BackpropRule(RATE)
-
-    def start(self, step):
-        self.inner.start(step)
-
-    def __call__(self, step):
-        dcoefs, dintercepts = self.inner(step)
-        if step.step == self.at_step:
-            dcoefs[0][self.k] = np.inf
         return dcoefs, dintercepts
 
 
@@ -100,7 +83,9 @@ def test_non_finite_change_is_rescued_not_stopped():
     seeds = [3, 4]
     X, Y, coefs, intercepts = _problem(seeds)
     # step 9 is the second pattern of epoch 3
-    rule = FallbackRule(_InfAt(0, at_step=9), BackpropRule(RATE), 0.25)
+    rule = FallbackRule(
+        InfFrom(0, at_step=9, learning_rate=RATE), BackpropRule(RATE), 0.25
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         curves, n_iter, diverged, _ = train(coefs, intercepts, X, Y, rule, max_iter=10)

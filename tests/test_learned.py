@@ -3,7 +3,7 @@
 import joblib
 import numpy as np
 import pytest
-from _learners import constant_learner
+from _broken import constant_learner
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.datasets import load_iris, make_moons
 from sklearn.exceptions import ConvergenceWarning

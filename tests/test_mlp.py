@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _broken import InfFrom
 from sklearn.exceptions import ConvergenceWarning
 
 from sk_metabp import BackpropMLPRegressor
@@ -240,23 +241,6 @@ def test_lockstep_with_one_task_per_network():
     assert not np.allclose(curves[0], curves[1])  # the tasks did differ
 
 
-class _InfFrom(UpdateRule):
-    """Backprop, except network ``k`` gets an infinite change from ``at_step``."""
-
-    def __init__(self, k, at_step):
-        self.inner = BackpropRule(0.5)
-        self.k, self.at_step = k, at_step
-
-    def start(self, step):
-        self.inner.start(step)
-
-    def __call__(self, step):
-        dcoefs, dintercepts = self.inner(step)
-        if step.step >= self.at_step:
-            dcoefs[0][self.k] = np.inf
-        return dcoefs, dintercepts
-
-
 def test_divergence_keeps_last_finite_weights_and_stops_only_that_network():
     X, y = make_boolean("and")
     Y = y[:, None].astype(float)
@@ -266,7 +250,7 @@ def test_divergence_keeps_last_finite_weights_and_stops_only_that_network():
     rs = [np.random.RandomState(s) for s in seeds]
     coefs, intercepts = init_params(sizes, rs)
     curves, n_iter, diverged, converged = train(
-        coefs, intercepts, X, Y, _InfFrom(k=0, at_step=9), max_iter=8
+        coefs, intercepts, X, Y, InfFrom(k=0, at_step=9), max_iter=8
     )
     np.testing.assert_array_equal(diverged, [3, -1])
     np.testing.assert_array_equal(n_iter, [2, 8])

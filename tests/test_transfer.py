@@ -313,11 +313,10 @@ def test_recorder_residual_uses_the_first_teachers_rate():
     )
 
 
-def test_refine_with_validation_never_returns_worse_on_held_out_tasks():
-    from sk_metabp.refine import refine_learner
-
+def _and_residual_learner():
+    """A small residual link learner fitted on two recorded runs of AND 2-1-1."""
     X, y = make_boolean("and")
-    rule = (
+    return (
         LearnedRuleMLPClassifier(
             (1,),
             learner=BackpropMLPRegressor((8,), max_iter=20, random_state=0),
@@ -331,8 +330,14 @@ def test_refine_with_validation_never_returns_worse_on_held_out_tasks():
         .fit(X, y)
         .learner_
     )
+
+
+def test_refine_with_validation_never_returns_worse_on_held_out_tasks():
+    from sk_metabp.refine import refine_learner
+
+    X, y = make_boolean("and")
     refined = refine_learner(
-        rule,
+        _and_residual_learner(),
         [(X, y, (1,))],
         validation=[(*make_boolean("or"), (2,))],
         variables=NORMALISED,
@@ -390,21 +395,12 @@ def test_worst_ratio_validation_compares_with_backprop(target):
 
 def test_frozen_link_learner_refuses_another_target():
     X, y = make_boolean("and")
-    fitted = LearnedRuleMLPClassifier(
-        (1,),
-        learner=BackpropMLPRegressor((8,), max_iter=5, random_state=0),
-        mode="link",
-        variables=NORMALISED,
-        target="residual",
-        n_teacher_runs=1,
-        max_iter=20,
-        random_state=0,
-    ).fit(X, y)
-    assert fitted.learner_.target_names_ == ["dw_r"]
+    learner = _and_residual_learner()
+    assert learner.target_names_ == ["dw_r"]
     for target, name in [("change", "dw"), ("scaled", "dw_n")]:
         clf = LearnedRuleMLPClassifier(
             (2,),
-            learner=FrozenEstimator(fitted.learner_),
+            learner=FrozenEstimator(learner),
             mode="link",
             variables=NORMALISED,
             target=target,
@@ -416,7 +412,7 @@ def test_frozen_link_learner_refuses_another_target():
     # both residual targets read dw_r
     LearnedRuleMLPClassifier(
         (2,),
-        learner=FrozenEstimator(fitted.learner_),
+        learner=FrozenEstimator(learner),
         mode="link",
         variables=NORMALISED,
         target="residual_odd",

@@ -1,10 +1,11 @@
-"""Broken learners for the tests of the stability guards."""
+"""Broken learners and update rules for the tests of the stability guards."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.frozen import FrozenEstimator
 
 from sk_metabp import BackpropMLPClassifier
+from sk_metabp._mlp import BackpropRule, UpdateRule
 from sk_metabp.datasets import make_boolean
 from sk_metabp.recorder import TrajectoryRecorder
 
@@ -30,3 +31,20 @@ def constant_learner(value=1e308, mode="network"):
     rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1), mode=mode)
     rec.fit(X, y)
     return FrozenEstimator(ConstantRegressor(value).fit(rec.features_, rec.targets_))
+
+
+class InfFrom(UpdateRule):
+    """Backprop, except network ``k`` gets an infinite change from ``at_step``."""
+
+    def __init__(self, k, at_step, learning_rate=0.5):
+        self.inner = BackpropRule(learning_rate)
+        self.k, self.at_step = k, at_step
+
+    def start(self, step):
+        self.inner.start(step)
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.inner(step)
+        if step.step >= self.at_step:
+            dcoefs[0][self.k] = np.inf
+        return dcoefs, dintercepts
