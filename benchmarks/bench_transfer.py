@@ -152,20 +152,16 @@ def _evaluate(clf, X, y, X_test, y_test, seeds, rule, epochs):
     ``clf`` sets up the students (topology, encoding); ``rule`` is None for
     backprop. A diverged student scores an infinite loss.
     """
-    Xs, Y, sizes = clf._training_data(X, y)
-    coefs, intercepts, (curves, n_iter, diverged, _) = clf._train_stack(
-        Xs, Y, sizes, seeds, rule=rule, max_iter=epochs
+    students = clf.train_students(
+        clf.training_data(X, y), seeds, rule=rule, max_iter=epochs
     )
-    done = (n_iter == epochs) & (diverged < 0)
+    curves, n_iter = students.loss_curves, students.n_iter
+    done = (n_iter == epochs) & (students.diverged < 0)
     loss = np.where(done, curves[:, -1] if curves.shape[1] else np.nan, np.inf)
     loss = np.where(np.isfinite(loss), loss, np.inf)
     X_eval, y_eval = (X, y) if X_test is None else (X_test, y_test)
-    acc = []
-    for k in range(len(seeds)):
-        clf.coefs_ = [c[k] for c in coefs]
-        clf.intercepts_ = [b[k] for b in intercepts]
-        acc.append(clf.score(X_eval, y_eval))
-    fell_back = int((getattr(rule, "fell_back", np.array([-1])) >= 0).sum())
+    acc = [students.estimator(k).score(X_eval, y_eval) for k in range(len(seeds))]
+    fell_back = int((getattr(students.rule, "fell_back", np.array([-1])) >= 0).sum())
     return np.median(loss), np.median(acc), int((~done).sum()), fell_back
 
 
@@ -179,8 +175,8 @@ def _learned(learner, target, hidden, epochs, X, y, guard=False):
         max_iter=epochs,
         on_divergence="fallback" if guard else "warn",
     )
-    clf._fit_learner(X, y)
-    return clf, clf._make_rule()
+    clf.fit_learner(X, y)
+    return clf, clf.update_rule()
 
 
 def _synthetic(n_features, n_classes, seed, n=60):
@@ -332,9 +328,9 @@ def main(argv=None):
             n_teacher_runs=2 if args.quick else 8,
             random_state=0,
         )
-        net._fit_learner(X, y)
+        net.fit_learner(X, y)
         row["network"] = _evaluate(
-            net, X, y, X_te, y_te, seeds, net._make_rule(), epochs
+            net, X, y, X_te, y_te, seeds, net.update_rule(), epochs
         )
         for method in ("link-and", "link-multi", *refined):
             guard = method.endswith("+guard")

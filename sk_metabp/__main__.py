@@ -45,9 +45,9 @@ def demo():
     clf = LearnedRuleMLPClassifier((1,), max_iter=E, random_state=0).fit(X, y)
     t_all = time.perf_counter() - start
     # time the student alone, as the paper times training with the learning net
-    Xs, Y, sizes = clf._training_data(X, y)
+    data = clf.training_data(X, y)
     start = time.perf_counter()
-    clf._train_stack(Xs, Y, sizes, [0], rule=clf._make_rule())
+    clf.train_students(data, [0])
     t_student = time.perf_counter() - start
     rows = clf.recorder_.features_.shape[0]
     print(

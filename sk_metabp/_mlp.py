@@ -10,11 +10,11 @@ the input and layer ``L = len(coefs)`` the output:
 - ``intercepts[l - 1]``: shape ``(K, n_l)``, the biases ``theta_i`` of layer l;
 - activations: shape ``(K, B, n_l)`` for a batch of B patterns.
 
-The paper's equations (``PAPER.md``): (1) ``x_i = f(in_i)``,
-``in_i = sum_j w_ij x_j + theta_i``; (2) ``J = 1/2 sum_i (ev_i - y_i)^2``;
-(5) ``delta_i = (ev_i - y_i) f'(in_i)`` at the outputs; (6)
-``delta_i = f'(in_i) sum_h delta_h w_hi`` in hidden layers; (3)
-``dw_ij = gamma delta_i x_j`` and ``dtheta_i = gamma delta_i``.
+The equations the code uses, numbered as in ``docs/equations.md``: (1)
+``x_i = f(in_i)``, ``in_i = sum_j w_ij x_j + theta_i``; (2)
+``J = 1/2 sum_i (ev_i - y_i)^2``; (5) ``delta_i = (ev_i - y_i) f'(in_i)`` at
+the outputs; (6) ``delta_i = f'(in_i) sum_h delta_h w_hi`` in hidden layers;
+(3) ``dw_ij = gamma delta_i x_j`` and ``dtheta_i = gamma delta_i``.
 """
 
 import math
@@ -102,48 +102,78 @@ def init_params(sizes, random_states, *, init_scale=1.0, activation="logistic"):
     return coefs, intercepts
 
 
-def _n_params(sizes):
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+class ParamLayout:
+    """The flat order of a network's parameters: every weight, then every bias.
 
+    The one home of the layout. Weights of layer l are flattened from their
+    ``(n_{l-1}, n_l)`` array in C order (``w{l}_{i}_{j}`` runs over i fastest),
+    then come the biases of layers 1..L. The loop keeps its live parameters,
+    and rules their changes, as views of one ``(K, n_params)`` array in this
+    order, so saving, restoring or adding them is one numpy call.
 
-def _param_views(flat, sizes):
-    """Cut a ``(K, n_params)`` array into views shaped like coefs and intercepts.
-
-    The order is every weight (layer by layer, each ``(n_{l-1}, n_l)`` block in C
-    order), then every bias: :class:`sk_metabp._modes.ParamLayout` names it.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_metabp.rules import ParamLayout
+    >>> layout = ParamLayout([2, 1, 1])
+    >>> layout.n_weights, layout.n_params
+    (3, 5)
+    >>> coefs, intercepts = layout.views(np.arange(5.0)[None])
+    >>> coefs[0].shape, intercepts[1].tolist()
+    ((1, 2, 1), [[4.0]])
     """
-    K = flat.shape[0]
-    coefs, intercepts, pos = [], [], 0
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        coefs.append(flat[:, pos : pos + a * b].reshape(K, a, b))
-        pos += a * b
-    for b in sizes[1:]:
-        intercepts.append(flat[:, pos : pos + b])
-        pos += b
-    return coefs, intercepts
 
+    def __init__(self, sizes):
+        self.sizes = [int(s) for s in sizes]
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        self.n_weights = sum(a * b for a, b in pairs)
+        self.n_biases = sum(self.sizes[1:])
+        self.n_params = self.n_weights + self.n_biases
 
-def _flat_buffer(step):
-    """A zero ``(K, n_params)`` array for the networks of ``step``, and its views
-    shaped like their coefs and intercepts (:func:`_param_views`)."""
-    sizes = [step.coefs[0].shape[1], *(w.shape[2] for w in step.coefs)]
-    flat = np.zeros((step.n_networks, _n_params(sizes)))
-    return (flat, *_param_views(flat, sizes))
+    @classmethod
+    def of(cls, coefs):
+        """The layout of stacked ``coefs`` (shapes ``(K, n_{l-1}, n_l)``)."""
+        return cls([coefs[0].shape[1], *(w.shape[2] for w in coefs)])
 
+    def views(self, flat):
+        """Cut ``flat`` ``(K, n_params)`` into views shaped like coefs, intercepts."""
+        K = flat.shape[0]
+        coefs, intercepts, pos = [], [], 0
+        for a, b in zip(self.sizes[:-1], self.sizes[1:]):
+            coefs.append(flat[:, pos : pos + a * b].reshape(K, a, b))
+            pos += a * b
+        for b in self.sizes[1:]:
+            intercepts.append(flat[:, pos : pos + b])
+            pos += b
+        return coefs, intercepts
 
-def _shared_flat(dcoefs, dintercepts, shape, sizes):
-    """The ``(K, n_params)`` array the changes are views of, laid out like the
-    parameters (:func:`_param_views`), or None if they are not."""
-    base = dcoefs[0].base
-    if base is None or base.shape != shape or base.dtype != np.float64:
-        return None
-    expected = [v.__array_interface__ for vs in _param_views(base, sizes) for v in vs]
-    got = [*dcoefs, *dintercepts]
-    if len(got) != len(expected) or any(
-        a.base is not base or a.__array_interface__ != e for a, e in zip(got, expected)
-    ):
-        return None
-    return base
+    def zeros(self, K, dtype=np.float64):
+        """A zero ``(K, n_params)`` array and its views: flat, coefs, intercepts."""
+        flat = np.zeros((K, self.n_params), dtype=dtype)
+        return (flat, *self.views(flat))
+
+    def flatten(self, coefs, intercepts, out=None):
+        """Stacked coefs and intercepts as one ``(K, n_params)`` array."""
+        K = coefs[0].shape[0]
+        parts = [c.reshape(K, -1) for c in coefs] + list(intercepts)
+        return np.concatenate(parts, axis=1, out=out)
+
+    def base_of(self, coefs, intercepts):
+        """The ``(K, n_params)`` float64 array that ``coefs`` and ``intercepts``
+        are views of in this order, or None if there is none."""
+        base = coefs[0].base
+        if base is None or base.ndim != 2 or base.shape[1] != self.n_params:
+            return None
+        if base.dtype != np.float64:
+            return None
+        got = [*coefs, *intercepts]
+        expected = [v for vs in self.views(base) for v in vs]
+        if len(got) != len(expected):
+            return None
+        for a, e in zip(got, expected):
+            if a.base is not base or a.__array_interface__ != e.__array_interface__:
+                return None
+        return base
 
 
 def _forward(coefs, biases, funcs, acts, ins):
@@ -201,8 +231,12 @@ class Step:
     The loop fills ``coefs``, ``intercepts`` (the live parameters, before the
     update), ``ins`` (net inputs of layers 1..L), ``acts`` (activations of layers
     0..L: inputs, hidden activations, outputs), ``ev`` (expected outputs),
-    ``err = ev - y``, ``epoch`` and ``step`` (0-based), and ``index``, the row of
-    the training data each network sees, shape ``(K, B)``. ``fprime`` and
+    ``err = ev - y``, ``epoch`` and ``step`` (0-based), ``index``, the row of
+    the training data each network sees, shape ``(K, B)``, and ``key``, which
+    names the set of buffers this update's arrays live in: within one
+    training run two updates with the same key have the same arrays (``acts``,
+    ``ins``, ``ev``, ``err``, ``index``), so views of them made once serve
+    every later update with that key. ``fprime`` and
     ``deltas`` (rules 5 and 6) are computed on first use and cached until
     :meth:`invalidate`; ``deltas[l - 1]`` belongs to layer l. The arrays are
     buffers the loop reuses: copy what must outlive the update.
@@ -216,7 +250,7 @@ class Step:
         self.ins = [None] * len(coefs)
         self.acts = [None] * (len(coefs) + 1)
         self.ev = self.err = self.index = None
-        self.epoch = self.step = 0
+        self.epoch = self.step = self.key = 0
         self._derivs = _layer_functions(
             hidden_activation, output_activation, len(coefs), 1
         )
@@ -274,188 +308,143 @@ class Step:
         self._fresh = False
 
 
-class UpdateRule:
-    """Base class of update rules: a state in, weight and bias changes out.
-
-    Subclasses implement :meth:`__call__`, returning ``(dcoefs, dintercepts)``
-    shaped like the parameters; the loop adds them to the parameters after the
-    callback has seen them. :meth:`start` runs once before the first update.
-    Changes that are views of one ``(K, n_params)`` array in the parameters'
-    flat order (every weight, then every bias, as ``_param_views`` cuts it) are
-    applied with a single addition; a rule that returns the same lists on every
-    call must keep their elements and write into them in place.
-    """
-
-    def start(self, step):
-        """Prepare buffers for the shapes of ``step``'s networks."""
-
-    def __call__(self, step):
-        raise NotImplementedError
-
-    def end_epoch(self, epoch, params, loss, active, finite):
-        """See each epoch's end: a rule may restore some networks' parameters.
-
-        ``params`` is the live ``(K, n_params)`` array (changed in place to
-        restore), ``loss`` the epoch's losses ``(K,)``, ``active`` the networks
-        still training, ``finite`` whether every loss and parameter is finite,
-        and ``epoch`` counts from 0. Returns None, or a boolean mask of the
-        networks whose parameters the rule restored: the loop does not stop
-        those for a non-finite loss.
-        """
-        return None
-
-
-class BackpropRule(UpdateRule):
-    """Online backprop, rules (5), (6) and (3), with optional momentum.
-
-    With a batch of B patterns the change is the mean of the B patterns'
-    changes; with ``momentum`` m the change is ``m * previous + gamma * ...``.
-    ``velocity``, the ``(dcoefs, dintercepts)`` a previous run ended with,
-    continues the momentum of that run (a warm start); otherwise the first
-    update has no previous change.
-    """
-
-    def __init__(self, learning_rate, momentum=0.0, *, velocity=None):
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.velocity = velocity
-
-    def start(self, step):
-        self.flat, self.dcoefs, self.dintercepts = _flat_buffer(step)
-        if self.velocity is not None:
-            dcoefs, dintercepts = self.velocity
-            mine = [*self.dcoefs, *self.dintercepts]
-            theirs = [*dcoefs, *dintercepts]
-            if [a.shape for a in theirs] != [a.shape for a in mine]:
-                raise ValueError("velocity does not match the shapes of the networks.")
-            for dst, src in zip(mine, theirs):
-                np.copyto(dst, src)
-        # An online update without momentum (the paper's) writes gamma * delta_i
-        # straight into the bias changes, viewed as (K, 1, n_l); the weight
-        # changes are then its outer product with x_j, one elementwise multiply.
-        self._online_rate = None if self.momentum else np.array(self.learning_rate)
-        self._online = [d[:, None, :] for d in self.dintercepts]
-        self._by_batch = {}  # B -> (gamma / B as a 0-d array, scaled deltas)
-        self._tmp = [np.empty_like(w) for w in self.dcoefs]
-
-    def _batch_buffers(self, deltas):
-        B = deltas[0].shape[1]
-        if B not in self._by_batch:
-            rate = np.array(self.learning_rate / B)
-            self._by_batch[B] = (rate, [np.empty_like(d) for d in deltas])
-        return self._by_batch[B]
-
-    def __call__(self, step):
-        deltas = step.deltas()
-        acts = step.acts
-        rate = self._online_rate
-        if rate is not None and deltas[0].shape[1] == 1:
-            for a, d, db, dw in zip(acts, deltas, self._online, self.dcoefs):
-                np.multiply(d, rate, db)
-                np.multiply(a.transpose(0, 2, 1), db, dw)
-            return self.dcoefs, self.dintercepts
-        rate, scaled = self._batch_buffers(deltas)
-        if self.momentum:
-            self.flat *= self.momentum
-        for a, d, s, dw, db, tmp in zip(
-            acts, deltas, scaled, self.dcoefs, self.dintercepts, self._tmp
-        ):
-            np.multiply(d, rate, out=s)
-            if self.momentum:
-                dw += np.matmul(a.transpose(0, 2, 1), s, out=tmp)
-                db += np.add.reduce(s, axis=1)
-            else:
-                np.matmul(a.transpose(0, 2, 1), s, out=dw)
-                np.add.reduce(s, axis=1, out=db)
-        return self.dcoefs, self.dintercepts
-
-
-class FallbackRule(UpdateRule):
-    """Train by ``rule``; a network whose loss rises falls back to ``fallback``.
-
-    After each epoch, a network still trained by ``rule`` whose epoch loss is
-    above ``(1 + tol)`` times its lowest so far, or whose loss or weights are
-    not finite, gets back the weights it ended its best epoch with (its
-    initial weights before any epoch ended well), and ``fallback`` makes its
-    changes from then on. ``fell_back[k]`` is the epoch (counting from 1) at
-    which network k fell back, or -1.
-
-    This guards against a learned rule that drifts where it was never fitted
-    (the paper's students whose error rises after a while): the cost of a bad
-    rule is bounded by the epochs it lost, and a good rule never triggers it.
-    """
-
-    def __init__(self, rule, fallback, tol):
-        self.rule = rule
-        self.fallback = fallback
-        self.tol = tol
-
-    def start(self, step):
-        self.rule.start(step)
-        self.fallback.start(step)
-        K = step.n_networks
-        self.flat, self.dcoefs, self.dintercepts = _flat_buffer(step)
-        self.best_params, *best = _flat_buffer(step)
-        for dst, src in zip([*best[0], *best[1]], [*step.coefs, *step.intercepts]):
-            np.copyto(dst, src)
-        self.best = np.full(K, np.inf)
-        # any finite loss is within the limit until a first epoch sets it
-        self._limit = np.full(K, np.finfo(float).max)
-        self._within = np.empty(K, dtype=bool)
-        self._better = np.empty(K, dtype=bool)
-        self.fell_back = np.full(K, -1)
-        self.on_fallback = np.zeros(K, dtype=bool)
-        self._any_fallen = self._all_fallen = False
-
-    def __call__(self, step):
-        if not self._any_fallen:
-            return self.rule(step)
-        on = self.on_fallback
-        # the fallback first: a delta-mode rule overwrites the step's deltas
-        dcoefs, dintercepts = self.fallback(step)
-        if self._all_fallen:
-            return dcoefs, dintercepts
-        mine = [*self.dcoefs, *self.dintercepts]
-        learned = self.rule(step)
-        for dst, src in zip(mine, [*learned[0], *learned[1]]):
-            np.copyto(dst, src)
-        for dst, src in zip(mine, [*dcoefs, *dintercepts]):
-            np.copyto(dst, src, where=on.reshape(-1, *([1] * (dst.ndim - 1))))
-        return self.dcoefs, self.dintercepts
-
-    def end_epoch(self, epoch, params, loss, active, finite):
-        # the usual epoch, a few numpy calls: every loss and weight finite, and
-        # every loss within its limit (NaN and inf compare False)
-        within = np.less_equal(loss, self._limit, out=self._within)
-        if finite and within.all():
-            bad = None
-        else:
-            if not finite:
-                within &= np.isfinite(params).all(axis=1)
-            bad = active & ~self.on_fallback & ~within
-            if bad.any():
-                params[bad] = self.best_params[bad]
-                self.on_fallback |= bad
-                self.fell_back[bad] = epoch + 1
-                self._limit[bad] = np.inf  # a fallen network is not watched
-                self._any_fallen = True
-                self._all_fallen = bool(self.on_fallback.all())
-            else:
-                bad = None
-        # stopped networks are never restored: their best does not matter
-        better = np.less(loss, self.best, out=self._better)
-        if not self._all_fallen and better.any():
-            if self._any_fallen:
-                better &= ~self.on_fallback
-            np.copyto(self.best, loss, where=better)
-            np.copyto(self.best_params, params, where=better[:, None])
-            np.multiply(self.best, 1 + self.tol, out=self._limit, where=better)
-        return bad
-
-
 def _per_network(a, K):
     """View ``a`` (n, d) or (K, n, d) as (K, n, d)."""
     return np.broadcast_to(a, (K, *a.shape)) if a.ndim == 2 else a
+
+
+class _Batches:
+    """The loop's buffers, made once per call to :func:`train`.
+
+    The live parameters are views of one ``(K, n_params)`` array (``params``):
+    saving, checking and restoring them, and adding changes laid out the same
+    way, are then one numpy call each, however many layers there are. Each
+    epoch writes its pattern order into ``Xe``, ``Ye`` and its updates' errors
+    into ``E``; each batch's views of them, and the forward buffers for its
+    size, are made once, so the hot loop only unpacks tuples. A batch's
+    position in the epoch is the key of its buffers (``Step.key``).
+    """
+
+    def __init__(self, coefs, intercepts, X, Y, batch_size, hidden, output):
+        K = coefs[0].shape[0]
+        self.layout = ParamLayout.of(coefs)
+        sizes = self.layout.sizes
+        self.X, self.Y = _per_network(X, K), _per_network(Y, K)
+        n = self.n = self.X.shape[1]
+        batch_size = max(1, min(int(batch_size), n))
+        self.params = np.empty((K, self.layout.n_params))
+        self.coefs, self.intercepts = self.layout.views(self.params)
+        for dst, src in zip([*self.coefs, *self.intercepts], [*coefs, *intercepts]):
+            np.copyto(dst, src)
+        self.saved = np.empty_like(self.params)
+        self.biases = [b[:, None, :] for b in self.intercepts]
+        self.funcs = _layer_functions(hidden, output, len(coefs), 0)
+        self.Xe = np.empty((K, n, self.X.shape[2]))
+        self.Ye = np.empty((K, n, self.Y.shape[2]))
+        self.E = np.empty((K, n, self.Y.shape[2]))
+        self.idx = np.broadcast_to(np.arange(n), (K, n)).copy()
+        by_size = {}
+        self.batches = []
+        for key, start in enumerate(range(0, n, batch_size)):
+            s = slice(start, min(start + batch_size, n))
+            B = s.stop - s.start
+            if B not in by_size:
+                ins = [np.empty((K, B, m)) for m in sizes[1:]]
+                by_size[B] = (ins, [None, *(np.empty_like(z) for z in ins)])
+            views = (self.Xe[:, s], self.Ye[:, s], self.E[:, s], self.idx[:, s])
+            self.batches.append((*views, *by_size[B], key))
+
+    def order(self, shuffle, random_states):
+        """Write this epoch's pattern order into ``Xe`` and ``Ye``."""
+        if shuffle:
+            for k, rng in enumerate(random_states):
+                self.idx[k] = rng.permutation(self.n)
+            self.Xe[...] = np.take_along_axis(self.X, self.idx[:, :, None], axis=1)
+            self.Ye[...] = np.take_along_axis(self.Y, self.idx[:, :, None], axis=1)
+        elif not hasattr(self, "_ordered"):
+            self.Xe[...] = self.X
+            self.Ye[...] = self.Y
+            self._ordered = True
+
+
+class _Epochs:
+    """What the loop does once per epoch: the loss, divergence, stopping.
+
+    ``active`` marks the networks still training and ``all_active`` spares the
+    hot loop a mask while every network is.
+    """
+
+    def __init__(self, K, n, n_outputs, max_iter, tol, n_iter_no_change, verbose):
+        # Epoch-major loss curves: an epoch writes its row; per-network sums of
+        # squared errors are one matmul, (K, 1, n * n_L) @ (K, n * n_L, 1).
+        self.curves = np.full((max_iter, K), np.nan)
+        self.sq = np.empty((K, 1, 1))
+        self.half_mean = np.array(0.5 / n)
+        self.n_iter = np.zeros(K, dtype=int)
+        self.diverged = np.full(K, -1)
+        self.converged = np.zeros(K, dtype=bool)
+        self.active = np.ones(K, dtype=bool)
+        self.all_active = True
+        self.best = np.full(K, np.inf)
+        self.no_improve = np.zeros(K, dtype=int)
+        self.K, self.tol, self.patience = K, tol, n_iter_no_change
+        self.verbose = verbose
+
+    def keep(self):
+        """The mask of networks to update: True while every network trains.
+
+        A mask, not a product with 0, so that an infinite change from a rule
+        leaves no NaN behind in a stopped network.
+        """
+        return True if self.all_active else self.active[:, None]
+
+    def _stop(self, done):
+        self.active &= ~done
+        self.all_active = False
+
+    def end(self, it, epoch, loop, rule):
+        """Close epoch ``it``; returns True when no network is left training."""
+        K, params, active = self.K, loop.params, self.active
+        loss = self.curves[it]
+        E = loop.E
+        np.multiply(
+            np.matmul(E.reshape(K, 1, -1), E.reshape(K, -1, 1), self.sq).reshape(K),
+            self.half_mean,
+            loss,
+        )
+        # A sum over every weight and loss is finite unless one of them is not
+        # (or the sum overflows: the exact test then clears it).
+        total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
+        all_finite = math.isfinite(total)
+        restored = rule.end_epoch(epoch, params, loss, active, all_finite)
+        if not all_finite:
+            finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
+            if restored is not None:
+                finite |= restored
+            newly = active & ~finite
+            if newly.any():
+                params[newly] = loop.saved[newly]
+                self.diverged[newly] = epoch + 1
+                self._stop(newly)
+        if not self.all_active:
+            loss[~active] = np.nan
+        self.n_iter += active
+        if self.verbose:
+            print(f"Iteration {epoch + 1}, loss = {loss[0]:.8f}")
+        if self.tol is not None:
+            improved = loss < self.best - self.tol
+            self.no_improve = np.where(improved, 0, self.no_improve + 1)
+            self.best = np.minimum(self.best, loss)
+            done = active & (self.no_improve >= self.patience)
+            if done.any():
+                self.converged |= done
+                self._stop(done)
+        return not self.all_active and not active.any()
+
+    def results(self):
+        n_run = self.n_iter.max(initial=0)
+        curves = np.ascontiguousarray(self.curves[:n_run].T)
+        return curves, self.n_iter, self.diverged, self.converged
 
 
 def train(
@@ -490,11 +479,12 @@ def train(
     Y : ndarray of shape (n_samples, n_L) or (K, n_samples, n_L)
         Expected outputs ``ev``.
     rule : UpdateRule
-        Maps a :class:`Step` to weight and bias changes.
+        Maps a :class:`Step` to weight and bias changes (see
+        :mod:`sk_metabp.rules`).
     max_iter : int
-        Epochs (the paper's training cycles: one pass over the patterns each).
+        Epochs (training cycles: one pass over the patterns each).
     batch_size : int
-        Patterns per update; 1 is online learning (the paper's way).
+        Patterns per update; 1 is online learning.
     shuffle : bool
         Draw a new pattern order each epoch (network k from ``random_states[k]``);
         otherwise the patterns go in the order given.
@@ -512,8 +502,8 @@ def train(
     Returns
     -------
     loss_curves : ndarray of shape (K, n_epochs_run)
-        The pattern error J (eq. 2) averaged over the epoch's patterns, each
-        measured before its own update; NaN after a network stopped.
+        The pattern error J averaged over the epoch's patterns, each measured
+        before its own update; NaN after a network stopped.
     n_iter : ndarray of shape (K,)
         Epochs each network completed.
     diverged : ndarray of shape (K,)
@@ -524,76 +514,31 @@ def train(
         Whether ``tol`` stopped the network before ``max_iter``.
     """
     K = coefs[0].shape[0]
-    sizes = [coefs[0].shape[1], *(w.shape[2] for w in coefs)]
     random_states = random_states or [None] * K
-    X = _per_network(X, K)
-    Y = _per_network(Y, K)
-    n = X.shape[1]
-    batch_size = max(1, min(int(batch_size), n))
-
-    # The live parameters are views of one (K, n_params) array: saving, checking
-    # and restoring them, and adding changes laid out the same way, are then one
-    # numpy call each, however many layers there are.
-    params = np.empty((K, _n_params(sizes)))
-    live_coefs, live_intercepts = _param_views(params, sizes)
-    for dst, src in zip([*live_coefs, *live_intercepts], [*coefs, *intercepts]):
-        np.copyto(dst, src)
-    saved = np.empty_like(params)
-    biases = [b[:, None, :] for b in live_intercepts]
-    funcs = _layer_functions(hidden_activation, output_activation, len(coefs), 0)
+    loop = _Batches(
+        coefs, intercepts, X, Y, batch_size, hidden_activation, output_activation
+    )
+    epochs = _Epochs(
+        K, loop.n, loop.Y.shape[2], max_iter, tol, n_iter_no_change, verbose
+    )
+    params, live_coefs, live_intercepts = loop.params, loop.coefs, loop.intercepts
+    biases, funcs, layout = loop.biases, loop.funcs, loop.layout
     step = Step(live_coefs, live_intercepts, hidden_activation, output_activation)
-
-    # Each epoch writes its pattern order into Xe, Ye and its updates' errors
-    # into E; each batch's views of them, and the forward buffers for its size,
-    # are made once, so the hot loop only unpacks tuples.
-    Xe = np.empty((K, n, X.shape[2]))
-    Ye = np.empty((K, n, Y.shape[2]))
-    E = np.empty((K, n, Y.shape[2]))
-    idx = np.broadcast_to(np.arange(n), (K, n)).copy()
-    by_size = {}
-    batches = []
-    for start in range(0, n, batch_size):
-        s = slice(start, min(start + batch_size, n))
-        B = s.stop - s.start
-        if B not in by_size:
-            ins = [np.empty((K, B, m)) for m in sizes[1:]]
-            by_size[B] = (ins, [None, *(np.empty_like(z) for z in ins)])
-        batches.append((Xe[:, s], Ye[:, s], E[:, s], idx[:, s], *by_size[B]))
-
-    # Epoch-major loss curves: an epoch writes its row; per-network sums of
-    # squared errors are one matmul, (K, 1, n * n_L) @ (K, n * n_L, 1).
-    curves = np.full((max_iter, K), np.nan)
-    E_rows, E_cols = E.reshape(K, 1, -1), E.reshape(K, -1, 1)
-    sq = np.empty((K, 1, 1))
-    half_mean = np.array(0.5 / n)
-    n_iter = np.zeros(K, dtype=int)
-    diverged = np.full(K, -1)
-    converged = np.zeros(K, dtype=bool)
-    active = np.ones(K, dtype=bool)
-    all_active = True
-    best = np.full(K, np.inf)
-    no_improve = np.zeros(K, dtype=int)
     rule.start(step)
     seen = (None, None, None)  # the last changes returned, and their flat array
-    if not shuffle:
-        Xe[...] = X
-        Ye[...] = Y
     total_step = 0
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for it in range(max_iter):
                 epoch = epoch_offset + it
-                if shuffle:
-                    for k, rng in enumerate(random_states):
-                        idx[k] = rng.permutation(n)
-                    Xe[...] = np.take_along_axis(X, idx[:, :, None], axis=1)
-                    Ye[...] = np.take_along_axis(Y, idx[:, :, None], axis=1)
-                np.copyto(saved, params)
-                # stopped networks keep their weights; a mask, not a product with
-                # 0, so that an infinite change from a rule leaves no NaN behind
-                keep = True if all_active else active[:, None]
+                loop.order(shuffle, random_states)
+                np.copyto(loop.saved, params)
+                keep = epochs.keep()
+                all_active = epochs.all_active
                 step.epoch = epoch
-                for xv, yv, err, iv, ins, acts in batches:
+                # the per-update body, inline: its arrays are tiny, so every
+                # Python call counts
+                for xv, yv, err, iv, ins, acts, key in loop.batches:
                     acts[0] = xv
                     _forward(live_coefs, biases, funcs, acts, ins)
                     np.subtract(yv, acts[-1], err)
@@ -602,13 +547,14 @@ def train(
                     step.ev = yv
                     step.err = err
                     step.index = iv
+                    step.key = key
                     step.step = total_step
                     step.invalidate()
                     dcoefs, dintercepts = rule(step)
                     if callback is not None:
                         callback(step, dcoefs, dintercepts)
                     if dcoefs is not seen[0] or dintercepts is not seen[1]:
-                        flat = _shared_flat(dcoefs, dintercepts, params.shape, sizes)
+                        flat = layout.base_of(dcoefs, dintercepts)
                         seen = (dcoefs, dintercepts, flat)
                     flat = seen[2]
                     if flat is not None:
@@ -626,44 +572,12 @@ def train(
                             np.add(w, dw, out=w, where=keep[:, :, None])
                             np.add(b, db, out=b, where=keep)
                     total_step += 1
-                loss = curves[it]
-                np.multiply(np.matmul(E_rows, E_cols, sq).reshape(K), half_mean, loss)
-                # A sum over every weight and loss is finite unless one of them is
-                # not (or the sum overflows: the exact test then clears it).
-                total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
-                all_finite = math.isfinite(total)
-                restored = rule.end_epoch(epoch, params, loss, active, all_finite)
-                if not all_finite:
-                    finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
-                    if restored is not None:
-                        finite |= restored
-                    newly = active & ~finite
-                    if newly.any():
-                        params[newly] = saved[newly]
-                        diverged[newly] = epoch + 1
-                        active &= ~newly
-                        all_active = False
-                if not all_active:
-                    loss[~active] = np.nan
-                n_iter += active
-                if verbose:
-                    print(f"Iteration {epoch + 1}, loss = {loss[0]:.8f}")
-                if tol is not None:
-                    improved = loss < best - tol
-                    no_improve = np.where(improved, 0, no_improve + 1)
-                    best = np.minimum(best, loss)
-                    done = active & (no_improve >= n_iter_no_change)
-                    if done.any():
-                        converged |= done
-                        active &= ~done
-                        all_active = False
-                if not all_active and not active.any():
+                if epochs.end(it, epoch, loop, rule):
                     break
     finally:
         for dst, src in zip([*coefs, *intercepts], [*live_coefs, *live_intercepts]):
             np.copyto(dst, src)
-    loss_curves = np.ascontiguousarray(curves[: n_iter.max(initial=0)].T)
-    return loss_curves, n_iter, diverged, converged
+    return epochs.results()
 
 
 def warn_diverged(epoch, where="Training"):

@@ -41,7 +41,8 @@ import re
 
 import numpy as np
 
-from ._mlp import _param_views
+from ._mlp import ParamLayout
+from .rules import BackpropRule
 
 NETWORK_VARIABLES = ("w", "b", "x", "h", "y", "ev", "J", "in", "fp", "delta")
 
@@ -151,37 +152,20 @@ def topology(sizes):
     return "-".join(str(s) for s in sizes)
 
 
-class ParamLayout:
-    """The flat order of a network's parameters: every weight, then every bias.
+def weight_names(sizes):
+    """``w{l}_{i}_{j}`` of every weight, in :class:`~sk_metabp.rules.ParamLayout`
+    order (i fastest)."""
+    return [
+        f"w{l}_{i}_{j}"
+        for l in range(1, len(sizes))
+        for j in range(sizes[l - 1])
+        for i in range(sizes[l])
+    ]
 
-    Weights of layer l are flattened from their ``(n_{l-1}, n_l)`` array in C
-    order, so ``w{l}_{i}_{j}`` runs over i fastest. :meth:`views` cuts a flat
-    ``(K, P)`` array into per-layer views shaped like ``coefs`` and ``intercepts``.
-    """
 
-    def __init__(self, sizes):
-        self.sizes = list(sizes)
-        self.n_weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        self.n_biases = sum(sizes[1:])
-        self.n_params = self.n_weights + self.n_biases
-        self.weight_names = [
-            f"w{l}_{i}_{j}"
-            for l in range(1, len(sizes))
-            for j in range(sizes[l - 1])
-            for i in range(sizes[l])
-        ]
-        self.bias_names = [
-            f"b{l}_{i}" for l in range(1, len(sizes)) for i in range(sizes[l])
-        ]
-
-    def views(self, flat):
-        # the loop keeps its live parameters in this same layout
-        return _param_views(flat, self.sizes)
-
-    def flatten(self, coefs, intercepts, out=None):
-        K = coefs[0].shape[0]
-        parts = [c.reshape(K, -1) for c in coefs] + list(intercepts)
-        return np.concatenate(parts, axis=1, out=out)
+def bias_names(sizes):
+    """``b{l}_{i}`` of every bias, in :class:`~sk_metabp.rules.ParamLayout` order."""
+    return [f"b{l}_{i}" for l in range(1, len(sizes)) for i in range(sizes[l])]
 
 
 def sizes_from_names(names):
@@ -262,22 +246,6 @@ _NETWORK_PARTS = {
 }
 
 
-def _flat_base(arrays, layout):
-    """The ``(K, n_params)`` array that ``arrays`` (every weight array, then every
-    bias array) are views of in ``layout``'s order, or None if there is none."""
-    base = arrays[0].base
-    if base is None or base.ndim != 2 or base.shape[1] != layout.n_params:
-        return None
-    coefs, intercepts = layout.views(base)
-    expected = [*coefs, *intercepts]
-    if len(arrays) != len(expected):
-        return None
-    for a, e in zip(arrays, expected):
-        if a.base is not base or a.__array_interface__ != e.__array_interface__:
-            return None
-    return base
-
-
 #: Network variables whose parts are views of a step's arrays (the rest are
 #: computed): a list of such parts made for one step holds the values of every
 #: later step that has the same arrays.
@@ -308,6 +276,31 @@ class _Mode:
             f"{self.n_targets} targets)"
         )
 
+    def unit_names(self):
+        """The name of each row of an update (a link, a neuron), or None when an
+        update has one row holding the whole network."""
+        return None
+
+    def row_writer(self):
+        """A function ``write(step, dcoefs, dintercepts, out)`` that writes one
+        update's rows (:meth:`rows`); made once per recorded training run."""
+        return self.rows
+
+    def learned_state(self, step, rule):
+        """Buffers for :meth:`learned_changes` during one training run."""
+        K = step.n_networks
+        return {"rows": np.empty((K, self.rows_per_update, self.n_features))}
+
+    def learned_changes(self, step, rule, out, state):
+        """Write the changes a learned rule makes at ``step`` into ``out``.
+
+        ``rule`` is the :class:`~sk_metabp.rules.LearnedRule` (its ``predict``
+        and ``predictor``), ``out`` the flat ``(K, n_params)`` change buffer,
+        ``state`` what :meth:`learned_state` made.
+        """
+        predicted = rule.predict(self.features(step, out=state["rows"]))
+        self.changes(step, predicted, out)
+
     def rows(self, step, dcoefs, dintercepts, out):
         """Write features and targets side by side into ``out``.
 
@@ -321,27 +314,22 @@ class _Mode:
 
 
 class ViewCache:
-    """Row parts made once per set of the loop's arrays, then reused.
+    """Row parts made once per set of the loop's buffers, then reused.
 
-    The loop keeps one set of buffers per pattern position, so the views of
-    them that make a row, built for one update, serve every later update with
-    the same arrays. Keyed by the arrays' ids; the arrays are kept alive, so that
-    no other array takes one of their ids.
+    The loop keeps one set of buffers per position in the epoch (the step's
+    ``key``), so the views of them that make a row, built for one update,
+    serve every later update with the same key in that training run. A cache
+    lives for one run (a rule's ``start``, one recorded stack).
     """
 
-    def __init__(self, limit=1024):
-        self._parts, self._alive, self._limit = {}, [], limit
+    def __init__(self):
+        self._parts = {}
 
-    def get(self, arrays, make, *args):
-        """The parts for ``arrays``, from ``make(*args)`` the first time."""
-        key = tuple(map(id, arrays))
+    def get(self, key, make, *args):
+        """The parts for ``key``, from ``make(*args)`` the first time."""
         parts = self._parts.get(key)
         if parts is None:
-            if len(self._parts) >= self._limit:
-                self._parts.clear()
-                self._alive.clear()
             parts = self._parts[key] = make(*args)
-            self._alive.append(arrays)
         return parts
 
 
@@ -358,8 +346,8 @@ class NetworkMode(_Mode):
         L = len(sizes) - 1
         neurons = [(l, i) for l in range(1, L + 1) for i in range(sizes[l])]
         names = {
-            "w": self.layout.weight_names,
-            "b": self.layout.bias_names,
+            "w": weight_names(sizes),
+            "b": bias_names(sizes),
             "x": [f"x_{j}" for j in range(sizes[0])],
             "h": [f"h{l}_{i}" for l in range(1, L) for i in range(sizes[l])],
             "y": [f"y_{i}" for i in range(sizes[L])],
@@ -394,6 +382,40 @@ class NetworkMode(_Mode):
         """Whether every part of a row is a view of the step's arrays."""
         return _NETWORK_VIEWS.issuperset(self.variables)
 
+    def row_writer(self):
+        if not self.parts_are_views:
+            return self.rows
+        # Every part of the row is a view of the loop's arrays: parts made once
+        # per buffer key (and set of changes) cost one concatenate per update.
+        cache = ViewCache()
+
+        def write(step, dcoefs, dintercepts, out):
+            key = (step.key, id(dcoefs), id(dintercepts))
+            parts = cache.get(key, self._kept_row_parts, step, dcoefs, dintercepts)
+            np.concatenate(parts[0], axis=1, out=out[:, 0], casting="same_kind")
+
+        return write
+
+    def _kept_row_parts(self, step, dcoefs, dintercepts):
+        # the change lists are kept with their parts, so no other list takes
+        # their id while the cache lives
+        return self.row_parts(step, dcoefs, dintercepts), dcoefs, dintercepts
+
+    def learned_state(self, step, rule):
+        state = super().learned_state(step, rule)
+        # the row buffer viewed as (K, n_features) is the learner's input; its
+        # (K, n_targets) output is laid out like the changes, so the predictor
+        # writes it straight into the change buffer
+        state["X"] = state["rows"].reshape(step.n_networks, self.n_features)
+        state["cache"] = ViewCache() if self.parts_are_views else None
+        return state
+
+    def learned_changes(self, step, rule, out, state):
+        cache = state["cache"]
+        parts = None if cache is None else cache.get(step.key, self._parts, step)
+        self.features(step, out=state["rows"], parts=parts)
+        rule.predictor(step.n_networks)(state["X"], out)
+
     def row_parts(self, step, dcoefs, dintercepts):
         """The arrays whose concatenation is :meth:`rows`'s row, fewest possible.
 
@@ -403,7 +425,7 @@ class NetworkMode(_Mode):
         :attr:`parts_are_views`, the list made for one step gives the rows of
         every later step with the same arrays (the recorder keeps it).
         """
-        params = _flat_base([*step.coefs, *step.intercepts], self.layout)
+        params = self.layout.base_of(step.coefs, step.intercepts)
         parts, prev = [], None
         for v, get in zip(self.variables, self._getters):
             if params is None or v not in ("w", "b"):
@@ -414,7 +436,7 @@ class NetworkMode(_Mode):
                 cut = self.layout.n_weights
                 parts.append(params[:, :cut] if v == "w" else params[:, cut:])
             prev = v
-        changes = _flat_base([*dcoefs, *dintercepts], self.layout)
+        changes = self.layout.base_of(dcoefs, dintercepts)
         if changes is not None:
             parts.append(changes)
         else:
@@ -427,7 +449,7 @@ class NetworkMode(_Mode):
 
         With ``out`` (any float dtype) the row is written into it directly.
         ``parts``, what ``_parts`` returned for an earlier step with the same
-        arrays when :attr:`parts_are_views`, spares making them again.
+        buffer key when :attr:`parts_are_views`, spares making them again.
         """
         if parts is None:
             parts = self._parts(step)
@@ -539,6 +561,116 @@ _LINK_PARTS = {
 }
 
 
+class _Gather:
+    """What :func:`link_gather_index` returns (see there)."""
+
+    def __init__(self, index, segments, n_dynamic, const_table, row_layer):
+        self.index = index
+        self.segments = segments
+        self.n_dynamic = n_dynamic
+        self.const_table = const_table
+        self.row_layer = row_layer
+
+
+def _link_rows(sizes):
+    """Each link row's receiving neuron, sending activation, normalised sending
+    activation and layer, in ParamLayout order (every weight, then biases).
+
+    Receiving neurons index the concatenation of layers 1..L, sending
+    activations layers 0..L (-1 on a bias), normalised ones the blocks of
+    ``n_{l-1} + 1`` values that ``_normalised_acts`` lays out per receiving
+    layer.
+    """
+    L = len(sizes) - 1
+    offsets = np.cumsum([0] + sizes)
+    blocks = np.cumsum([0] + [n + 1 for n in sizes[:-1]])
+    recv, send, send_n, layer = [], [], [], []
+    for l in range(1, L + 1):
+        for j in range(sizes[l - 1]):
+            for i in range(sizes[l]):
+                recv.append(offsets[l] - sizes[0] + i)
+                send.append(offsets[l - 1] + j)
+                send_n.append(blocks[l - 1] + j)
+                layer.append(l)
+    for l in range(1, L + 1):
+        for i in range(sizes[l]):
+            recv.append(offsets[l] - sizes[0] + i)
+            send.append(-1)
+            send_n.append(blocks[l - 1] + sizes[l - 1])
+            layer.append(l)
+    return np.array(recv), np.array(send), np.array(send_n), np.array(layer), blocks
+
+
+def link_gather_index(sizes, variables):
+    """The fixed index that gathers link mode's rows from one source vector.
+
+    Per network, the quantities ``variables`` need are laid end to end in a
+    source vector: the dynamic segments (``segments``, in order, ``n_dynamic``
+    values: parameters, activations, per-neuron quantities), then
+    ``const_table``, the sorted distinct constants (1, the activation a bias
+    row carries, and the values of the constant columns). ``index``, shape
+    ``(n_params, len(variables))``, picks each row's cells from it;
+    ``row_layer`` is each row's receiving layer, 0-based.
+    """
+    sizes = list(sizes)
+    L = len(sizes) - 1
+    recv, send, send_n, layer, blocks = _link_rows(sizes)
+    n_rows = len(recv)
+    row_layer = layer - 1
+    bias = send < 0
+    const = {
+        "is_bias": bias.astype(float),
+        "is_output": (layer == L).astype(float),
+        "depth": layer / L,
+        "fan_in": np.array(sizes)[layer - 1].astype(float),
+    }
+    seg_len = {
+        "params": n_rows,
+        "acts": int(sum(sizes)),
+        "a_n": int(blocks[-1]),
+        "log_scale": L,
+    }
+    chosen = set(variables)
+    needed = {
+        "params": "w" in chosen,
+        "acts": "a" in chosen or "y" in chosen,
+        **{
+            s: s in chosen
+            for s in ("in", "fp", "err", "delta", "a_n", "delta_n", "err_n")
+        },
+        "log_scale": "log_scale" in chosen,
+    }
+    segments = [s for s, need in needed.items() if need]
+    n_neurons = int(sum(sizes[1:]))
+    start, pos = {}, 0
+    for s in segments:
+        start[s] = pos
+        pos += seg_len.get(s, n_neurons)
+    values = [np.ones(1)] + [const[v] for v in variables if v in const]
+    const_table = np.unique(np.concatenate(values))
+
+    def constant(vals):
+        return pos + np.searchsorted(const_table, vals)
+
+    index = np.empty((n_rows, len(variables)), dtype=np.intp)
+    for c, var in enumerate(variables):
+        if var == "w":
+            index[:, c] = start["params"] + np.arange(n_rows)
+        elif var == "a":
+            index[:, c] = np.where(bias, constant(1.0), start["acts"] + send)
+        elif var == "y":
+            index[:, c] = start["acts"] + sizes[0] + recv
+        elif var == "a_n":
+            index[:, c] = start["a_n"] + send_n
+        elif var == "log_scale":
+            index[:, c] = start["log_scale"] + row_layer
+        elif var in const:
+            index[:, c] = constant(const[var])
+        else:
+            index[:, c] = start[var] + recv
+    return _Gather(index, segments, pos, const_table, row_layer)
+
+
 class LinkMode(_Mode):
     """One row per connection and per bias; the same columns for any topology.
 
@@ -616,85 +748,12 @@ class LinkMode(_Mode):
         self.feature_names = list(self.variables)
         self.target_names = [LINK_TARGETS[target][0]]
         self.rows_per_update = self.layout.n_params
-        L = len(sizes) - 1
-        # Each row's receiving neuron (index into the concatenation of layers
-        # 1..L), sending activation (index into layers 0..L; -1 on a bias) and
-        # normalised sending activation (index into the blocks of n_{l-1} + 1
-        # values that _normalised_acts lays out per receiving layer).
-        offsets = np.cumsum([0] + self.sizes)
-        blocks = np.cumsum([0] + [n + 1 for n in self.sizes[:-1]])
-        recv, send, send_n, layer = [], [], [], []
-        for l in range(1, L + 1):
-            for j in range(sizes[l - 1]):
-                for i in range(sizes[l]):
-                    recv.append(offsets[l] - sizes[0] + i)
-                    send.append(offsets[l - 1] + j)
-                    send_n.append(blocks[l - 1] + j)
-                    layer.append(l)
-        for l in range(1, L + 1):
-            for i in range(sizes[l]):
-                recv.append(offsets[l] - sizes[0] + i)
-                send.append(-1)
-                send_n.append(blocks[l - 1] + sizes[l - 1])
-                layer.append(l)
-        recv, send, layer = np.array(recv), np.array(send), np.array(layer)
-        send_n = np.array(send_n)
-        self._row_layer = layer - 1  # each row's layer, 0-based
-        bias = send < 0
-        const = {
-            "is_bias": bias.astype(float),
-            "is_output": (layer == L).astype(float),
-            "depth": layer / L,
-            "fan_in": np.array(self.sizes)[layer - 1].astype(float),
-        }
-        n_neurons = int(sum(self.sizes[1:]))
-        seg_len = {
-            "params": self.layout.n_params,
-            "acts": int(sum(self.sizes)),
-            "a_n": int(blocks[-1]),
-            "log_scale": L,
-        }
-        chosen = set(self.variables)
-        needed = {
-            "params": "w" in chosen,
-            "acts": "a" in chosen or "y" in chosen,
-            **{
-                s: s in chosen
-                for s in ("in", "fp", "err", "delta", "a_n", "delta_n", "err_n")
-            },
-            "log_scale": "log_scale" in chosen,
-        }
-        self._segments = [s for s, need in needed.items() if need]
-        start, pos = {}, 0
-        for s in self._segments:
-            start[s] = pos
-            pos += seg_len.get(s, n_neurons)
-        self._n_dynamic = pos
-        # the constants: 1, the activation a bias row carries, and the values
-        # of the requested constant columns
-        values = [np.ones(1)] + [const[v] for v in self.variables if v in const]
-        self._const_table = np.unique(np.concatenate(values))
-
-        def constant(vals):
-            return pos + np.searchsorted(self._const_table, vals)
-
-        index = np.empty((self.rows_per_update, len(self.variables)), dtype=np.intp)
-        for c, var in enumerate(self.variables):
-            if var == "w":
-                index[:, c] = start["params"] + np.arange(self.rows_per_update)
-            elif var == "a":
-                index[:, c] = np.where(bias, constant(1.0), start["acts"] + send)
-            elif var == "y":
-                index[:, c] = start["acts"] + sizes[0] + recv
-            elif var == "a_n":
-                index[:, c] = start["a_n"] + send_n
-            elif var == "log_scale":
-                index[:, c] = start["log_scale"] + self._row_layer
-            elif var in const:
-                index[:, c] = constant(const[var])
-            else:
-                index[:, c] = start[var] + recv
-        self._index = index
+        gather = link_gather_index(self.sizes, self.variables)
+        self._index = gather.index
+        self._segments = gather.segments
+        self._n_dynamic = gather.n_dynamic
+        self._const_table = gather.const_table
+        self._row_layer = gather.row_layer
 
     def describe(self):
         text = super().describe()
@@ -721,6 +780,28 @@ class LinkMode(_Mode):
         # every index is in range; mode="clip" only spares take a buffered copy
         np.take(src, self._index, axis=1, out=out, mode="clip")
         return out
+
+    def unit_names(self):
+        return weight_names(self.sizes) + bias_names(self.sizes)
+
+    def learned_state(self, step, rule):
+        state = super().learned_state(step, rule)
+        if self.odd_columns is not None:
+            state["odd"] = np.empty((step.n_networks, self.rows_per_update, 1))
+        return state
+
+    def learned_changes(self, step, rule, out, state):
+        rows = self.features(step, out=state["rows"])
+        predicted = rule.predict(rows)
+        if self.odd_columns is not None:
+            # the odd part in the error: (f(x) - f(x~)) / 2
+            odd = state["odd"]
+            np.copyto(odd, predicted)
+            rows[:, :, self.odd_columns] *= -1
+            odd -= rule.predict(rows)
+            odd *= 0.5
+            predicted = odd
+        self.changes(step, predicted, out)
 
     def row_scales(self, step):
         """Each row's layer scale ``s_l``: shape ``(K, n_params)``."""
@@ -817,6 +898,21 @@ class DeltaMode(_Mode):
             return flat
         out[...] = flat
         return out
+
+    def unit_names(self):
+        s = self.sizes
+        return [f"h{l}_{i}" for l in range(1, len(s) - 1) for i in range(s[l])]
+
+    def learned_state(self, step, rule):
+        # rules (5) and (3) stay analytic, at the mode's rate
+        backprop = BackpropRule(self.learning_rate)
+        backprop.start(step)
+        return {"backprop": backprop}
+
+    def learned_changes(self, step, rule, out, state):
+        self.predict_deltas(step, rule.predict)
+        dcoefs, dintercepts = state["backprop"](step)
+        self.layout.flatten(dcoefs, dintercepts, out=out)
 
     def predict_deltas(self, step, predict):
         """Put the learner's deltas in place of rule (6)'s, from the top layer down.

@@ -1,235 +1,33 @@
 """Multilayer perceptrons trained by the paper's plain online backprop."""
 
-import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._mlp import (
-    BackpropRule,
-    _forward,
-    _layer_functions,
-    init_params,
-    layer_sizes,
-    train,
-    warn_diverged,
-)
+from ._base import _BaseMLP, _BaseMLPClassifier
+from .rules import BackpropRule
+
+_BACKPROP_CONSTRAINTS = {
+    **_BaseMLP._parameter_constraints,
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+}
 
 
-class _BaseBackpropMLP(BaseEstimator):
-    """What the classifier and the regressor share: parameters, fit and forward.
+class _BackpropMixin:
+    """Trains with backprop: the update rule of both estimators here."""
 
-    Subclasses set ``_output_activation`` and implement ``_encode_targets`` (y to
-    expected outputs ``ev``) and ``_scale_inputs``; :meth:`_make_rule` returns
-    the update rule the loop trains with (backprop here; a learned rule in
-    :class:`~sk_metabp.LearnedRuleMLPClassifier`).
-    """
+    def update_rule(self):
+        """Backprop at ``learning_rate`` with ``momentum``: the rule ``fit`` uses.
 
-    _parameter_constraints = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "init_scale": [Interval(Real, 0, None, closed="neither")],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
-
-    def _hidden_activation(self):
-        return getattr(self, "activation", "logistic")
-
-    def _validate_hidden(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
-        if sizes.size and not all(
-            isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive integers, such as (1,) "
-                f"for the paper's 2-1-1 network or () for none; got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(h) for h in sizes)
-
-    def _make_rule(self):
+        Returns
+        -------
+        rule : sk_metabp.rules.BackpropRule
+        """
         return BackpropRule(self.learning_rate, self.momentum)
-
-    def _stack(self):
-        """The fitted parameters as a stack of K = 1 networks (views, not copies)."""
-        return [c[None] for c in self.coefs_], [b[None] for b in self.intercepts_]
-
-    def _initialize(self, n_features, n_outputs, rng):
-        sizes = layer_sizes(n_features, self._validate_hidden(), n_outputs)
-        coefs, intercepts = init_params(
-            sizes,
-            [rng],
-            init_scale=self.init_scale,
-            activation=self._hidden_activation(),
-        )
-        self.coefs_ = [c[0] for c in coefs]
-        self.intercepts_ = [b[0] for b in intercepts]
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = self._output_activation
-        self.loss_curve_ = []
-        self.n_iter_ = 0
-
-    def _training_data(self, X, y, *, first=True, classes=None):
-        """Validate (X, y) and encode them as the loop's inputs and targets ``ev``.
-
-        With ``first`` the encoders (classes, standardisation) are fitted.
-        Returns the inputs, the expected outputs and the layer sizes.
-        """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first,
-            dtype=np.float64,
-            multi_output=True,
-            ensure_min_samples=2,
-            y_numeric=not isinstance(self, ClassifierMixin),
-        )
-        Y = self._encode_targets(y, first=first, classes=classes)
-        Xs = self._scale_inputs(X, first=first)
-        return Xs, Y, layer_sizes(X.shape[1], self._validate_hidden(), Y.shape[1])
-
-    def _fit(self, X, y, *, incremental, classes=None):
-        first = not (incremental or self.warm_start) or not hasattr(self, "coefs_")
-        if first:
-            self._random_state = check_random_state(self.random_state)
-        Xs, Y, _ = self._training_data(X, y, first=first, classes=classes)
-        if first:
-            self._initialize(Xs.shape[1], Y.shape[1], self._random_state)
-        elif Y.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {Y.shape[1]} outputs but the network was fitted with "
-                f"{self.n_outputs_}; refit with warm_start=False."
-            )
-        coefs, intercepts = self._stack()
-        rule = self._make_rule()
-        if isinstance(rule, BackpropRule) and not first:
-            # momentum carries over warm starts and partial_fit calls
-            rule.velocity = getattr(self, "_velocity", None)
-        curves, n_iter, diverged, converged = train(
-            coefs,
-            intercepts,
-            Xs,
-            Y,
-            rule,
-            max_iter=1 if incremental else self.max_iter,
-            random_states=[self._random_state],
-            tol=None if incremental else self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-            epoch_offset=self.n_iter_,
-            **self._loop_options(),
-        )
-        self.loss_curve_.extend(curves[0, : n_iter[0]].tolist())
-        self.n_iter_ += int(n_iter[0])
-        self.diverged_ = bool(diverged[0] >= 0)
-        self._trained_with(rule, first)
-        self._velocity = (
-            (rule.dcoefs, rule.dintercepts)
-            if isinstance(rule, BackpropRule) and not self.diverged_
-            else None
-        )
-        if self.diverged_:
-            self._diverged(int(diverged[0]))
-        elif self.tol is not None and not incremental and not converged[0]:
-            warnings.warn(
-                f"Stopped at max_iter={self.max_iter} before the loss stopped "
-                f"improving by tol={self.tol}; raise max_iter for a closer fit.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
-        return self
-
-    def _trained_with(self, rule, first):
-        """Read what the rule of one training call knows (subclasses)."""
-
-    def _diverged(self, epoch):
-        """React to training that diverged at ``epoch``: warn (subclasses may raise)."""
-        warn_diverged(epoch)
-
-    def _forward_output(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._forward_raw(X)
-
-    def _forward_plan(self, n_rows):
-        """What a forward pass of ``n_rows`` rows needs: see :class:`_ForwardPlan`."""
-        return _ForwardPlan(self, n_rows)
-
-    def _forward_raw(self, X, plan=None):
-        """The output units for validated float X; no checks (a hot path).
-
-        ``plan``, from :meth:`_forward_plan` for ``len(X)`` rows, is reused
-        instead of being made for this call; the result is then a view of its
-        buffer, overwritten by the next call with the same plan.
-        """
-        if plan is None:
-            plan = self._forward_plan(X.shape[0])
-        acts = plan.acts
-        acts[0] = self._scale_inputs(X, first=False, plan=plan)[None]
-        _forward(plan.coefs, plan.biases, plan.funcs, acts, plan.ins)
-        return plan.output
-
-    def _loop_options(self):
-        """The loop's settings this estimator trains with."""
-        return {
-            "batch_size": self.batch_size,
-            "shuffle": self.shuffle,
-            "hidden_activation": self._hidden_activation(),
-            "output_activation": self._output_activation,
-        }
-
-    def _train_stack(
-        self, X, Y, sizes, seeds, *, rule=None, callback=None, max_iter=None
-    ):
-        """Train K fresh networks of this kind in lockstep, network k from seeds[k].
-
-        Network k is the one ``fit`` trains with ``random_state=seeds[k]``.
-        Returns the stacked ``coefs``, ``intercepts`` and the loop's results.
-        """
-        rngs = [np.random.RandomState(s) for s in seeds]
-        coefs, intercepts = init_params(
-            sizes,
-            rngs,
-            init_scale=self.init_scale,
-            activation=self._hidden_activation(),
-        )
-        result = train(
-            coefs,
-            intercepts,
-            X,
-            Y,
-            rule if rule is not None else self._make_rule(),
-            max_iter=self.max_iter if max_iter is None else max_iter,
-            random_states=rngs,
-            callback=callback,
-            **self._loop_options(),
-        )
-        return coefs, intercepts, result
-
-    def _scale_inputs(self, X, first, plan=None):
-        """The network's inputs for X (X itself here; see the regressor)."""
-        return X
 
 
 def _repeat(v, n_rows):
@@ -242,34 +40,7 @@ def _repeat(v, n_rows):
     return np.tile(v, (n_rows, 1)) if n_rows <= 64 else v
 
 
-class _ForwardPlan:
-    """A fitted network's forward pass over ``n_rows`` rows, prepared once.
-
-    The parameters as a stack of K = 1 networks (views of ``coefs_`` and
-    ``intercepts_``), the layer functions, buffers for the net inputs and
-    activations, and whatever the estimator's scaling needs (see
-    ``BackpropMLPRegressor._forward_plan``). A plan stays valid while the
-    fitted parameters are the same arrays: the learned rule makes one per
-    training run and runs the forward pass on every update without
-    allocating; ``predict`` makes a fresh one per call.
-    """
-
-    def __init__(self, estimator, n_rows):
-        coefs, intercepts = estimator._stack()
-        self.coefs = coefs
-        self.biases = [b[:, None, :] for b in intercepts]
-        self.funcs = _layer_functions(
-            estimator._hidden_activation(),
-            estimator._output_activation,
-            len(coefs),
-            0,
-        )
-        self.ins = [np.empty((1, n_rows, w.shape[2])) for w in coefs]
-        self.acts = [None, *(np.empty_like(z) for z in self.ins)]
-        self.output = self.acts[-1][0]
-
-
-class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
+class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
     """Sigmoid multilayer perceptron classifier trained by online backprop.
 
     The paper's basic network: logistic units everywhere, the squared error
@@ -345,7 +116,7 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
     (5000, True)
     """
 
-    _output_activation = "logistic"
+    _parameter_constraints = _BACKPROP_CONSTRAINTS
 
     def __init__(
         self,
@@ -375,47 +146,6 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-
-    def _encode_targets(self, y, *, first, classes=None):
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        kind = type_of_target(y, input_name="y")
-        if kind not in ("binary", "multiclass", "multilabel-indicator"):
-            raise ValueError(
-                f"Unknown label type: {kind!r}. {type(self).__name__} handles "
-                "binary, multiclass and multilabel-indicator targets."
-            )
-        if first:
-            self._label_binarizer = LabelBinarizer().fit(
-                y if classes is None or kind == "multilabel-indicator" else classes
-            )
-            self.classes_ = self._label_binarizer.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"The target has only one class ({self.classes_.tolist()[0]!r}); "
-                    "a classifier needs samples of at least 2 classes."
-                )
-        if (kind == "multilabel-indicator") != (
-            self._label_binarizer.y_type_ == "multilabel-indicator"
-        ):
-            raise ValueError(
-                f"y is {kind} but the classifier was fitted on "
-                f"{self._label_binarizer.y_type_} targets."
-            )
-        if kind == "multilabel-indicator":
-            if y.shape[1] != len(self.classes_):
-                raise ValueError(
-                    f"y has {y.shape[1]} labels but the classifier was fitted "
-                    f"with {len(self.classes_)}."
-                )
-        else:
-            unseen = np.setdiff1d(unique_labels(y), self.classes_)
-            if unseen.size:
-                raise ValueError(
-                    f"y holds labels {unseen.tolist()} that are not among "
-                    f"classes_={self.classes_.tolist()}."
-                )
-        return self._label_binarizer.transform(y).astype(np.float64)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -456,55 +186,8 @@ class BackpropMLPClassifier(ClassifierMixin, _BaseBackpropMLP):
             )
         return self._fit(X, y, incremental=True, classes=classes)
 
-    def predict_proba(self, X):
-        """Class probabilities from the output units.
 
-        A binary network's single unit y gives ``[1 - y, y]``; with more classes
-        the sigmoid outputs (kept within machine epsilon of 0 and 1) are divided by
-        their sum;
-        a multilabel network returns each label's unit as it is.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        # A saturated sigmoid rounds to exactly 0 or 1; keep probabilities open.
-        eps = np.finfo(np.float64).eps
-        out = np.clip(self._forward_output(X), eps, 1.0 - eps)
-        if self._label_binarizer.y_type_ == "multilabel-indicator":
-            return out
-        if out.shape[1] == 1:
-            return np.hstack([1.0 - out, out])
-        return out / out.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """Predict the class of each sample (each label's 0/1 when multilabel).
-
-        The most active output unit wins; a single unit or a multilabel unit
-        answers yes above 0.5.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
-        """
-        out = self._forward_output(X)
-        return self._label_binarizer.inverse_transform(out)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
-
-class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
+class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     """Multi-output MLP regressor on the same loop; the library's default learner.
 
     Hidden units are logistic (or ``tanh``), outputs are linear. With
@@ -557,7 +240,7 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
 
     _output_activation = "identity"
     _parameter_constraints = {
-        **_BaseBackpropMLP._parameter_constraints,
+        **_BACKPROP_CONSTRAINTS,
         "activation": [StrOptions({"logistic", "tanh"})],
         "standardize": ["boolean"],
     }
@@ -693,6 +376,41 @@ class BackpropMLPRegressor(RegressorMixin, _BaseBackpropMLP):
     def _check_X(self, X):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def make_predictor(self, n_rows):
+        """A fast prediction path for ``n_rows`` rows (the predictor protocol).
+
+        Returns ``predictor(X, out=None)`` for a C-contiguous float64 ``X`` of
+        exactly ``n_rows`` rows, already validated: the 2-d predictions (one
+        column per output), written into ``out`` when given. Nothing is
+        checked and nothing allocated per call, which is what a learned rule
+        needs at every update (see :mod:`sk_metabp.rules`).
+
+        Parameters
+        ----------
+        n_rows : int
+
+        Returns
+        -------
+        predictor : callable
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_metabp import BackpropMLPRegressor
+        >>> X = np.linspace(0, 1, 40)[:, None]
+        >>> reg = BackpropMLPRegressor((4,), max_iter=5, random_state=0).fit(X, X[:, 0])
+        >>> predictor = reg.make_predictor(40)
+        >>> np.allclose(predictor(X)[:, 0], reg.predict(X))
+        True
+        """
+        check_is_fitted(self)
+        plan = self._forward_plan(n_rows)
+
+        def predictor(X, out=None):
+            return self._predict_raw(X, plan, out)
+
+        return predictor
 
     def _predict_raw(self, X, plan=None, out=None):
         """2-D predictions for validated float X; ``predict`` and the learned

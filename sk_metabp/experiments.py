@@ -476,7 +476,7 @@ def _learner_topology(clf):
     if hidden is None:
         return type(learner).__name__
     hidden = () if tuple(np.atleast_1d(hidden)) == () else np.atleast_1d(hidden)
-    sizes = (clf._mode.n_features, *hidden, clf._mode.n_targets)
+    sizes = (clf.mode_.n_features, *hidden, clf.mode_.n_targets)
     return "-".join(str(int(s)) for s in sizes)
 
 
@@ -543,10 +543,11 @@ def _train_batch(experiment, method, clf, seeds, keep):
         learning_rate=experiment.learning_rate,
         max_iter=experiment.epochs,
     )
-    Xs, Y, sizes = backprop._training_data(X, y)
+    data = backprop.training_data(X, y)
+    Xs, Y = data.X, data.Y
     truth = _truth(Y)
     if X_test is not None:
-        Xt, Yt, _ = backprop._training_data(X_test, y_test, first=False)
+        Xt, Yt, _ = backprop.training_data(X_test, y_test, reset=False)
         truth_test = _truth(Yt)
     n, K, E = Xs.shape[0], len(seeds), experiment.epochs
     slot = {int(e): i for i, e in enumerate(keep)}
@@ -564,20 +565,13 @@ def _train_batch(experiment, method, clf, seeds, keep):
             measure(step.coefs, step.intercepts, slot[step.step // n])
 
     start = time.perf_counter()
-    if method == "backprop":
-        rule = None
-        coefs, intercepts, result = backprop._train_stack(
-            Xs, Y, sizes, seeds, callback=callback
-        )
-    else:
-        rule = clf._make_rule()
-        coefs, intercepts, result = clf._train_stack(
-            Xs, Y, sizes, seeds, rule=rule, callback=callback, max_iter=E
-        )
+    trainer = backprop if method == "backprop" else clf
+    students = trainer.train_students(data, seeds, callback=callback, max_iter=E)
     elapsed = time.perf_counter() - start
     if E in slot:
-        measure(coefs, intercepts, slot[E])
-    curves, n_iter, diverged, _ = result
+        measure(students.coefs, students.intercepts, slot[E])
+    curves, n_iter, diverged = students.loss_curves, students.n_iter, students.diverged
+    rule = students.rule
     full = np.full((K, E), np.nan)
     full[:, : curves.shape[1]] = curves
     last = np.maximum(n_iter, 1) - 1

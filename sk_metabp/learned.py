@@ -7,11 +7,13 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from ._mlp import BackpropRule, FallbackRule, UpdateRule
-from ._modes import ParamLayout, ViewCache, make_mode, sizes_from_names, topology
+from ._base import _BaseMLP, _BaseMLPClassifier
+from ._modes import make_mode, sizes_from_names, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .recorder import TrajectoryRecorder
+from .rules import BackpropRule, BoundedRule, FallbackRule, LearnedRule, unwrap_learner
 
 #: The paper's learning rate for the teacher, experiment 1.
 PAPER_RATE = 0.23
@@ -33,123 +35,6 @@ def default_learner():
     )
 
 
-def _unwrap(learner):
-    return learner.estimator if isinstance(learner, FrozenEstimator) else learner
-
-
-class LearnedRule(UpdateRule):
-    """An update rule that asks a fitted learner for the changes.
-
-    Each update builds the rows of every network in the stack (one
-    ``predict`` call for all K networks and all their rows), maps the
-    predictions back to weight and bias changes, and bounds each change to
-    ``[-max_update, max_update]``. The library's own regressor runs its forward
-    pass directly on the arrays (no per-call validation, no allocation); any
-    other regressor goes through ``predict``.
-    """
-
-    def __init__(self, mode, learner, max_update=None):
-        self.mode = mode
-        self.learner = _unwrap(learner)
-        self.max_update = max_update
-
-    def start(self, step):
-        K = step.n_networks
-        mode = self.mode
-        layout = ParamLayout(mode.sizes)
-        self.flat = np.zeros((K, layout.n_params))
-        self.dcoefs, self.dintercepts = layout.views(self.flat)
-        self.rows = np.empty((K, mode.rows_per_update, mode.n_features))
-        self._own = isinstance(self.learner, BackpropMLPRegressor)
-        self._plans = {}  # rows per predict call -> (forward plan, output buffer)
-        if self._own:
-            self._predict = None
-        elif hasattr(self.learner, "feature_names_in_"):
-            names = list(mode.feature_names)
-            self._predict = lambda R: np.asarray(
-                self.learner.predict(pd.DataFrame(R, columns=names))
-            )
-        else:
-            self._predict = lambda R: np.asarray(self.learner.predict(R))
-        self._delta = mode.name == "delta"
-        # link mode's residual_odd: the columns negated for the odd part
-        self._odd = getattr(mode, "odd_columns", None)
-        if self._delta:
-            self._backprop = BackpropRule(mode.learning_rate)
-            self._backprop.start(step)
-        # Network mode with the library's regressor: the row buffer, viewed as
-        # (K, n_features), is the learner's input, and its (K, n_targets)
-        # output is laid out like the changes (NetworkMode.changes is a copy),
-        # so it is written straight into the change buffer, or into the
-        # buffer the bound reads from.
-        self._direct = self._own and mode.name == "network"
-        bounded = self.max_update is not None
-        if self._direct:
-            self._X = self.rows.reshape(K, mode.n_features)
-            self._plan = self.learner._forward_plan(K)
-            self._unbounded = np.empty_like(self.flat) if bounded else self.flat
-            # the row's parts are views of the step's arrays when every
-            # variable is: made once per set of arrays (one per pattern of
-            # the training loop), then only concatenated
-            self._parts = ViewCache() if mode.parts_are_views else None
-        else:
-            self._unbounded = self.flat
-            self._parts = None
-        if bounded:
-            self._hi = np.array(float(self.max_update))
-            self._lo = -self._hi
-            self._lower = np.empty_like(self.flat)
-
-    def predict(self, rows):
-        """Learner outputs for rows of shape (K, R, F): shape (K, R, T).
-
-        With the library's regressor the result is a buffer of this rule,
-        overwritten by the next call with as many rows.
-        """
-        K, R, F = rows.shape
-        X = rows.reshape(K * R, F)
-        if self._own:
-            plan = self._plans.get(K * R)
-            if plan is None:
-                out = np.empty((K * R, self.mode.n_targets))
-                plan = self._plans[K * R] = (self.learner._forward_plan(K * R), out)
-            out = self.learner._predict_raw(X, *plan)
-        else:
-            out = self._predict(X)
-        return out.reshape(K, R, -1)
-
-    def _features(self, step):
-        """The step's rows, written into ``self.rows``."""
-        if self._parts is None:
-            return self.mode.features(step, out=self.rows)
-        arrays = (step.acts[0], step.acts[-1], step.ev, step.ins[-1])
-        parts = self._parts.get(arrays, self.mode._parts, step)
-        return self.mode.features(step, out=self.rows, parts=parts)
-
-    def __call__(self, step):
-        if self._delta:
-            self.mode.predict_deltas(step, self.predict)
-            dcoefs, dintercepts = self._backprop(step)
-            self.mode.layout.flatten(dcoefs, dintercepts, out=self.flat)
-        elif self._direct:
-            self._features(step)
-            self.learner._predict_raw(self._X, self._plan, self._unbounded)
-        else:
-            rows = self._features(step)
-            predicted = self.predict(rows)
-            if self._odd is not None:
-                # the odd part in the error: (f(x) - f(x~)) / 2 (LinkMode)
-                predicted = predicted.copy()
-                rows[:, :, self._odd] *= -1
-                predicted -= self.predict(rows)
-                predicted *= 0.5
-            self.mode.changes(step, predicted, self.flat)
-        if self.max_update is not None:
-            np.minimum(self._unbounded, self._hi, out=self._lower)
-            np.maximum(self._lower, self._lo, out=self.flat)
-        return self.dcoefs, self.dintercepts
-
-
 def short_names(cols):
     """At most six of ``cols`` joined for a message: the first five and the last."""
     cols = list(cols)
@@ -158,7 +43,7 @@ def short_names(cols):
 
 def check_learner_layout(learner, mode):
     """Refuse a learner whose inputs or outputs do not fit ``mode``'s rows."""
-    learner = _unwrap(learner)
+    learner = unwrap_learner(learner)
     expected = list(mode.feature_names)
     names = getattr(learner, "feature_names_in_", None)
     n_in = getattr(learner, "n_features_in_", None)
@@ -200,7 +85,7 @@ def check_learner_layout(learner, mode):
     )
 
 
-class LearnedRuleMLPClassifier(BackpropMLPClassifier):
+class LearnedRuleMLPClassifier(_BaseMLPClassifier):
     """A sigmoid MLP classifier whose weights are updated by a fitted learner.
 
     ``fit(X, y)`` does the paper's three steps when ``learner`` is unfitted:
@@ -286,6 +171,9 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         The teacher's recording (None with a frozen learner).
     layout_ : str
         The rows the learner reads: mode, topology, variables.
+    mode_ : mode object
+        What the learner reads and predicts (``mode_.feature_names``,
+        ``mode_.target_names``, ``mode_.learning_rate``).
     fallback_epoch_ : int
         The epoch (counting from 1) at which the student fell back to
         backprop, or -1 (always -1 unless ``on_divergence="fallback"``).
@@ -304,7 +192,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
     """
 
     _parameter_constraints = {
-        **BackpropMLPClassifier._parameter_constraints,
+        **_BaseMLP._parameter_constraints,
         "learner": [HasMethods(["fit", "predict"]), None],
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
@@ -365,11 +253,6 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    # The student has no learning rate or momentum of its own; delta mode's
-    # rule (3) uses the teacher's rate.
-    learning_rate = PAPER_RATE
-    momentum = 0.0
-
     def _teachers(self):
         """Clones of the teacher(s) to record; the default is the paper's backprop."""
         if self.teacher is None:
@@ -387,8 +270,25 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         )
         return [clone(t) for t in teachers]
 
-    def _fit_learner(self, X, y, classes=None):
-        """Record the teacher and fit the learner, unless it is frozen."""
+    def fit_learner(self, X, y, *, classes=None):
+        """Steps 1 and 2 only: record the teacher and fit the learner.
+
+        A frozen learner is taken as it is. Fits the encoders (``classes_``)
+        and sets ``learner_``, ``recorder_``, ``mode_`` and ``layout_``, but
+        trains no network: :meth:`update_rule` and :meth:`train_students` then
+        train students with the fitted rule.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every class, when (X, y) lack some.
+
+        Returns
+        -------
+        self : object
+        """
         if self.batch_size != 1:
             raise ValueError(
                 "LearnedRuleMLPClassifier trains online (batch_size=1): the "
@@ -396,19 +296,19 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
                 f"batch_size={self.batch_size}."
             )
         teachers = self._teachers()
-        _, _, sizes = self._training_data(X, y, first=True, classes=classes)
+        _, _, sizes = self.training_data(X, y, classes=classes)
         # delta mode's rule (3) steps at the (first) teacher's rate
-        self._mode = make_mode(
+        self.mode_ = make_mode(
             self.mode,
             sizes,
             self.variables,
             getattr(teachers[0], "learning_rate", PAPER_RATE),
             target=self.target,
         )
-        self.layout_ = self._mode.describe()
+        self.layout_ = self.mode_.describe()
         if isinstance(self.learner, FrozenEstimator):
             self.recorder_ = None
-            self.learner_ = _unwrap(self.learner)
+            self.learner_ = unwrap_learner(self.learner)
         else:
             for teacher in teachers:
                 hidden = getattr(teacher, "hidden_layer_sizes", None)
@@ -435,18 +335,32 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
                 pd.DataFrame(rec.features_, columns=rec.feature_names_),
                 pd.DataFrame(rec.targets_, columns=rec.target_names_),
             )
-        check_learner_layout(self.learner_, self._mode)
+        check_learner_layout(self.learner_, self.mode_)
+        return self
 
-    def _make_rule(self):
-        rule = LearnedRule(self._mode, self.learner_, self.max_update)
+    def update_rule(self):
+        """The learned rule ``fit`` trains with: ``learner_`` in the fitted mode.
+
+        Bounded by ``max_update`` and, with ``on_divergence="fallback"``,
+        guarded by backprop at the (first) teacher's rate. Needs
+        :meth:`fit_learner` (or ``fit``) first.
+
+        Returns
+        -------
+        rule : sk_metabp.rules.UpdateRule
+        """
+        check_is_fitted(self, "learner_")
+        rule = LearnedRule(self.mode_, self.learner_)
+        if self.max_update is not None:
+            rule = BoundedRule(rule, self.max_update)
         if self.on_divergence == "fallback":
-            rate = self._mode.learning_rate
+            rate = self.mode_.learning_rate
             rule = FallbackRule(rule, BackpropRule(rate), self.fallback_tol)
         return rule
 
-    def _trained_with(self, rule, first):
-        if isinstance(rule, FallbackRule) and rule.fell_back[0] >= 0:
-            self.fallback_epoch_ = int(rule.fell_back[0])
+    def _trained_with(self, rule, k, first):
+        if isinstance(rule, FallbackRule) and rule.fell_back[k] >= 0:
+            self.fallback_epoch_ = int(rule.fell_back[k])
         elif first or not hasattr(self, "fallback_epoch_"):
             self.fallback_epoch_ = -1
 
@@ -463,7 +377,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
         self : object
         """
         self._validate_params()
-        self._fit_learner(X, y)
+        self.fit_learner(X, y)
         return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y, classes=None):
@@ -486,7 +400,7 @@ class LearnedRuleMLPClassifier(BackpropMLPClassifier):
                 raise ValueError(
                     "classes must be passed on the first call to partial_fit."
                 )
-            self._fit_learner(X, y, classes=classes)
+            self.fit_learner(X, y, classes=classes)
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _diverged(self, epoch):

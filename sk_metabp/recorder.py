@@ -10,24 +10,19 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 
-from ._modes import ViewCache, make_mode
+from ._base import TrainingData
+from ._modes import make_mode
 
 
 def _check_teacher(estimator):
     """Refuse, with a clear error, an estimator the recorder cannot sample."""
-    from .backprop import _BaseBackpropMLP
+    from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 
-    if not isinstance(estimator, _BaseBackpropMLP):
+    if not isinstance(estimator, (BackpropMLPClassifier, BackpropMLPRegressor)):
         raise TypeError(
             f"Cannot record {type(estimator).__name__}: the recorder samples the "
-            "training loop of sk_metabp's own networks. Pass a "
-            "BackpropMLPClassifier or BackpropMLPRegressor."
-        )
-    if type(estimator)._make_rule is not _BaseBackpropMLP._make_rule:
-        raise TypeError(
-            f"Cannot record {type(estimator).__name__}: it does not train with "
-            "backprop, and the recorder samples backprop's changes. Pass a "
-            "BackpropMLPClassifier or BackpropMLPRegressor."
+            "training of sk_metabp's backprop networks (or of a subclass with its "
+            "own update_rule). Pass a BackpropMLPClassifier or BackpropMLPRegressor."
         )
     estimator._validate_params()
     if estimator.batch_size != 1:
@@ -62,27 +57,7 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
     """
     K, S, R = len(seeds), len(picks), mode.rows_per_update
     rows = np.empty((K, S, R, mode.n_features + mode.n_targets), dtype=dtype)
-    if mode.name == "network" and mode.parts_are_views:
-        # Every part of the row is a view of the loop's arrays: parts made once
-        # per set of arrays cost one concatenate per update after that.
-        cache = ViewCache()
-
-        def write(step, dcoefs, dintercepts, out):
-            acts = step.acts
-            arrays = (
-                acts[0],
-                acts[-1],
-                step.ev,
-                step.ins[-1],
-                step.coefs[0],
-                dcoefs[0],
-                dintercepts[0],
-            )
-            parts = cache.get(arrays, lambda: mode.row_parts(step, dcoefs, dintercepts))
-            np.concatenate(parts, axis=1, out=out[:, 0], casting="same_kind")
-
-    else:
-        write = mode.rows
+    write = mode.row_writer()
 
     # a plain list and a sentinel keep the per-update test cheap
     wanted = [*picks.tolist(), -1]
@@ -94,10 +69,10 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
             write(step, dcoefs, dintercepts, rows[:, s])
             at[0] = s + 1
 
-    _, _, (curves, _, diverged, _) = estimator._train_stack(
-        X, Y, sizes, seeds, callback=callback
+    students = estimator.train_students(
+        TrainingData(X, Y, sizes), seeds, callback=callback
     )
-    return rows, curves, diverged
+    return rows, students.loss_curves, students.diverged
 
 
 def _join(arrays):
@@ -347,7 +322,7 @@ class TrajectoryRecorder(BaseEstimator):
         ``rate`` is the mode's learning rate, the teacher's when None.
         """
         _check_teacher(teacher)
-        Xs, Y, sizes = teacher._training_data(X, y)
+        Xs, Y, sizes = teacher.training_data(X, y)
         rate = teacher.learning_rate if rate is None else rate
         mode = make_mode(self.mode, sizes, self.variables, rate, target=self.target)
         R = mode.rows_per_update
@@ -428,7 +403,7 @@ class TrajectoryRecorder(BaseEstimator):
         kept_per_run = keep.sum(axis=1)
         codes = (
             None
-            if mode.name == "network"
+            if mode.unit_names() is None
             else np.tile(np.arange(R, dtype=np.min_scalar_type(R)), keep.sum())
         )
         return {
@@ -443,14 +418,8 @@ class TrajectoryRecorder(BaseEstimator):
 
     @staticmethod
     def _unit_names(mode):
-        if mode.name == "link":
-            return np.array(mode.layout.weight_names + mode.layout.bias_names)
-        if mode.name == "delta":
-            s = mode.sizes
-            return np.array(
-                [f"h{l}_{i}" for l in range(1, len(s) - 1) for i in range(s[l])]
-            )
-        return None
+        names = mode.unit_names()
+        return None if names is None else np.array(names)
 
     def to_frame(self):
         """The recording as a DataFrame: run, epoch, step[, unit], features, targets.

@@ -25,10 +25,9 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._mlp import BackpropRule
-from ._modes import ParamLayout
 from .backprop import BackpropMLPRegressor
-from .learned import LearnedRule, LearnedRuleMLPClassifier
+from .learned import LearnedRuleMLPClassifier
+from .rules import BackpropRule, BoundedRule, LearnedRule, ParamLayout
 
 
 def _flatten(learner):
@@ -58,19 +57,20 @@ def _task_loss(learner, task, n_epochs, max_update):
     With ``learner=None`` the students are trained by backprop at the rate the
     learner's residual is taken from.
     """
-    clf, Xs, Y, sizes, seeds, penalty = task
+    clf, data, seeds, penalty = task
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             if learner is None:
-                rule = BackpropRule(clf._mode.learning_rate)
+                rule = BackpropRule(clf.mode_.learning_rate)
             else:
-                rule = LearnedRule(clf._mode, learner, max_update)
-            _, _, (curves, n_iter, diverged, _) = clf._train_stack(
-                Xs, Y, sizes, seeds, rule=rule, max_iter=n_epochs
-            )
+                rule = LearnedRule(clf.mode_, learner)
+                if max_update is not None:
+                    rule = BoundedRule(rule, max_update)
+            students = clf.train_students(data, seeds, rule=rule, max_iter=n_epochs)
     except (ArithmeticError, ValueError):
         return penalty
+    curves, n_iter, diverged = students.loss_curves, students.n_iter, students.diverged
     if curves.shape[1] < n_epochs:
         return penalty
     final = curves[:, n_epochs - 1]
@@ -289,11 +289,11 @@ def refine_learner(
                 max_iter=n_epochs,
                 max_update=max_update,
             )
-            clf._fit_learner(X, y)  # builds the mode; refuses a learner that misfits
-            Xs, Y, sizes = clf._training_data(X, y)
+            clf.fit_learner(X, y)  # builds the mode; refuses a learner that misfits
+            data = clf.training_data(X, y)
             seeds = rng.randint(np.iinfo(np.int32).max, size=n_students)
             # J = 1/2 sum (ev - y)^2 over sigmoid outputs is at most n_outputs / 2
-            prepared.append((clf, Xs, Y, sizes, seeds, float(Y.shape[1])))
+            prepared.append((clf, data, seeds, float(data.Y.shape[1])))
         return prepared
 
     prepared = prepare(tasks)

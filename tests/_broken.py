@@ -5,9 +5,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.frozen import FrozenEstimator
 
 from sk_metabp import BackpropMLPClassifier
-from sk_metabp._mlp import BackpropRule, UpdateRule
 from sk_metabp.datasets import make_boolean
 from sk_metabp.recorder import TrajectoryRecorder
+from sk_metabp.rules import BackpropRule, UpdateRule
 
 
 class ConstantRegressor(RegressorMixin, BaseEstimator):

@@ -13,15 +13,9 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_metabp import BackpropMLPClassifier, BackpropMLPRegressor
-from sk_metabp._mlp import (
-    BackpropRule,
-    UpdateRule,
-    forward,
-    init_params,
-    layer_sizes,
-    train,
-)
+from sk_metabp._mlp import forward, init_params, layer_sizes, train
 from sk_metabp.datasets import make_boolean, make_squares
+from sk_metabp.rules import BackpropRule, UpdateRule
 
 ESTIMATORS = [BackpropMLPClassifier, BackpropMLPRegressor]
 
@@ -305,7 +299,7 @@ class _InfRule(UpdateRule):
 class _DivergingClassifier(BackpropMLPClassifier):
     """A classifier whose update rule blows up at update 10 (in epoch 3)."""
 
-    def _make_rule(self):
+    def update_rule(self):
         return _InfRule(at_step=10)
 
 

@@ -55,7 +55,7 @@ def test_catalogue_matches_the_paper(name, topology, learning_network):
     assert e.topology == topology
     assert e.paper_learning_network == learning_network
     X, y, X_test, y_test = e.load_data()
-    sizes = BackpropMLPClassifier(e.hidden_layer_sizes)._training_data(X, y)[2]
+    sizes = BackpropMLPClassifier(e.hidden_layer_sizes).training_data(X, y).sizes
     mode = make_mode("network", sizes, e.variables)
     # the learning network's inputs and outputs follow from the variables
     n_in, hidden, n_out = (int(s) for s in learning_network.split("-"))
@@ -162,7 +162,7 @@ def test_learner_curves_and_estimators(quick_run):
         np.testing.assert_allclose(curve, clf.learner_.loss_curve_)
         row = quick_run.summary.set_index("experiment").loc[name]
         assert row["learner_loss"] == clf.learner_.loss_curve_[-1]
-        assert row["learner"].startswith(f"{clf._mode.n_features}-32-")
+        assert row["learner"].startswith(f"{clf.mode_.n_features}-32-")
     assert quick_run.settings["wall_time_s"] > 0
 
 

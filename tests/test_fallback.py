@@ -8,15 +8,9 @@ from _broken import InfFrom, constant_learner
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
-from sk_metabp._mlp import (
-    BackpropRule,
-    FallbackRule,
-    UpdateRule,
-    init_params,
-    layer_sizes,
-    train,
-)
+from sk_metabp._mlp import init_params, layer_sizes, train
 from sk_metabp.datasets import make_boolean
+from sk_metabp.rules import BackpropRule, FallbackRule, UpdateRule
 
 RATE = 0.23
 

@@ -59,10 +59,9 @@ def test_experiment1_learned_rule_success_rate():
     X, y = make_boolean("and")
     clf = LearnedRuleMLPClassifier((1,), max_iter=5000, random_state=0).fit(X, y)
     assert clf.score(X, y) == 1.0
-    Xs, Y, sizes = clf._training_data(X, y)
-    coefs, intercepts, (curves, _, diverged, _) = clf._train_stack(
-        Xs, Y, sizes, np.arange(100, 120), rule=clf._make_rule()
-    )
+    Xs, Y, _ = data = clf.training_data(X, y)
+    students = clf.train_students(data, np.arange(100, 120))
+    coefs, intercepts, diverged = students.coefs, students.intercepts, students.diverged
     _, acts = forward(
         coefs, intercepts, np.broadcast_to(Xs, (20, *Xs.shape)), "logistic", "logistic"
     )
@@ -253,7 +252,7 @@ def test_max_update_bounds_every_change():
     ).fit(X, y)
     start = BackpropMLPClassifier((1,), max_iter=1, random_state=0)
     start._random_state = np.random.RandomState(0)
-    start._initialize(2, 1, start._random_state)
+    start._initialize([2, 1, 1], start._random_state)
     moved = np.abs(clf.coefs_[0] - start.coefs_[0])
     # 3 epochs x 4 patterns = 12 updates of exactly +0.01 each
     np.testing.assert_allclose(moved, 0.12)

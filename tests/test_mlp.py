@@ -8,9 +8,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sk_metabp import BackpropMLPRegressor
 from sk_metabp._mlp import (
     ACTIVATIONS,
-    BackpropRule,
-    Step,
-    UpdateRule,
     forward,
     init_params,
     layer_sizes,
@@ -18,6 +15,7 @@ from sk_metabp._mlp import (
     warn_diverged,
 )
 from sk_metabp.datasets import make_boolean, make_squares
+from sk_metabp.rules import BackpropRule, Step, UpdateRule
 
 ACTIVATION_PAIRS = [("logistic", "logistic"), ("tanh", "identity")]
 TOPOLOGIES = [(), (3,), (3, 4, 2)]

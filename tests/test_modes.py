@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sk_metabp._mlp import BackpropRule, init_params, train
+from sk_metabp._mlp import init_params, train
 from sk_metabp._modes import (
     DELTA_VARIABLES,
     LINK_VARIABLES,
@@ -13,10 +13,13 @@ from sk_metabp._modes import (
     LinkMode,
     NetworkMode,
     ParamLayout,
+    bias_names,
     make_mode,
     sizes_from_names,
     topology,
+    weight_names,
 )
+from sk_metabp.rules import BackpropRule
 
 SIZES = [[2, 1], [2, 1, 1], [3, 4, 2], [2, 3, 2, 2]]
 ALL_VARIABLES = {
@@ -57,7 +60,7 @@ def test_param_layout_names_views_and_flatten():
     sizes = [3, 4, 2]
     layout = ParamLayout(sizes)
     assert layout.n_weights == 3 * 4 + 4 * 2 and layout.n_biases == 6
-    names = layout.weight_names + layout.bias_names
+    names = weight_names(sizes) + bias_names(sizes)
     assert len(set(names)) == layout.n_params == 26
     flat = np.random.RandomState(0).normal(size=(2, layout.n_params))
     coefs, intercepts = layout.views(flat)
@@ -172,7 +175,7 @@ def test_link_constant_columns_follow_the_unit():
     L = len(sizes) - 1
     const = ["is_bias", "is_output", "depth", "fan_in"]
     mode = LinkMode(sizes, const)
-    names = mode.layout.weight_names + mode.layout.bias_names
+    names = mode.unit_names()
 
     def inspect(step, dcoefs, dintercepts):
         F = mode.features(step)

@@ -13,7 +13,12 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier
 
-from sk_metabp import BackpropMLPClassifier, BackpropMLPRegressor, TrajectoryRecorder
+from sk_metabp import (
+    BackpropMLPClassifier,
+    BackpropMLPRegressor,
+    LearnedRuleMLPClassifier,
+    TrajectoryRecorder,
+)
 from sk_metabp._modes import DELTA_VARIABLES, LINK_VARIABLES
 from sk_metabp.datasets import make_boolean, make_squares
 
@@ -391,13 +396,6 @@ def test_every_keeps_one_update_per_block_and_every_pattern(every):
 # --- bad input ---------------------------------------------------------------------
 
 
-class _NotBackprop(BackpropMLPClassifier):
-    """A network of the library trained by another rule (as a learned one is)."""
-
-    def _make_rule(self):
-        raise AssertionError("the recorder must refuse before training")
-
-
 BAD = [
     ({"variables": ["w", "nope"]}, ValueError, r"Unknown variable\(s\) \['nope'\]"),
     ({"variables": "paper", "mode": "link"}, ValueError, "Unknown variable"),
@@ -411,7 +409,11 @@ BAD = [
     ({"dtype": np.int64}, ValueError, "dtype must be a floating point type"),
     ({"estimator": MLPClassifier()}, TypeError, "Cannot record MLPClassifier"),
     ({"estimator": LogisticRegression()}, TypeError, "Cannot record Logistic"),
-    ({"estimator": _NotBackprop()}, TypeError, "does not train with backprop"),
+    (
+        {"estimator": LearnedRuleMLPClassifier()},
+        TypeError,
+        "Cannot record LearnedRuleMLPClassifier",
+    ),
     (
         {"estimator": BackpropMLPClassifier(batch_size=4)},
         ValueError,

@@ -14,9 +14,10 @@ from sk_metabp import (
     LearnedRuleMLPClassifier,
     TrajectoryRecorder,
 )
-from sk_metabp._mlp import BackpropRule, init_params, train
+from sk_metabp._mlp import init_params, train
 from sk_metabp._modes import LINK_TARGETS, LinkMode, make_mode
 from sk_metabp.datasets import make_boolean
+from sk_metabp.rules import BackpropRule
 
 NORMALISED = ["w", "a_n", "delta_n", "err_n", "log_scale", "is_bias", "is_output"]
 RATE = 0.23

@@ -1,0 +1,384 @@
+"""Update rules: what turns a network's state into its weight changes.
+
+Every network in the library is trained by one loop (``sk_metabp._mlp.train``,
+driven through an estimator's :meth:`~sk_metabp.BackpropMLPClassifier.train_students`),
+and an **update rule** is the part that decides each change. A rule sees a
+:class:`Step`, the state of K networks in lockstep at one update (weights,
+activations, expected outputs, errors; backprop's deltas on demand), and
+returns ``(dcoefs, dintercepts)`` shaped like the parameters, which the loop
+adds to them. The protocol (:class:`UpdateRule`) has three calls:
+
+- ``start(step)`` once before the first update: allocate buffers for the
+  shapes of ``step``'s networks;
+- ``rule(step)`` at every update: return the changes;
+- ``end_epoch(epoch, params, loss, active, finite)`` after every epoch: see
+  the losses, and optionally restore some networks' parameters.
+
+The rules here: :class:`BackpropRule` (rules 3, 5 and 6 of
+``docs/equations.md``, with optional momentum), :class:`LearnedRule` (a fitted
+learner predicts the changes), :class:`BoundedRule` (clips another rule's
+changes, and treats a non-finite change as divergence) and
+:class:`FallbackRule` (hands a network whose loss rises over to another rule).
+
+Learners. :class:`LearnedRule` asks any fitted regressor for predictions
+through its ``predict``. A regressor may offer a faster path, the **predictor
+protocol**: a method ``make_predictor(n_rows)`` returning a callable
+``predictor(X, out=None)`` that maps a C-contiguous float64 array of exactly
+``n_rows`` rows, already validated, to its ``(n_rows, n_outputs)``
+predictions, writes them into ``out`` when given, and allocates nothing per
+call. :class:`~sk_metabp.BackpropMLPRegressor` implements it;
+:func:`learner_predictor` picks the fastest path a learner offers.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.frozen import FrozenEstimator
+
+from ._mlp import ParamLayout, Step
+
+__all__ = [
+    "Step",
+    "ParamLayout",
+    "UpdateRule",
+    "BackpropRule",
+    "BoundedRule",
+    "FallbackRule",
+    "LearnedRule",
+    "learner_predictor",
+    "unwrap_learner",
+]
+
+
+class UpdateRule:
+    """Base class of update rules: a state in, weight and bias changes out.
+
+    Subclasses implement :meth:`__call__`, returning ``(dcoefs, dintercepts)``
+    shaped like the parameters; the loop adds them to the parameters after the
+    callback has seen them. :meth:`start` runs once before the first update.
+    Changes that are views of one ``(K, n_params)`` array in the parameters'
+    flat order (every weight, then every bias, as :class:`ParamLayout` cuts it) are
+    applied with a single addition; a rule that returns the same lists on every
+    call must keep their elements and write into them in place.
+    """
+
+    def start(self, step):
+        """Prepare buffers for the shapes of ``step``'s networks."""
+
+    def __call__(self, step):
+        raise NotImplementedError
+
+    def end_epoch(self, epoch, params, loss, active, finite):
+        """See each epoch's end: a rule may restore some networks' parameters.
+
+        ``params`` is the live ``(K, n_params)`` array (changed in place to
+        restore), ``loss`` the epoch's losses ``(K,)``, ``active`` the networks
+        still training, ``finite`` whether every loss and parameter is finite,
+        and ``epoch`` counts from 0. Returns None, or a boolean mask of the
+        networks whose parameters the rule restored: the loop does not stop
+        those for a non-finite loss.
+        """
+        return None
+
+
+class BackpropRule(UpdateRule):
+    """Online backprop, rules (5), (6) and (3), with optional momentum.
+
+    With a batch of B patterns the change is the mean of the B patterns'
+    changes; with ``momentum`` m the change is ``m * previous + gamma * ...``.
+    ``velocity``, the ``(dcoefs, dintercepts)`` a previous run ended with,
+    continues the momentum of that run (a warm start); otherwise the first
+    update has no previous change.
+    """
+
+    def __init__(self, learning_rate, momentum=0.0, *, velocity=None):
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.velocity = velocity
+
+    def start(self, step):
+        self.flat, self.dcoefs, self.dintercepts = ParamLayout.of(step.coefs).zeros(
+            step.n_networks
+        )
+        if self.velocity is not None:
+            dcoefs, dintercepts = self.velocity
+            mine = [*self.dcoefs, *self.dintercepts]
+            theirs = [*dcoefs, *dintercepts]
+            if [a.shape for a in theirs] != [a.shape for a in mine]:
+                raise ValueError("velocity does not match the shapes of the networks.")
+            for dst, src in zip(mine, theirs):
+                np.copyto(dst, src)
+        # An online update without momentum (the paper's) writes gamma * delta_i
+        # straight into the bias changes, viewed as (K, 1, n_l); the weight
+        # changes are then its outer product with x_j, one elementwise multiply.
+        self._online_rate = None if self.momentum else np.array(self.learning_rate)
+        self._online = [d[:, None, :] for d in self.dintercepts]
+        self._by_batch = {}  # B -> (gamma / B as a 0-d array, scaled deltas)
+        self._tmp = [np.empty_like(w) for w in self.dcoefs]
+
+    def _batch_buffers(self, deltas):
+        B = deltas[0].shape[1]
+        if B not in self._by_batch:
+            rate = np.array(self.learning_rate / B)
+            self._by_batch[B] = (rate, [np.empty_like(d) for d in deltas])
+        return self._by_batch[B]
+
+    def __call__(self, step):
+        deltas = step.deltas()
+        acts = step.acts
+        rate = self._online_rate
+        if rate is not None and deltas[0].shape[1] == 1:
+            for a, d, db, dw in zip(acts, deltas, self._online, self.dcoefs):
+                np.multiply(d, rate, db)
+                np.multiply(a.transpose(0, 2, 1), db, dw)
+            return self.dcoefs, self.dintercepts
+        rate, scaled = self._batch_buffers(deltas)
+        if self.momentum:
+            self.flat *= self.momentum
+        for a, d, s, dw, db, tmp in zip(
+            acts, deltas, scaled, self.dcoefs, self.dintercepts, self._tmp
+        ):
+            np.multiply(d, rate, out=s)
+            if self.momentum:
+                dw += np.matmul(a.transpose(0, 2, 1), s, out=tmp)
+                db += np.add.reduce(s, axis=1)
+            else:
+                np.matmul(a.transpose(0, 2, 1), s, out=dw)
+                np.add.reduce(s, axis=1, out=db)
+        return self.dcoefs, self.dintercepts
+
+
+class FallbackRule(UpdateRule):
+    """Train by ``rule``; a network whose loss rises falls back to ``fallback``.
+
+    After each epoch, a network still trained by ``rule`` whose epoch loss is
+    above ``(1 + tol)`` times its lowest so far, or whose loss or weights are
+    not finite, gets back the weights it ended its best epoch with (its
+    initial weights before any epoch ended well), and ``fallback`` makes its
+    changes from then on. ``fell_back[k]`` is the epoch (counting from 1) at
+    which network k fell back, or -1.
+
+    This guards against a learned rule that drifts where it was never fitted
+    (the paper's students whose error rises after a while): the cost of a bad
+    rule is bounded by the epochs it lost, and a good rule never triggers it.
+    """
+
+    def __init__(self, rule, fallback, tol):
+        self.rule = rule
+        self.fallback = fallback
+        self.tol = tol
+
+    def start(self, step):
+        self.rule.start(step)
+        self.fallback.start(step)
+        K = step.n_networks
+        self.flat, self.dcoefs, self.dintercepts = ParamLayout.of(step.coefs).zeros(
+            step.n_networks
+        )
+        self.best_params, *best = ParamLayout.of(step.coefs).zeros(step.n_networks)
+        for dst, src in zip([*best[0], *best[1]], [*step.coefs, *step.intercepts]):
+            np.copyto(dst, src)
+        self.best = np.full(K, np.inf)
+        # any finite loss is within the limit until a first epoch sets it
+        self._limit = np.full(K, np.finfo(float).max)
+        self._within = np.empty(K, dtype=bool)
+        self._better = np.empty(K, dtype=bool)
+        self.fell_back = np.full(K, -1)
+        self.on_fallback = np.zeros(K, dtype=bool)
+        self._any_fallen = self._all_fallen = False
+
+    def __call__(self, step):
+        if not self._any_fallen:
+            return self.rule(step)
+        on = self.on_fallback
+        # the fallback first: a delta-mode rule overwrites the step's deltas
+        dcoefs, dintercepts = self.fallback(step)
+        if self._all_fallen:
+            return dcoefs, dintercepts
+        mine = [*self.dcoefs, *self.dintercepts]
+        learned = self.rule(step)
+        for dst, src in zip(mine, [*learned[0], *learned[1]]):
+            np.copyto(dst, src)
+        for dst, src in zip(mine, [*dcoefs, *dintercepts]):
+            np.copyto(dst, src, where=on.reshape(-1, *([1] * (dst.ndim - 1))))
+        return self.dcoefs, self.dintercepts
+
+    def end_epoch(self, epoch, params, loss, active, finite):
+        # the usual epoch, a few numpy calls: every loss and weight finite, and
+        # every loss within its limit (NaN and inf compare False)
+        within = np.less_equal(loss, self._limit, out=self._within)
+        if finite and within.all():
+            bad = None
+        else:
+            if not finite:
+                within &= np.isfinite(params).all(axis=1)
+            bad = active & ~self.on_fallback & ~within
+            if bad.any():
+                params[bad] = self.best_params[bad]
+                self.on_fallback |= bad
+                self.fell_back[bad] = epoch + 1
+                self._limit[bad] = np.inf  # a fallen network is not watched
+                self._any_fallen = True
+                self._all_fallen = bool(self.on_fallback.all())
+            else:
+                bad = None
+        # stopped networks are never restored: their best does not matter
+        better = np.less(loss, self.best, out=self._better)
+        if not self._all_fallen and better.any():
+            if self._any_fallen:
+                better &= ~self.on_fallback
+            np.copyto(self.best, loss, where=better)
+            np.copyto(self.best_params, params, where=better[:, None])
+            np.multiply(self.best, 1 + self.tol, out=self._limit, where=better)
+        return bad
+
+
+class BoundedRule(UpdateRule):
+    """Clip the changes of ``rule`` to ``[-max_update, max_update]``.
+
+    A learner that extrapolates wildly cannot then throw the weights far in
+    one step. A change that is not finite (a learner that predicts inf or NaN)
+    is not clipped into a plausible one: it becomes NaN, so the loop treats
+    the network as diverged (the estimator then warns, raises or falls back,
+    as its ``on_divergence`` says) instead of training on a clipped infinity.
+    ``n_nonfinite`` counts the updates that had such a change.
+    """
+
+    def __init__(self, rule, max_update):
+        self.rule = rule
+        self.max_update = max_update
+
+    def start(self, step):
+        self.rule.start(step)
+        self._layout = ParamLayout.of(step.coefs)
+        self.flat, self.dcoefs, self.dintercepts = self._layout.zeros(step.n_networks)
+        self._raw = np.empty_like(self.flat)
+        self._lower = np.empty_like(self.flat)
+        self._hi = np.array(float(self.max_update))
+        self._lo = -self._hi
+        self._seen = (None, None, None)
+        self.n_nonfinite = 0
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.rule(step)
+        seen = self._seen
+        if dcoefs is not seen[0] or dintercepts is not seen[1]:
+            seen = self._seen = (
+                dcoefs,
+                dintercepts,
+                self._layout.base_of(dcoefs, dintercepts),
+            )
+        raw = seen[2]
+        if raw is None:
+            raw = self._layout.flatten(dcoefs, dintercepts, out=self._raw)
+        np.minimum(raw, self._hi, out=self._lower)
+        np.maximum(self._lower, self._lo, out=self.flat)
+        # one sum per update: finite unless a change is not (or it overflows,
+        # which the exact test then clears)
+        if not math.isfinite(np.add.reduce(raw, axis=None)):
+            bad = ~np.isfinite(raw)
+            if bad.any():
+                self.n_nonfinite += 1
+                self.flat[bad] = np.nan
+        return self.dcoefs, self.dintercepts
+
+    def end_epoch(self, epoch, params, loss, active, finite):
+        return self.rule.end_epoch(epoch, params, loss, active, finite)
+
+
+def unwrap_learner(learner):
+    """The estimator inside a :class:`~sklearn.frozen.FrozenEstimator`, or
+    ``learner`` itself."""
+    return learner.estimator if isinstance(learner, FrozenEstimator) else learner
+
+
+def learner_predictor(learner, n_rows, feature_names=None):
+    """The fastest prediction path ``learner`` offers, for ``n_rows`` rows.
+
+    Returns a callable ``predictor(X, out=None)``: the learner's own
+    ``make_predictor(n_rows)`` when it has one (the predictor protocol, see the
+    module's docstring), else a wrapper of ``predict`` that passes a DataFrame
+    with ``feature_names`` to a learner fitted on named columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sk_metabp.rules import learner_predictor
+    >>> reg = LinearRegression().fit([[0.0], [1.0]], [[0.0], [2.0]])
+    >>> predictor = learner_predictor(reg, 2)
+    >>> predictor(np.array([[3.0], [4.0]])).round(6).tolist()
+    [[6.0], [8.0]]
+    """
+    learner = unwrap_learner(learner)
+    make = getattr(learner, "make_predictor", None)
+    if make is not None:
+        return make(n_rows)
+    named = feature_names is not None and hasattr(learner, "feature_names_in_")
+    names = list(feature_names) if named else None
+
+    def predictor(X, out=None):
+        rows = pd.DataFrame(X, columns=names) if named else X
+        pred = np.asarray(learner.predict(rows), dtype=np.float64)
+        pred = pred.reshape(X.shape[0], -1)
+        if out is None:
+            return pred
+        np.copyto(out, pred)
+        return out
+
+    return predictor
+
+
+class LearnedRule(UpdateRule):
+    """An update rule that asks a fitted learner for the changes.
+
+    ``mode`` (see :func:`sk_metabp._modes.make_mode`) builds the learner's rows
+    from each update's state and turns the predictions back into changes; the
+    rows of all K networks go to the learner in one call, through
+    :func:`learner_predictor`. Wrap it in :class:`BoundedRule` to bound the
+    changes (the estimators do, with ``max_update``).
+
+    Parameters
+    ----------
+    mode : mode object
+        What the learner reads and predicts.
+    learner : regressor or FrozenEstimator
+        A fitted learner whose inputs are ``mode.feature_names`` and outputs
+        ``mode.target_names``.
+    """
+
+    def __init__(self, mode, learner):
+        self.mode = mode
+        self.learner = unwrap_learner(learner)
+
+    def start(self, step):
+        K = step.n_networks
+        self.flat, self.dcoefs, self.dintercepts = self.mode.layout.zeros(K)
+        self._predictors = {}
+        self._state = self.mode.learned_state(step, self)
+
+    def predictor(self, n_rows):
+        """The learner's predictor for ``n_rows`` rows, made once per size."""
+        p = self._predictors.get(n_rows)
+        if p is None:
+            names = self.mode.feature_names
+            p = self._predictors[n_rows] = learner_predictor(
+                self.learner, n_rows, names
+            )
+        return p
+
+    def predict(self, rows, out=None):
+        """Learner outputs for rows of shape (K, R, F): shape (K, R, T).
+
+        The result may be a buffer that the next call with as many rows
+        overwrites.
+        """
+        K, R, F = rows.shape
+        flat_out = None if out is None else out.reshape(K * R, -1)
+        pred = self.predictor(K * R)(rows.reshape(K * R, F), flat_out)
+        return pred.reshape(K, R, -1)
+
+    def __call__(self, step):
+        self.mode.learned_changes(step, self, self.flat, self._state)
+        return self.dcoefs, self.dintercepts
