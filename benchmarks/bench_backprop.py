@@ -46,7 +46,7 @@ TARGET_LOCKSTEP = 3.0
 def ours(hidden, epochs):
     return BackpropMLPClassifier(
         hidden_layer_sizes=hidden,
-        learning_rate=RATE,
+        learning_rate_init=RATE,
         momentum=0.0,
         batch_size=1,
         shuffle=False,

@@ -46,7 +46,7 @@ def main(argv=None):
     X, y = make_boolean("and")
     teacher = LearnedRuleMLPClassifier((1,), max_iter=epochs, random_state=0).fit(X, y)
     rule = FrozenEstimator(teacher.learner_)
-    backprop = BackpropMLPClassifier((1,), learning_rate=0.23, max_iter=epochs)
+    backprop = BackpropMLPClassifier((1,), learning_rate_init=0.23, max_iter=epochs)
     learned = LearnedRuleMLPClassifier((1,), learner=rule, max_iter=epochs)
     t_bp = median_time(
         lambda: backprop.set_params(random_state=1).fit(X, y), args.repeats
@@ -83,7 +83,7 @@ def main(argv=None):
         max_iter=sq_epochs,
         random_state=0,
     ).fit(X_tr, Y_tr)
-    bp_sq = BackpropMLPClassifier((5,), learning_rate=0.23, max_iter=sq_epochs)
+    bp_sq = BackpropMLPClassifier((5,), learning_rate_init=0.23, max_iter=sq_epochs)
     lr_sq = LearnedRuleMLPClassifier(
         (5,), learner=FrozenEstimator(link.learner_), mode="link", max_iter=sq_epochs
     )

@@ -49,13 +49,19 @@ TARGET_LINK_MB = 500.0
 
 def and_net(epochs, seed=0):
     return BackpropMLPClassifier(
-        hidden_layer_sizes=(1,), learning_rate=RATE, max_iter=epochs, random_state=seed
+        hidden_layer_sizes=(1,),
+        learning_rate_init=RATE,
+        max_iter=epochs,
+        random_state=seed,
     )
 
 
 def square_net(epochs):
     return BackpropMLPClassifier(
-        hidden_layer_sizes=(5,), learning_rate=RATE, max_iter=epochs, random_state=0
+        hidden_layer_sizes=(5,),
+        learning_rate_init=RATE,
+        max_iter=epochs,
+        random_state=0,
     )
 
 

@@ -230,7 +230,7 @@ def _multi_recording(suite, runs, target):
     for name in MULTI_TASKS:
         X, y, _, _, hidden, epochs = suite[name]
         rec = TrajectoryRecorder(
-            BackpropMLPClassifier(hidden, learning_rate=RATE, max_iter=epochs),
+            BackpropMLPClassifier(hidden, learning_rate_init=RATE, max_iter=epochs),
             mode="link",
             variables=VARIABLES,
             target=target,
@@ -319,7 +319,7 @@ def main(argv=None):
     for name, (X, y, X_te, y_te, hidden, epochs) in suite.items():
         t = time.perf_counter()
         row = {"task": name, "epochs": epochs}
-        base = BackpropMLPClassifier(hidden, learning_rate=RATE, max_iter=epochs)
+        base = BackpropMLPClassifier(hidden, learning_rate_init=RATE, max_iter=epochs)
         row["backprop"] = _evaluate(base, X, y, X_te, y_te, seeds, None, epochs)
         net = LearnedRuleMLPClassifier(
             hidden,

@@ -50,7 +50,7 @@ HIDDEN = [(2,), (8,)] if QUICK else [(2,), (8,), (32,)]
 # biases, inputs, output, expected value) and backprop's change of every
 # weight and bias.
 X, y = make_boolean("and")
-teacher = BackpropMLPClassifier((1,), learning_rate=0.23, max_iter=EPOCHS)
+teacher = BackpropMLPClassifier((1,), learning_rate_init=0.23, max_iter=EPOCHS)
 rec = TrajectoryRecorder(teacher, n_runs=4 if QUICK else 8, every=10, random_state=0)
 traj = rec.record(X, y)
 states, changes, runs = traj[rec.feature_names_], traj[rec.target_names_], traj["run"]
@@ -58,7 +58,7 @@ print(f"{len(traj)} recorded updates, {states.shape[1]} state variables")
 
 level1 = GridSearchCV(
     BackpropMLPRegressor(
-        learning_rate=0.02, max_iter=10 if QUICK else 60, random_state=0
+        learning_rate_init=0.02, max_iter=10 if QUICK else 60, random_state=0
     ),
     {"hidden_layer_sizes": HIDDEN},
     cv=GroupKFold(n_splits=4),
@@ -82,7 +82,7 @@ def final_error(estimator, X, y):
 learned = LearnedRuleMLPClassifier(
     (1,),
     learner=BackpropMLPRegressor(
-        learning_rate=0.02, max_iter=10 if QUICK else 200, random_state=0
+        learning_rate_init=0.02, max_iter=10 if QUICK else 200, random_state=0
     ),
     n_teacher_runs=4 if QUICK else 8,
     max_iter=EPOCHS,

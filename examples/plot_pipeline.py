@@ -60,7 +60,7 @@ models = {
     "backprop, scaled": make_pipeline(
         StandardScaler(),
         BackpropMLPClassifier(
-            (4,), learning_rate=0.23, max_iter=EPOCHS, random_state=0
+            (4,), learning_rate_init=0.23, max_iter=EPOCHS, random_state=0
         ),
     ),
 }

@@ -67,7 +67,7 @@ t_learned = time.perf_counter() - start
 start = time.perf_counter()
 for seed in seeds:
     net = BackpropMLPClassifier(
-        (1,), learning_rate=0.23, max_iter=EPOCHS, random_state=seed
+        (1,), learning_rate_init=0.23, max_iter=EPOCHS, random_state=seed
     )
     backprop.append(net.fit(X, y))
 t_backprop = time.perf_counter() - start

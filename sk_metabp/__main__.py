@@ -37,7 +37,9 @@ def demo():
     E = DEMO_EPOCHS
     print("Experiment 1 of the paper: AND on a 2-1-1 sigmoid network, online")
     print(f"training at rate 0.23 for {E} cycles, one seed.")
-    bp = BackpropMLPClassifier((1,), learning_rate=0.23, max_iter=E, random_state=0)
+    bp = BackpropMLPClassifier(
+        (1,), learning_rate_init=0.23, max_iter=E, random_state=0
+    )
     start = time.perf_counter()
     bp.fit(X, y)
     t_bp = time.perf_counter() - start

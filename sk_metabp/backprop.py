@@ -1,5 +1,6 @@
 """Multilayer perceptrons trained by the paper's plain online backprop."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -12,7 +13,12 @@ from .rules import BackpropRule
 
 _BACKPROP_CONSTRAINTS = {
     **_BaseMLP._parameter_constraints,
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    # a number is the rate itself, as before learning_rate_init (deprecated)
+    "learning_rate": [
+        StrOptions({"constant"}),
+        Interval(Real, 0, None, closed="neither"),
+    ],
     "momentum": [Interval(Real, 0, 1, closed="left")],
 }
 
@@ -20,14 +26,29 @@ _BACKPROP_CONSTRAINTS = {
 class _BackpropMixin:
     """Trains with backprop: the update rule of both estimators here."""
 
+    def _rate(self):
+        """The initial learning rate; a number in ``learning_rate`` still is one."""
+        if isinstance(self.learning_rate, str):
+            return self.learning_rate_init
+        warnings.warn(
+            f"learning_rate={self.learning_rate!r} as a number is deprecated: the "
+            "rate is learning_rate_init, and learning_rate names the schedule, "
+            "as in scikit-learn's MLPClassifier. Pass "
+            f"learning_rate_init={self.learning_rate!r}.",
+            FutureWarning,
+            stacklevel=4,
+        )
+        return float(self.learning_rate)
+
     def update_rule(self):
-        """Backprop at ``learning_rate`` with ``momentum``: the rule ``fit`` uses.
+        """Backprop at ``learning_rate_init`` with ``momentum``: the rule ``fit``
+        uses.
 
         Returns
         -------
         rule : sk_metabp.rules.BackpropRule
         """
-        return BackpropRule(self.learning_rate, self.momentum)
+        return BackpropRule(self._rate(), self.momentum)
 
 
 def _repeat(v, n_rows):
@@ -45,7 +66,7 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
 
     The paper's basic network: logistic units everywhere, the squared error
     ``J = 1/2 sum_i (ev_i - y_i)^2`` (eq. 2), and plain gradient steps
-    ``dw_ij = learning_rate * delta_i * x_j`` (rules 3, 5, 6), one pattern at a
+    ``dw_ij = learning_rate_init * delta_i * x_j`` (rules 3, 5, 6), one pattern at a
     time by default. A binary problem has one output unit (the paper's AND and
     OR nets); ``n`` classes have one sigmoid output each, trained towards one-hot
     targets (the paper's two-output square net).
@@ -55,8 +76,11 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
     hidden_layer_sizes : int or tuple of int, default=(4,)
         Units of each hidden layer; ``()`` for none (the paper's 2-0-1 net); an
         int is one hidden layer.
-    learning_rate : float, default=0.23
-        The paper's gamma.
+    learning_rate_init : float, default=0.23
+        The step size, the paper's gamma (scikit-learn's name).
+    learning_rate : {"constant"}, default="constant"
+        The schedule of the step size: constant, as in the paper. A number
+        here is deprecated and taken as ``learning_rate_init``.
     momentum : float, default=0.0
         Momentum of the update (0 is the paper's plain backprop).
     max_iter : int, default=200
@@ -108,7 +132,7 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
     >>> from sk_metabp import BackpropMLPClassifier
     >>> from sk_metabp.datasets import make_boolean
     >>> X, y = make_boolean("and")
-    >>> clf = BackpropMLPClassifier(hidden_layer_sizes=(1,), learning_rate=0.23,
+    >>> clf = BackpropMLPClassifier(hidden_layer_sizes=(1,), learning_rate_init=0.23,
     ...                             max_iter=5000, random_state=0).fit(X, y)
     >>> clf.predict(X)
     array([0, 0, 0, 1])
@@ -122,7 +146,8 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         self,
         hidden_layer_sizes=(4,),
         *,
-        learning_rate=0.23,
+        learning_rate_init=0.23,
+        learning_rate="constant",
         momentum=0.0,
         max_iter=200,
         batch_size=1,
@@ -135,6 +160,7 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         verbose=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.max_iter = max_iter
@@ -202,7 +228,8 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     hidden_layer_sizes : int or tuple of int, default=(32,)
     activation : {"logistic", "tanh"}, default="logistic"
         Activation of the hidden units.
-    learning_rate : float, default=0.01
+    learning_rate_init : float, default=0.01
+    learning_rate : {"constant"}, default="constant"
     momentum : float, default=0.9
     max_iter : int, default=200
     batch_size : int, default=32
@@ -250,7 +277,8 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         hidden_layer_sizes=(32,),
         *,
         activation="logistic",
-        learning_rate=0.01,
+        learning_rate_init=0.01,
+        learning_rate="constant",
         momentum=0.9,
         max_iter=200,
         batch_size=32,
@@ -265,6 +293,7 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.max_iter = max_iter

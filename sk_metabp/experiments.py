@@ -454,7 +454,7 @@ def make_learner(experiment, learner="default"):
         if learner == "default":
             return default_learner().set_params(
                 hidden_layer_sizes=experiment.learner_hidden,
-                learning_rate=experiment.learner_rate,
+                learning_rate_init=experiment.learner_rate,
             )
         if learner == "paper":
             return default_learner().set_params(
@@ -485,7 +485,7 @@ def _fit_learner(experiment, learner, random_state):
     X, y, _, _ = experiment.load_data()
     teacher = BackpropMLPClassifier(
         hidden_layer_sizes=experiment.hidden_layer_sizes,
-        learning_rate=experiment.learning_rate,
+        learning_rate_init=experiment.learning_rate,
         max_iter=experiment.epochs,
     )
     # max_iter=1: fit trains one student epoch; the students proper are
@@ -540,7 +540,7 @@ def _train_batch(experiment, method, clf, seeds, keep):
     X, y, X_test, y_test = experiment.load_data()
     backprop = BackpropMLPClassifier(
         hidden_layer_sizes=experiment.hidden_layer_sizes,
-        learning_rate=experiment.learning_rate,
+        learning_rate_init=experiment.learning_rate,
         max_iter=experiment.epochs,
     )
     data = backprop.training_data(X, y)

@@ -27,7 +27,7 @@ def default_learner():
     """
     return BackpropMLPRegressor(
         hidden_layer_sizes=(32,),
-        learning_rate=0.02,
+        learning_rate_init=0.02,
         momentum=0.9,
         batch_size=32,
         max_iter=200,
@@ -259,7 +259,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
             return [
                 BackpropMLPClassifier(
                     hidden_layer_sizes=self.hidden_layer_sizes,
-                    learning_rate=PAPER_RATE,
+                    learning_rate_init=PAPER_RATE,
                     max_iter=self.max_iter,
                     shuffle=self.shuffle,
                     init_scale=self.init_scale,
@@ -302,7 +302,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
             self.mode,
             sizes,
             self.variables,
-            getattr(teachers[0], "learning_rate", PAPER_RATE),
+            getattr(teachers[0].update_rule(), "learning_rate", PAPER_RATE),
             target=self.target,
         )
         self.layout_ = self.mode_.describe()

@@ -323,7 +323,7 @@ class TrajectoryRecorder(BaseEstimator):
         """
         _check_teacher(teacher)
         Xs, Y, sizes = teacher.training_data(X, y)
-        rate = teacher.learning_rate if rate is None else rate
+        rate = teacher.update_rule().learning_rate if rate is None else rate
         mode = make_mode(self.mode, sizes, self.variables, rate, target=self.target)
         R = mode.rows_per_update
         if R == 0:
@@ -389,7 +389,7 @@ class TrajectoryRecorder(BaseEstimator):
                 + ", ".join(f"run {k} at epoch {diverged[k]}" for k in bad[:10])
                 + (", ..." if len(bad) > 10 else "")
                 + "); their rows from that epoch on are left out. Lower the "
-                "teacher's learning_rate.",
+                "teacher's learning_rate_init.",
                 ConvergenceWarning,
                 stacklevel=3,
             )

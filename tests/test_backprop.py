@@ -35,7 +35,9 @@ def _params(est):
 
 def test_predict_proba_score_multiclass(blobs):
     X, y = blobs
-    clf = BackpropMLPClassifier((5,), learning_rate=0.5, max_iter=40, random_state=0)
+    clf = BackpropMLPClassifier(
+        (5,), learning_rate_init=0.5, max_iter=40, random_state=0
+    )
     clf.fit(X, y)
     assert clf.coefs_[-1].shape == (5, 3)  # one output unit per class
     proba = clf.predict_proba(X)
@@ -68,7 +70,9 @@ def test_binary_has_one_output_unit():
 
 def test_multilabel_squares():
     X, X_test, Y, Y_test = make_squares(200, 100, random_state=0)
-    clf = BackpropMLPClassifier((5,), learning_rate=0.5, max_iter=60, random_state=0)
+    clf = BackpropMLPClassifier(
+        (5,), learning_rate_init=0.5, max_iter=60, random_state=0
+    )
     clf.fit(X, Y)
     pred = clf.predict(X_test)
     assert pred.shape == (100, 2) and set(np.unique(pred)) <= {0, 1}
@@ -83,7 +87,9 @@ def test_multilabel_squares():
 def test_string_labels(blobs):
     X, y = blobs
     names = np.array(["ant", "bee", "cat"])[y]
-    clf = BackpropMLPClassifier((5,), learning_rate=0.5, max_iter=40, random_state=0)
+    clf = BackpropMLPClassifier(
+        (5,), learning_rate_init=0.5, max_iter=40, random_state=0
+    )
     clf.fit(X, names)
     assert clf.classes_.tolist() == ["ant", "bee", "cat"]
     assert set(clf.predict(X)) <= set(names)
@@ -116,7 +122,9 @@ def test_hidden_layer_sizes_forms(hidden):
 def test_no_hidden_layer_learns_and():
     """The paper's experiment 2: a 2-0-1 network learns AND."""
     X, y = make_boolean("and")
-    clf = BackpropMLPClassifier((), learning_rate=0.23, max_iter=2000, random_state=0)
+    clf = BackpropMLPClassifier(
+        (), learning_rate_init=0.23, max_iter=2000, random_state=0
+    )
     clf.fit(X, y)
     assert len(clf.coefs_) == 1 and clf.coefs_[0].shape == (2, 1)
     assert clf.score(X, y) == 1.0
@@ -259,7 +267,7 @@ def test_predict_before_fit(Est):
         (dict(hidden_layer_sizes=(0,)), ValueError, "tuple of positive integers"),
         (dict(hidden_layer_sizes=(2.5,)), ValueError, "tuple of positive integers"),
         (dict(hidden_layer_sizes="2"), InvalidParameterError, "hidden_layer_sizes"),
-        (dict(learning_rate=0.0), InvalidParameterError, "learning_rate"),
+        (dict(learning_rate_init=0.0), InvalidParameterError, "learning_rate"),
         (dict(momentum=1.0), InvalidParameterError, "momentum"),
         (dict(batch_size=0), InvalidParameterError, "batch_size"),
         (dict(max_iter=0), InvalidParameterError, "max_iter"),
@@ -274,7 +282,9 @@ def test_bad_parameters(params, error, match):
 def test_no_nan_output_with_huge_learning_rate():
     # logistic outputs saturate, so the weights grow huge but stay finite
     X, y = make_boolean("xor")
-    clf = BackpropMLPClassifier((3,), learning_rate=1e300, max_iter=20, random_state=0)
+    clf = BackpropMLPClassifier(
+        (3,), learning_rate_init=1e300, max_iter=20, random_state=0
+    )
     clf.fit(X, y)
     assert np.isfinite(clf.predict_proba(X)).all()
     assert set(clf.predict(X)) <= {0, 1}
@@ -305,12 +315,14 @@ class _DivergingClassifier(BackpropMLPClassifier):
 
 def test_diverging_rule_keeps_last_finite_weights():
     X, y = make_boolean("xor")
-    clf = _DivergingClassifier((3,), learning_rate=0.5, max_iter=20, random_state=0)
+    clf = _DivergingClassifier(
+        (3,), learning_rate_init=0.5, max_iter=20, random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="diverged at epoch 3:"):
         clf.fit(X, y)
     assert clf.diverged_ and clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
     two_epochs = BackpropMLPClassifier(
-        (3,), learning_rate=0.5, max_iter=2, random_state=0
+        (3,), learning_rate_init=0.5, max_iter=2, random_state=0
     ).fit(X, y)
     for a, b in zip(_params(clf), _params(two_epochs)):
         np.testing.assert_array_equal(a, b)
@@ -383,7 +395,10 @@ def test_experiment_1_and_success_rate():
     # a couple of seeds through the estimator agree with the stack
     for s in (0, 13):
         clf = BackpropMLPClassifier(
-            hidden_layer_sizes=(1,), learning_rate=0.23, max_iter=5000, random_state=s
+            hidden_layer_sizes=(1,),
+            learning_rate_init=0.23,
+            max_iter=5000,
+            random_state=s,
         ).fit(X, y)
         assert clf.score(X, y) == accuracy[s]
         np.testing.assert_allclose(clf.loss_curve_, curves[s], rtol=1e-10)
@@ -404,7 +419,7 @@ def test_regressor_fits_smooth_multi_output(activation):
     X, X_test = rng.uniform(-1, 1, (300, 3)), rng.uniform(-1, 1, (200, 3))
     reg = BackpropMLPRegressor(
         activation=activation,
-        learning_rate=0.02 if activation == "tanh" else 0.05,
+        learning_rate_init=0.02 if activation == "tanh" else 0.05,
         batch_size=8,
         max_iter=50,
         random_state=0,
@@ -443,7 +458,7 @@ def test_regressor_standardize():
 
     # tiny targets (like a learner's weight changes) need it
     small = 1e-3 * Y
-    kw = dict(learning_rate=0.05, batch_size=8, max_iter=50, random_state=0)
+    kw = dict(learning_rate_init=0.05, batch_size=8, max_iter=50, random_state=0)
     on = BackpropMLPRegressor(**kw).fit(X, small)
     off = BackpropMLPRegressor(standardize=False, **kw).fit(X, small)
     np.testing.assert_array_equal(off.x_mean_, 0.0)
@@ -472,7 +487,7 @@ def test_paper_online_learning_network_runs():
     Y = 0.01 * (X[:, :5] - X[:, 4:] * X[:, :5])
     reg = BackpropMLPRegressor(
         hidden_layer_sizes=(2,),
-        learning_rate=0.198,
+        learning_rate_init=0.198,
         batch_size=1,
         momentum=0.0,
         max_iter=200,
@@ -499,3 +514,18 @@ def test_regressor_fit_does_not_depend_on_the_container_of_y():
             [*fits[0].coefs_, *fits[0].intercepts_], [*other.coefs_, *other.intercepts_]
         ):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_number_in_learning_rate_is_the_deprecated_rate(Estimator):
+    # scikit-learn's names: learning_rate_init is the rate, learning_rate the
+    # schedule; a rate given the old way still trains at that rate, with a warning
+    X, y = make_boolean("and")
+    new = Estimator((2,), learning_rate_init=0.5, max_iter=5, random_state=0)
+    old = Estimator((2,), learning_rate=0.5, max_iter=5, random_state=0)
+    with pytest.warns(FutureWarning, match="learning_rate_init=0.5"):
+        old.fit(X, y)
+    new.fit(X, y)
+    np.testing.assert_array_equal(old.coefs_[0], new.coefs_[0])
+    default = Estimator((2,), max_iter=5, random_state=0).fit(X, y)
+    assert not np.array_equal(default.coefs_[0], new.coefs_[0])

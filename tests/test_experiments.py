@@ -96,7 +96,7 @@ def test_make_learner():
     e = EXPERIMENTS["exp3"]
     # experiment 3's 17 outputs get a deeper default learner than the others
     assert make_learner(e, "default").hidden_layer_sizes == (64, 64)
-    assert make_learner(e, "default").learning_rate == 0.01
+    assert make_learner(e, "default").learning_rate_init == 0.01
     assert make_learner(EXPERIMENTS["exp1"], "default").hidden_layer_sizes == (32,)
     assert make_learner(e, "paper").hidden_layer_sizes == (3,)
     assert make_learner(EXPERIMENTS["exp2"], "paper").hidden_layer_sizes == ()
@@ -175,7 +175,7 @@ def test_students_are_the_networks_fit_would_train():
     learner = rep.estimators["exp1"].learner_
     for seed in (0, 1):
         bp = BackpropMLPClassifier(
-            (1,), learning_rate=0.23, max_iter=60, random_state=seed
+            (1,), learning_rate_init=0.23, max_iter=60, random_state=seed
         ).fit(X, y)
         run = res[(res["method"] == "backprop") & (res["seed"] == seed)]
         np.testing.assert_allclose(run["J"], bp.loss_curve_)

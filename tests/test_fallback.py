@@ -140,7 +140,9 @@ def test_classifier_fallback_from_a_non_finite_first_epoch_is_backprop():
         clf.fit(X, y)
     assert clf.fallback_epoch_ == 1 and not clf.diverged_
     # no epoch ended well: back to the initial weights, then 49 epochs of backprop
-    ref = BackpropMLPClassifier((1,), learning_rate=RATE, max_iter=49, random_state=0)
+    ref = BackpropMLPClassifier(
+        (1,), learning_rate_init=RATE, max_iter=49, random_state=0
+    )
     ref.fit(X, y)
     for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
         np.testing.assert_allclose(a, b, rtol=1e-12)

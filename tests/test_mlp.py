@@ -270,7 +270,7 @@ def test_huge_learning_rate_warns_with_epoch_and_keeps_finite_weights():
     y = 10 * X[:, 0] - 5 * X[:, 1]
     # online steps of 2.0 on unit-variance targets overshoot more every epoch
     reg = BackpropMLPRegressor(
-        (4,), learning_rate=2.0, momentum=0.0, batch_size=1, max_iter=50
+        (4,), learning_rate_init=2.0, momentum=0.0, batch_size=1, max_iter=50
     )
     with pytest.warns(ConvergenceWarning, match=r"diverged at epoch (\d+)") as rec:
         reg.set_params(random_state=0).fit(X, y)

@@ -103,7 +103,7 @@ def _reference_backprop(frame, sizes, rate):
 def test_network_rows_chain_and_are_backprops_changes(variables, hidden, shuffle):
     X, Y = _squares()
     est = BackpropMLPClassifier(
-        hidden_layer_sizes=hidden, learning_rate=RATE, max_iter=4, shuffle=shuffle
+        hidden_layer_sizes=hidden, learning_rate_init=RATE, max_iter=4, shuffle=shuffle
     )
     rec, frame = _record(est, X, Y, variables=variables, n_runs=3)
     sizes = rec.layer_sizes_
@@ -425,7 +425,7 @@ BAD = [
         "batch_size=32",
     ),
     (
-        {"estimator": BackpropMLPClassifier(learning_rate=-1.0, max_iter=1)},
+        {"estimator": BackpropMLPClassifier(learning_rate_init=-1.0, max_iter=1)},
         ValueError,
         "learning_rate",
     ),
@@ -484,7 +484,7 @@ def test_a_diverged_run_keeps_its_rows_up_to_the_epoch_before():
     X = rng.uniform(size=(10, 2))
     y = 1000 * rng.uniform(size=10)
     est = BackpropMLPRegressor(
-        (3,), batch_size=1, learning_rate=5.0, max_iter=50, standardize=False
+        (3,), batch_size=1, learning_rate_init=5.0, max_iter=50, standardize=False
     )
     with pytest.warns(ConvergenceWarning, match=r"3 of 3 runs diverged \(run 0 at"):
         rec, frame = _record(est, X, y, n_runs=3)

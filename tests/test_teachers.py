@@ -12,9 +12,9 @@ from sk_metabp import (
 from sk_metabp.datasets import make_boolean
 
 TEACHERS = [
-    BackpropMLPClassifier((1,), learning_rate=0.1, max_iter=20),
-    BackpropMLPClassifier((1,), learning_rate=0.5, max_iter=20),
-    BackpropMLPClassifier((1,), learning_rate=0.23, momentum=0.9, max_iter=10),
+    BackpropMLPClassifier((1,), learning_rate_init=0.1, max_iter=20),
+    BackpropMLPClassifier((1,), learning_rate_init=0.5, max_iter=20),
+    BackpropMLPClassifier((1,), learning_rate_init=0.23, momentum=0.9, max_iter=10),
 ]
 
 

@@ -131,7 +131,7 @@ def test_zero_residual_learner_trains_exactly_as_backprop():
         max_update=None,
         **common,
     ).fit(X, y)
-    teacher = BackpropMLPClassifier((3,), learning_rate=RATE, **common).fit(X, y)
+    teacher = BackpropMLPClassifier((3,), learning_rate_init=RATE, **common).fit(X, y)
     for a, b in zip(
         [*student.coefs_, *student.intercepts_], [*teacher.coefs_, *teacher.intercepts_]
     ):
@@ -167,7 +167,7 @@ def test_odd_residual_drops_what_does_not_turn_with_the_error():
     plain = _train_xor(constant, "residual")
     X, y = make_boolean("xor")
     teacher = BackpropMLPClassifier(
-        (3,), learning_rate=RATE, max_iter=30, random_state=3
+        (3,), learning_rate_init=RATE, max_iter=30, random_state=3
     ).fit(X, y)
     np.testing.assert_array_equal(_params(odd), _params(teacher))
     np.testing.assert_array_equal(odd.loss_curve_, teacher.loss_curve_)
@@ -185,7 +185,7 @@ def test_odd_residual_keeps_what_turns_with_the_error(signed):
     np.testing.assert_allclose(_params(odd), _params(plain), rtol=1e-9, atol=1e-12)
     X, y = make_boolean("xor")
     teacher = BackpropMLPClassifier(
-        (3,), learning_rate=RATE, max_iter=30, random_state=3
+        (3,), learning_rate_init=RATE, max_iter=30, random_state=3
     ).fit(X, y)
     assert not np.allclose(_params(odd), _params(teacher))
 
@@ -292,8 +292,8 @@ def test_recorder_residual_uses_the_first_teachers_rate():
     X, y = make_boolean("or")
     rec = TrajectoryRecorder(
         [
-            BackpropMLPClassifier((2,), learning_rate=RATE, max_iter=5),
-            BackpropMLPClassifier((2,), learning_rate=2 * RATE, max_iter=5),
+            BackpropMLPClassifier((2,), learning_rate_init=RATE, max_iter=5),
+            BackpropMLPClassifier((2,), learning_rate_init=2 * RATE, max_iter=5),
         ],
         mode="link",
         variables=NORMALISED,
