@@ -142,10 +142,10 @@ class _BaseMLP(BaseEstimator):
     def training_data(self, X, y, *, reset=True, classes=None):
         """Validate (X, y) and encode them as the training loop sees them.
 
-        With ``reset`` the estimator's encoders are fitted on (X, y), as
-        ``fit`` fits them (``classes_``, the regressor's standardisation,
-        ``n_features_in_``); without, the fitted ones encode new data (a test
-        set).
+        The estimator's parameters are validated first. With ``reset`` the
+        estimator's encoders are fitted on (X, y), as ``fit`` fits them
+        (``classes_``, the regressor's standardisation, ``n_features_in_``);
+        without, the fitted ones encode new data (a test set).
 
         Parameters
         ----------
@@ -161,6 +161,7 @@ class _BaseMLP(BaseEstimator):
             ``(X, Y, sizes)``: the scaled inputs, the expected outputs and the
             sizes of every layer of this estimator's network on them.
         """
+        self._validate_params()
         X, y = validate_data(
             self,
             X,

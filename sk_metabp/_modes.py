@@ -46,7 +46,7 @@ from .rules import BackpropRule
 
 NETWORK_VARIABLES = ("w", "b", "x", "h", "y", "ev", "J", "in", "fp", "delta")
 
-#: Presets of the paper's variable sets (``PAPER.md``): experiments 1-3 sample
+#: Presets of the paper's variable sets (``docs/equations.md``): experiments 1-3 sample
 #: weights, biases, inputs, outputs and expected values; experiment 4 adds the
 #: hidden activations.
 PRESETS = {

@@ -24,7 +24,10 @@ def _check_teacher(estimator):
             "training of sk_metabp's backprop networks (or of a subclass with its "
             "own update_rule). Pass a BackpropMLPClassifier or BackpropMLPRegressor."
         )
-    estimator._validate_params()
+
+
+def _check_online(estimator):
+    """Refuse a teacher that does not train online (its parameters validated)."""
     if estimator.batch_size != 1:
         raise ValueError(
             f"The teacher trains with batch_size={estimator.batch_size}; the "
@@ -322,8 +325,12 @@ class TrajectoryRecorder(BaseEstimator):
         ``rate`` is the mode's learning rate, the teacher's when None.
         """
         _check_teacher(teacher)
-        Xs, Y, sizes = teacher.training_data(X, y)
-        rate = teacher.update_rule().learning_rate if rate is None else rate
+        Xs, Y, sizes = teacher.training_data(X, y)  # validates its parameters first
+        _check_online(teacher)
+        if rate is None:  # the teacher's rule's rate, or its nominal one
+            rate = getattr(
+                teacher.update_rule(), "learning_rate", teacher.learning_rate_init
+            )
         mode = make_mode(self.mode, sizes, self.variables, rate, target=self.target)
         R = mode.rows_per_update
         if R == 0:

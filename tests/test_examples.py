@@ -18,6 +18,7 @@ OUTPUTS = {
     "plot_grid_search.py": ["grid_search.png"],
     "plot_saved_optimizer.py": ["saved_optimizer.png", "and_rule.joblib"],
     "plot_pipeline.py": ["pipeline.png"],
+    "plot_custom_rule.py": ["custom_rule.png"],
 }
 
 

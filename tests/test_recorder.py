@@ -575,3 +575,25 @@ def test_pickles_and_is_reproducible(tmp_path):
     pd.testing.assert_frame_equal(again, frame, check_exact=True)
     other = clone(rec).set_params(random_state=1).record(*_squares())
     assert not np.array_equal(other["dw"], frame["dw"])
+
+
+class _HalfBackprop(BackpropMLPClassifier):
+    """An estimator with its own update rule: backprop's change, halved."""
+
+    def update_rule(self):
+        from sk_metabp.rules import BackpropRule
+
+        return BackpropRule(self.learning_rate_init / 2)
+
+
+def test_records_an_estimators_own_update_rule():
+    # the recorder samples the changes the teacher's update_rule makes
+    X, y = make_boolean("and")
+    kw = dict(mode="link", n_runs=2, random_state=0)
+    half = TrajectoryRecorder(_HalfBackprop((1,), max_iter=1), **kw).fit(X, y)
+    full = TrajectoryRecorder(
+        BackpropMLPClassifier((1,), learning_rate_init=0.115, max_iter=1), **kw
+    ).fit(X, y)
+    np.testing.assert_allclose(half.targets_, full.targets_)
+    np.testing.assert_array_equal(half.features_, full.features_)
+    assert np.abs(half.targets_).max() > 0
