@@ -523,7 +523,8 @@ class SquaresDisplay:
 
     Attributes
     ----------
-    axes_ : list of matplotlib Axes
+    ax_ : ndarray of matplotlib Axes
+        One per set: training, then test.
     figure_ : matplotlib Figure
 
     Examples
@@ -534,8 +535,8 @@ class SquaresDisplay:
     >>> from sk_metabp.plotting import SquaresDisplay
     >>> X_tr, X_te, Y_tr, Y_te = make_squares(50, 50, random_state=0)
     >>> disp = SquaresDisplay.from_data(X_tr, Y_tr, X_te, Y_te)
-    >>> len(disp.axes_)
-    2
+    >>> disp.ax_.shape
+    (2,)
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
 
@@ -551,13 +552,16 @@ class SquaresDisplay:
         y = np.asarray(y)
         return (y[:, 0] if y.ndim == 2 else y).astype(bool)
 
-    def plot(self, axes=None):
+    def plot(self, ax=None, **kwargs):
         """Draw one panel per set.
 
         Parameters
         ----------
-        axes : sequence of matplotlib Axes, default=None
+        ax : matplotlib Axes or array-like of them, default=None
             One per set (training, then test); a new figure when None.
+        **kwargs : dict
+            Keywords of matplotlib's ``scatter`` for both classes' points
+            (e.g. ``s=``, ``alpha=``).
 
         Returns
         -------
@@ -566,19 +570,27 @@ class SquaresDisplay:
         sets = [("training set", self.X_train, self.y_train)]
         if self.X_test is not None:
             sets.append(("test set", self.X_test, self.y_test))
-        if axes is None:
-            _, axes = _pyplot(type(self).__name__).subplots(
+        if ax is None:
+            _, ax = _pyplot(type(self).__name__).subplots(
                 1, len(sets), figsize=(4.5 * len(sets), 4.5), squeeze=False
             )
-            axes = axes[0]
+        axes = np.asarray(ax, dtype=object).ravel()
+        if len(axes) != len(sets):
+            raise ValueError(
+                f"{len(sets)} sets to draw, one per axes; got {len(axes)} axes."
+            )
         from matplotlib.patches import Rectangle
 
+        classes = [("innersquare", "o", "C1"), ("outersquare", "x", "C0")]
         lo = 0.5 - self.inner / 2
         for ax, (name, X, y) in zip(axes, sets):
             X = np.asarray(X)
             inside = self._inside(y)
-            ax.scatter(*X[inside].T, s=12, marker="o", color="C1", label="innersquare")
-            ax.scatter(*X[~inside].T, s=12, marker="x", color="C0", label="outersquare")
+            for points, (label, marker, color) in zip((X[inside], X[~inside]), classes):
+                style = {"s": 12, "marker": marker, "label": label}
+                if "c" not in kwargs:  # scatter refuses both c= and color=
+                    style["color"] = color
+                ax.scatter(*points.T, **{**style, **kwargs})
             ax.add_patch(
                 Rectangle((lo, lo), self.inner, self.inner, fill=False, color="k")
             )
@@ -591,13 +603,21 @@ class SquaresDisplay:
         axes[0].legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small"
         )
-        self.axes_ = list(axes)
-        self.figure_ = self.axes_[0].figure
+        self.ax_ = axes
+        self.figure_ = axes[0].figure
         return self
 
     @classmethod
     def from_data(
-        cls, X_train, y_train, X_test=None, y_test=None, *, inner=0.5**0.5, axes=None
+        cls,
+        X_train,
+        y_train,
+        X_test=None,
+        y_test=None,
+        *,
+        inner=0.5**0.5,
+        ax=None,
+        **kwargs,
     ):
         """Draw the given points.
 
@@ -605,13 +625,17 @@ class SquaresDisplay:
         ----------
         X_train, y_train, X_test, y_test, inner
             As in the constructor.
-        axes : sequence of matplotlib Axes, default=None
+        ax : matplotlib Axes or array-like of them, default=None
+            One per set.
+        **kwargs : dict
+            Keywords of matplotlib's ``scatter`` for the points.
 
         Returns
         -------
         display : SquaresDisplay
         """
-        return cls(X_train, y_train, X_test, y_test, inner=inner).plot(axes=axes)
+        disp = cls(X_train, y_train, X_test, y_test, inner=inner)
+        return disp.plot(ax=ax, **kwargs)
 
 
 def save_figures(reproduction, directory, *, dpi=100):
@@ -680,7 +704,7 @@ def save_figures(reproduction, directory, *, dpi=100):
         if e.task == "squares":
             X_tr, y_tr, X_te, y_te = e.load_data()
             fig = _figure("save_figures", figsize=(9, 4.5))
-            SquaresDisplay.from_data(X_tr, y_tr, X_te, y_te, axes=fig.subplots(1, 2))
+            SquaresDisplay.from_data(X_tr, y_tr, X_te, y_te, ax=fig.subplots(1, 2))
             fig.suptitle(f"{e.name}: is a point in the inner square?")
             save(fig, "squares_data.png")
     return paths

@@ -271,14 +271,32 @@ def test_kwargs_reach_the_lines(learner):
 def test_squares_display():
     X_tr, X_te, Y_tr, Y_te = make_squares(40, 30, random_state=0)
     disp = SquaresDisplay.from_data(X_tr, Y_tr, X_te, Y_te)
-    assert len(disp.axes_) == 2
-    inside, outside = disp.axes_[0].collections[:2]
+    assert disp.ax_.shape == (2,)
+    assert disp.figure_ is disp.ax_[0].figure is disp.ax_[1].figure
+    inside, outside = disp.ax_[0].collections[:2]
     assert len(inside.get_offsets()) == Y_tr[:, 0].sum()
     assert len(outside.get_offsets()) == 40 - Y_tr[:, 0].sum()
-    # a 1-d target (1 = inside) and the training set alone
-    one = SquaresDisplay.from_data(X_tr, Y_tr[:, 0])
-    assert len(one.axes_) == 1
-    assert len(one.axes_[0].collections[0].get_offsets()) == Y_tr[:, 0].sum()
+    assert len(disp.ax_[1].collections[0].get_offsets()) == Y_te[:, 0].sum()
+    # a 1-d target (1 = inside) and the training set alone, on a given Axes
+    _, ax = plt.subplots()
+    one = SquaresDisplay.from_data(X_tr, Y_tr[:, 0], ax=ax)
+    assert one.ax_.shape == (1,) and one.ax_[0] is ax
+    assert len(ax.collections[0].get_offsets()) == Y_tr[:, 0].sum()
+    with pytest.raises(ValueError, match="2 sets to draw, one per axes; got 1"):
+        SquaresDisplay.from_data(X_tr, Y_tr, X_te, Y_te, ax=ax)
+
+
+def test_squares_display_kwargs_reach_the_points():
+    X_tr, _, Y_tr, _ = make_squares(40, 30, random_state=0)
+    disp = SquaresDisplay.from_data(X_tr, Y_tr, s=40, alpha=0.5)
+    inside, outside = disp.ax_[0].collections[:2]
+    for points in (inside, outside):
+        assert points.get_sizes()[0] == 40 and points.get_alpha() == 0.5
+    assert not mcolors.same_color(inside.get_facecolor(), outside.get_facecolor())
+    # c= replaces the default colour instead of clashing with it
+    disp = SquaresDisplay.from_data(X_tr, Y_tr, c="k")
+    inside = disp.ax_[0].collections[0]
+    assert mcolors.to_rgb(inside.get_facecolor()[0]) == mcolors.to_rgb("k")
 
 
 def test_save_figures_writes_pngs(tmp_path):
