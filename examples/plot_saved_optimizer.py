@@ -93,7 +93,7 @@ except ValueError as exc:
 # ---------------
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 TrainingCurveDisplay.from_estimator(backprop, ax=ax)
-TrainingCurveDisplay.from_estimator(learned, label="learned", ax=ax)
+TrainingCurveDisplay.from_estimator(learned, name="learned", ax=ax)
 ax.set_title(f"AND, 2-1-1: {len(learned)} new seeds, median and quartiles")
 fig.savefig(OUT / "saved_optimizer.png")
 print(f"Figure in {OUT}")

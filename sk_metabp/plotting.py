@@ -2,13 +2,22 @@
 
 Each display holds the numbers to draw; a ``from_*`` class method computes them
 and calls :meth:`plot`, which draws on a given axes (or a new figure) and keeps
-the artists as ``ax_``, ``figure_`` and ``lines_``. Matplotlib is imported
-only inside :meth:`plot`, so the rest of the library runs without it; install
-it with ``pip install "sk-metabp[plot]"``.
+the axes as ``ax_``, the figure as ``figure_`` and the artists it drew. As in
+scikit-learn's displays, ``name=`` labels the lines and any other keyword of
+``plot`` and ``from_*`` goes to matplotlib (``color=``, ``linewidth=``, ...);
+``from_estimator`` takes a fitted estimator, the last step of a
+:class:`~sklearn.pipeline.Pipeline` or the ``best_estimator_`` of a fitted
+search, and raises :class:`~sklearn.exceptions.NotFittedError` for an unfitted
+one. Matplotlib is imported only inside :meth:`plot`, so the rest of the library
+runs without it; install it with ``pip install "sk-metabp[plot]"``.
 """
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_regressor
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 _MISSING = (
     "{} needs matplotlib, which is not installed. Install it with "
@@ -44,6 +53,58 @@ def _label(estimator):
     return "backprop"
 
 
+def _fitted_model(estimator):
+    """The fitted model inside ``estimator``; NotFittedError if it is unfitted.
+
+    Unwraps, however deep they nest, a Pipeline (to its last step), a fitted
+    search (to its ``best_estimator_``) and a FrozenEstimator.
+    """
+    check_is_fitted(estimator)
+    while True:
+        if isinstance(estimator, Pipeline):
+            estimator = estimator[-1]
+        elif isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
+        elif hasattr(estimator, "cv_results_"):  # a fitted search
+            if not hasattr(estimator, "best_estimator_"):
+                raise ValueError(
+                    f"This {type(estimator).__name__} has no best_estimator_ (it "
+                    "was fitted with refit=False): fit it with refit=True, or "
+                    "pass a fitted estimator."
+                )
+            estimator = estimator.best_estimator_
+        else:
+            return estimator
+
+
+def _line_kwargs(defaults, kwargs):
+    """``defaults`` overridden by the caller's keywords for Line2D.
+
+    Aliases are made canonical first, so ``lw=`` or ``c=`` replace a default
+    ``linewidth`` or ``color`` instead of clashing with it.
+    """
+    from matplotlib.cbook import normalize_kwargs
+    from matplotlib.lines import Line2D
+
+    return {**defaults, **normalize_kwargs(kwargs, Line2D)}
+
+
+def _labels(keys, name):
+    """The legend labels of the curves ``keys`` (``name`` of TrainingCurveDisplay)."""
+    keys = list(keys)
+    if name is None:
+        return keys
+    if isinstance(name, str):
+        # one name for several curves would make their labels alike
+        return [name] if len(keys) == 1 else [f"{name}: {k}" for k in keys]
+    names = list(name)
+    if len(names) != len(keys):
+        raise ValueError(
+            f"name has {len(names)} labels for {len(keys)} curves ({keys})."
+        )
+    return names
+
+
 def _results_frame(results):
     """A tidy results frame from a frame or a :class:`Reproduction`."""
     return getattr(results, "results", results)
@@ -72,8 +133,13 @@ class TrainingCurveDisplay:
     Parameters
     ----------
     curves : dict
-        Label -> ``(epochs, median, lower, upper)``, four 1-d arrays; ``lower``
-        and ``upper`` may be None (one run: no band).
+        Key -> ``(epochs, median, lower, upper)``, four 1-d arrays; ``lower``
+        and ``upper`` may be None (one run: no band). The keys ``"backprop"``
+        and ``"learned"`` have the same colour in every figure.
+    name : str or list of str, default=None
+        The legend labels: one per curve, in the order of ``curves``; a single
+        str labels a single curve and prefixes the keys of several
+        (``"name: key"``). The keys when None.
     metric : str, default="J"
         What the curves measure, for the axis label.
     title : str, default=None
@@ -83,9 +149,9 @@ class TrainingCurveDisplay:
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     lines_ : dict
-        Label -> the median's Line2D.
+        Key -> the median's Line2D.
     bands_ : dict
-        Label -> the quartile band's PolyCollection (labels with a band only).
+        Key -> the quartile band's PolyCollection (curves with a band only).
 
     Examples
     --------
@@ -100,25 +166,39 @@ class TrainingCurveDisplay:
     >>> disp = TrainingCurveDisplay.from_estimator(nets)
     >>> sorted(disp.lines_), sorted(disp.bands_)
     (['backprop'], ['backprop'])
+
+    A name for the legend and matplotlib's keywords for the line:
+
+    >>> disp = TrainingCurveDisplay.from_estimator(
+    ...     nets, name="AND, 3 seeds", linestyle="--")
+    >>> disp.lines_["backprop"].get_label(), disp.lines_["backprop"].get_linestyle()
+    ('AND, 3 seeds', '--')
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
 
-    def __init__(self, curves, *, metric="J", title=None):
+    def __init__(self, curves, *, name=None, metric="J", title=None):
         self.curves = curves
+        self.name = name
         self.metric = metric
         self.title = title
 
-    def plot(self, ax=None, *, log_scale=None, band=True):
+    def plot(self, ax=None, *, name=None, log_scale=None, band=True, **kwargs):
         """Draw the curves.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
+        name : str or list of str, default=None
+            The legend labels, as in the constructor; the constructor's when
+            None.
         log_scale : bool, default=None
             Logarithmic y axis; by default for the error J, not for accuracies.
         band : bool, default=True
             Shade between the quartiles where there are several runs.
+        **kwargs : dict
+            Keywords of matplotlib's ``plot`` for every median line (a band
+            takes its line's colour).
 
         Returns
         -------
@@ -128,13 +208,15 @@ class TrainingCurveDisplay:
             _, ax = _pyplot(type(self).__name__).subplots(figsize=(6, 4))
         if log_scale is None:
             log_scale = self.metric == "J"
+        labels = _labels(self.curves, self.name if name is None else name)
         self.lines_, self.bands_ = {}, {}
-        for i, (label, (epochs, med, lower, upper)) in enumerate(self.curves.items()):
-            color = _COLORS.get(label, f"C{i + 4}")
-            (self.lines_[label],) = ax.plot(epochs, med, color=color, label=label)
+        for i, (key, (epochs, med, lower, upper)) in enumerate(self.curves.items()):
+            style = {"color": _COLORS.get(key, f"C{i + 4}"), "label": labels[i]}
+            (line,) = ax.plot(epochs, med, **_line_kwargs(style, kwargs))
+            self.lines_[key] = line
             if band and lower is not None and upper is not None:
-                self.bands_[label] = ax.fill_between(
-                    epochs, lower, upper, color=color, alpha=0.25, linewidth=0
+                self.bands_[key] = ax.fill_between(
+                    epochs, lower, upper, color=line.get_color(), alpha=0.25, lw=0
                 )
         if log_scale:
             ax.set_yscale("log")
@@ -156,9 +238,11 @@ class TrainingCurveDisplay:
         experiment=None,
         *,
         metric="J",
+        name=None,
         ax=None,
         log_scale=None,
         title=None,
+        **kwargs,
     ):
         """Median and quartiles over seeds of each method in one experiment.
 
@@ -170,10 +254,15 @@ class TrainingCurveDisplay:
         experiment : str, default=None
             Which experiment; may be omitted when the results hold only one.
         metric : {"J", "train_accuracy", "test_accuracy"}, default="J"
+        name : str or list of str, default=None
+            Legend labels, one per method in alphabetical order, or a prefix
+            of the methods' names; the methods' names when None.
         ax : matplotlib Axes, default=None
         log_scale : bool, default=None
         title : str, default=None
             Defaults to the experiment's name and the number of seeds.
+        **kwargs : dict
+            Keywords of matplotlib's ``plot`` for every median line.
 
         Returns
         -------
@@ -195,37 +284,48 @@ class TrainingCurveDisplay:
         if title is None:
             n = frame["seed"].nunique()
             title = f"{experiment}: median and quartiles over {n} seeds"
-        disp = cls(curves, metric=metric, title=title)
-        return disp.plot(ax=ax, log_scale=log_scale)
+        disp = cls(curves, name=name, metric=metric, title=title)
+        return disp.plot(ax=ax, log_scale=log_scale, **kwargs)
 
     @classmethod
-    def from_estimator(cls, estimator, *, label=None, ax=None, log_scale=None):
+    def from_estimator(cls, estimator, *, name=None, ax=None, log_scale=None, **kwargs):
         """The ``loss_curve_`` of fitted networks: one line, or a median and band.
 
         Parameters
         ----------
         estimator : fitted estimator or list of them
             Networks with ``loss_curve_`` (e.g. the same model fitted from
-            several seeds: the display shows their median and quartiles).
-        label : str, default=None
-            Defaults to ``"learned"`` for a
-            :class:`~sk_metabp.LearnedRuleMLPClassifier`, else ``"backprop"``.
+            several seeds: the display shows their median and quartiles), or
+            pipelines or fitted searches ending in one.
+        name : str, default=None
+            The legend label. The curve's key (and colour) is ``"learned"``
+            for a :class:`~sk_metabp.LearnedRuleMLPClassifier`, else
+            ``"backprop"``; the label is the key when None.
         ax : matplotlib Axes, default=None
         log_scale : bool, default=None
+        **kwargs : dict
+            Keywords of matplotlib's ``plot`` for the median line.
 
         Returns
         -------
         display : TrainingCurveDisplay
+
+        Raises
+        ------
+        NotFittedError
+            For an unfitted estimator.
         """
         estimators = estimator if isinstance(estimator, (list, tuple)) else [estimator]
         if not estimators:
             raise ValueError("No estimator given.")
+        estimators = [_fitted_model(e) for e in estimators]
         missing = [e for e in estimators if not hasattr(e, "loss_curve_")]
         if missing:
             raise ValueError(
-                f"{type(missing[0]).__name__} has no loss_curve_: fit it first."
+                f"{type(missing[0]).__name__} records no loss_curve_: pass networks "
+                "that do, such as BackpropMLPClassifier or LearnedRuleMLPClassifier."
             )
-        label = label or _label(estimators[0])
+        key = _label(estimators[0])
         n = min(len(e.loss_curve_) for e in estimators)
         curves = np.array(
             [np.asarray(e.loss_curve_[:n], dtype=float) for e in estimators]
@@ -236,7 +336,7 @@ class TrainingCurveDisplay:
         else:
             lower, med, upper = np.nanpercentile(curves, [25, 50, 75], axis=0)
             entry = (epochs, med, lower, upper)
-        return cls({label: entry}).plot(ax=ax, log_scale=log_scale)
+        return cls({key: entry}, name=name).plot(ax=ax, log_scale=log_scale, **kwargs)
 
 
 class LearnerErrorDisplay:
@@ -247,7 +347,8 @@ class LearnerErrorDisplay:
     loss_curve : array-like
         The learner's loss per epoch (on standardised targets for the
         library's :class:`~sk_metabp.BackpropMLPRegressor`).
-    label : str, default="learner"
+    name : str, default="learner"
+        The legend label.
     title : str, default=None
 
     Attributes
@@ -265,24 +366,30 @@ class LearnerErrorDisplay:
     >>> X, y = make_boolean("and")
     >>> clf = LearnedRuleMLPClassifier((1,), max_iter=100, n_teacher_runs=2,
     ...                                random_state=0).fit(X, y)
-    >>> disp = LearnerErrorDisplay.from_estimator(clf)
+    >>> disp = LearnerErrorDisplay.from_estimator(clf, name="AND's learner")
     >>> len(disp.loss_curve) == len(clf.learner_.loss_curve_)
     True
+    >>> disp.line_.get_label()
+    "AND's learner"
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
 
-    def __init__(self, loss_curve, *, label="learner", title=None):
+    def __init__(self, loss_curve, *, name="learner", title=None):
         self.loss_curve = np.asarray(loss_curve, dtype=float)
-        self.label = label
+        self.name = name
         self.title = title
 
-    def plot(self, ax=None, *, log_scale=True):
+    def plot(self, ax=None, *, name=None, log_scale=True, **kwargs):
         """Draw the curve.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
+        name : str, default=None
+            The legend label; the constructor's when None.
         log_scale : bool, default=True
+        **kwargs : dict
+            Keywords of matplotlib's ``plot`` for the line.
 
         Returns
         -------
@@ -291,7 +398,8 @@ class LearnerErrorDisplay:
         if ax is None:
             _, ax = _pyplot(type(self).__name__).subplots(figsize=(6, 4))
         epochs = np.arange(1, len(self.loss_curve) + 1)
-        (self.line_,) = ax.plot(epochs, self.loss_curve, color="C2", label=self.label)
+        style = {"color": "C2", "label": self.name if name is None else name}
+        (self.line_,) = ax.plot(epochs, self.loss_curve, **_line_kwargs(style, kwargs))
         if log_scale:
             ax.set_yscale("log")
         ax.set_xlabel("learner epoch")
@@ -304,33 +412,74 @@ class LearnerErrorDisplay:
         return self
 
     @classmethod
-    def from_estimator(cls, estimator, *, ax=None, log_scale=True, title=None):
+    def from_estimator(
+        cls, estimator, *, name=None, ax=None, log_scale=True, title=None, **kwargs
+    ):
         """The learner curve of a fitted learned-rule classifier, or of a learner.
 
         Parameters
         ----------
         estimator : LearnedRuleMLPClassifier or regressor
-            A fitted classifier (its ``learner_`` is shown) or a fitted
-            regressor with ``loss_curve_``.
+            A fitted :class:`~sk_metabp.LearnedRuleMLPClassifier` (its
+            ``learner_`` is shown), or a fitted learner: a regressor with
+            ``loss_curve_``, such as :class:`~sk_metabp.BackpropMLPRegressor`,
+            maybe frozen. Either may be in a pipeline or a fitted search.
+        name : str, default=None
+            The legend label; ``"learner"`` when None.
         ax : matplotlib Axes, default=None
         log_scale : bool, default=True
         title : str, default=None
+        **kwargs : dict
+            Keywords of matplotlib's ``plot`` for the line.
 
         Returns
         -------
         display : LearnerErrorDisplay
+
+        Raises
+        ------
+        NotFittedError
+            For an unfitted estimator.
+        ValueError
+            For a network that has no learner (a classifier with no
+            ``learner_``, such as :class:`~sk_metabp.BackpropMLPClassifier`),
+            or a learner that records no ``loss_curve_``.
         """
-        learner = getattr(estimator, "learner_", estimator)
-        learner = getattr(learner, "estimator", learner)  # a FrozenEstimator
+        model = _fitted_model(estimator)
+        if hasattr(model, "learner_"):
+            learner = _fitted_model(model.learner_)
+        elif is_regressor(model):
+            learner = model
+        else:
+            raise ValueError(
+                f"{type(model).__name__} has no learner_: LearnerErrorDisplay "
+                "shows how a learner fitted. Pass a fitted LearnedRuleMLPClassifier "
+                "or a fitted learner (a regressor such as BackpropMLPRegressor); "
+                "for a network's own loss use TrainingCurveDisplay.from_estimator."
+            )
         if not hasattr(learner, "loss_curve_"):
             raise ValueError(
-                f"{type(learner).__name__} has no loss_curve_: fit it first, or "
-                "use a learner that records one (BackpropMLPRegressor)."
+                f"{type(learner).__name__} records no loss_curve_: use a learner "
+                "that does (BackpropMLPRegressor)."
             )
-        return cls(learner.loss_curve_, title=title).plot(ax=ax, log_scale=log_scale)
+        disp = cls(
+            learner.loss_curve_,
+            name="learner" if name is None else name,
+            title=title,
+        )
+        return disp.plot(ax=ax, log_scale=log_scale, **kwargs)
 
     @classmethod
-    def from_results(cls, reproduction, experiment=None, *, ax=None, log_scale=True):
+    def from_results(
+        cls,
+        reproduction,
+        experiment=None,
+        *,
+        name=None,
+        ax=None,
+        log_scale=True,
+        **kwargs,
+    ):
         """The learner curve of one experiment of a reproduction.
 
         Parameters
@@ -340,8 +489,12 @@ class LearnerErrorDisplay:
             ``learner_curves`` frame (``experiment, epoch, loss``).
         experiment : str, default=None
             May be omitted when there is only one.
+        name : str, default=None
+            The legend label; ``"learner"`` when None.
         ax : matplotlib Axes, default=None
         log_scale : bool, default=True
+        **kwargs : dict
+            Keywords of matplotlib's ``plot`` for the line.
 
         Returns
         -------
@@ -351,7 +504,8 @@ class LearnerErrorDisplay:
         experiment, frame = _pick_experiment(frame, experiment)
         curve = frame.sort_values("epoch")["loss"].to_numpy()
         title = f"{experiment}: the learner's training error"
-        return cls(curve, title=title).plot(ax=ax, log_scale=log_scale)
+        disp = cls(curve, name="learner" if name is None else name, title=title)
+        return disp.plot(ax=ax, log_scale=log_scale, **kwargs)
 
 
 class SquaresDisplay:
@@ -369,7 +523,8 @@ class SquaresDisplay:
 
     Attributes
     ----------
-    axes_ : list of matplotlib Axes
+    ax_ : ndarray of matplotlib Axes
+        One per set: training, then test.
     figure_ : matplotlib Figure
 
     Examples
@@ -380,8 +535,8 @@ class SquaresDisplay:
     >>> from sk_metabp.plotting import SquaresDisplay
     >>> X_tr, X_te, Y_tr, Y_te = make_squares(50, 50, random_state=0)
     >>> disp = SquaresDisplay.from_data(X_tr, Y_tr, X_te, Y_te)
-    >>> len(disp.axes_)
-    2
+    >>> disp.ax_.shape
+    (2,)
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
 
@@ -397,13 +552,16 @@ class SquaresDisplay:
         y = np.asarray(y)
         return (y[:, 0] if y.ndim == 2 else y).astype(bool)
 
-    def plot(self, axes=None):
+    def plot(self, ax=None, **kwargs):
         """Draw one panel per set.
 
         Parameters
         ----------
-        axes : sequence of matplotlib Axes, default=None
+        ax : matplotlib Axes or array-like of them, default=None
             One per set (training, then test); a new figure when None.
+        **kwargs : dict
+            Keywords of matplotlib's ``scatter`` for both classes' points
+            (e.g. ``s=``, ``alpha=``).
 
         Returns
         -------
@@ -412,19 +570,27 @@ class SquaresDisplay:
         sets = [("training set", self.X_train, self.y_train)]
         if self.X_test is not None:
             sets.append(("test set", self.X_test, self.y_test))
-        if axes is None:
-            _, axes = _pyplot(type(self).__name__).subplots(
+        if ax is None:
+            _, ax = _pyplot(type(self).__name__).subplots(
                 1, len(sets), figsize=(4.5 * len(sets), 4.5), squeeze=False
             )
-            axes = axes[0]
+        axes = np.asarray(ax, dtype=object).ravel()
+        if len(axes) != len(sets):
+            raise ValueError(
+                f"{len(sets)} sets to draw, one per axes; got {len(axes)} axes."
+            )
         from matplotlib.patches import Rectangle
 
+        classes = [("innersquare", "o", "C1"), ("outersquare", "x", "C0")]
         lo = 0.5 - self.inner / 2
         for ax, (name, X, y) in zip(axes, sets):
             X = np.asarray(X)
             inside = self._inside(y)
-            ax.scatter(*X[inside].T, s=12, marker="o", color="C1", label="innersquare")
-            ax.scatter(*X[~inside].T, s=12, marker="x", color="C0", label="outersquare")
+            for points, (label, marker, color) in zip((X[inside], X[~inside]), classes):
+                style = {"s": 12, "marker": marker, "label": label}
+                if "c" not in kwargs:  # scatter refuses both c= and color=
+                    style["color"] = color
+                ax.scatter(*points.T, **{**style, **kwargs})
             ax.add_patch(
                 Rectangle((lo, lo), self.inner, self.inner, fill=False, color="k")
             )
@@ -437,13 +603,21 @@ class SquaresDisplay:
         axes[0].legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small"
         )
-        self.axes_ = list(axes)
-        self.figure_ = self.axes_[0].figure
+        self.ax_ = axes
+        self.figure_ = axes[0].figure
         return self
 
     @classmethod
     def from_data(
-        cls, X_train, y_train, X_test=None, y_test=None, *, inner=0.5**0.5, axes=None
+        cls,
+        X_train,
+        y_train,
+        X_test=None,
+        y_test=None,
+        *,
+        inner=0.5**0.5,
+        ax=None,
+        **kwargs,
     ):
         """Draw the given points.
 
@@ -451,13 +625,17 @@ class SquaresDisplay:
         ----------
         X_train, y_train, X_test, y_test, inner
             As in the constructor.
-        axes : sequence of matplotlib Axes, default=None
+        ax : matplotlib Axes or array-like of them, default=None
+            One per set.
+        **kwargs : dict
+            Keywords of matplotlib's ``scatter`` for the points.
 
         Returns
         -------
         display : SquaresDisplay
         """
-        return cls(X_train, y_train, X_test, y_test, inner=inner).plot(axes=axes)
+        disp = cls(X_train, y_train, X_test, y_test, inner=inner)
+        return disp.plot(ax=ax, **kwargs)
 
 
 def save_figures(reproduction, directory, *, dpi=100):
@@ -526,7 +704,7 @@ def save_figures(reproduction, directory, *, dpi=100):
         if e.task == "squares":
             X_tr, y_tr, X_te, y_te = e.load_data()
             fig = _figure("save_figures", figsize=(9, 4.5))
-            SquaresDisplay.from_data(X_tr, y_tr, X_te, y_te, axes=fig.subplots(1, 2))
+            SquaresDisplay.from_data(X_tr, y_tr, X_te, y_te, ax=fig.subplots(1, 2))
             fig.suptitle(f"{e.name}: is a point in the inner square?")
             save(fig, "squares_data.png")
     return paths
