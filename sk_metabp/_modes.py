@@ -408,13 +408,17 @@ class NetworkMode(_Mode):
         # writes it straight into the change buffer
         state["X"] = state["rows"].reshape(step.n_networks, self.n_features)
         state["cache"] = ViewCache() if self.parts_are_views else None
+        state["predict"] = rule.predictor(step.n_networks)
         return state
 
     def learned_changes(self, step, rule, out, state):
-        cache = state["cache"]
-        parts = None if cache is None else cache.get(step.key, self._parts, step)
-        self.features(step, out=state["rows"], parts=parts)
-        rule.predictor(step.n_networks)(state["X"], out)
+        cache, X = state["cache"], state["X"]
+        if cache is None:
+            self.features(step, out=state["rows"])
+        else:  # the row's parts are views made once per buffer key
+            parts = cache.get(step.key, self._parts, step)
+            np.concatenate(parts, axis=1, out=X, casting="same_kind")
+        state["predict"](X, out)
 
     def row_parts(self, step, dcoefs, dintercepts):
         """The arrays whose concatenation is :meth:`rows`'s row, fewest possible.

@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import _BaseMLP, _BaseMLPClassifier
+from ._mlp import _forward
 from .rules import BackpropRule
 
 _BACKPROP_CONSTRAINTS = {
@@ -435,9 +436,35 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         """
         check_is_fitted(self)
         plan = self._forward_plan(n_rows)
+        # the body of _predict_raw, inline: a learned rule calls it at every
+        # update, on arrays of a few elements, where each Python call counts
+        coefs, biases, funcs, acts, ins = (
+            plan.coefs,
+            plan.biases,
+            plan.funcs,
+            plan.acts,
+            plan.ins,
+        )
+        acts[0] = plan.inputs[None]
+        x_mean, x_scale, centered, inputs = (
+            plan.x_mean,
+            plan.x_scale,
+            plan.centered,
+            plan.inputs,
+        )
+        y_mean, y_scale, unscaled, output = (
+            plan.y_mean,
+            plan.y_scale,
+            plan.unscaled,
+            plan.output,
+        )
 
         def predictor(X, out=None):
-            return self._predict_raw(X, plan, out)
+            np.subtract(X, x_mean, centered)
+            np.divide(centered, x_scale, inputs)
+            _forward(coefs, biases, funcs, acts, ins)
+            np.multiply(output, y_scale, unscaled)
+            return np.add(unscaled, y_mean, out)
 
         return predictor
 

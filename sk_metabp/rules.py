@@ -274,9 +274,10 @@ class BoundedRule(UpdateRule):
             raw = self._layout.flatten(dcoefs, dintercepts, out=self._raw)
         np.minimum(raw, self._hi, out=self._lower)
         np.maximum(self._lower, self._lo, out=self.flat)
-        # one sum per update: finite unless a change is not (or it overflows,
-        # which the exact test then clears)
-        if not math.isfinite(np.add.reduce(raw, axis=None)):
+        # one dot product per update (numpy's cheapest reduction): finite
+        # unless a change is not, or it overflows, which the exact test clears
+        line = raw.reshape(-1)
+        if not math.isfinite(np.dot(line, line)):
             bad = ~np.isfinite(raw)
             if bad.any():
                 self.n_nonfinite += 1
