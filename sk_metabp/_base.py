@@ -10,16 +10,18 @@ over it and differ only in their parameters and their update rule.
 """
 
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -99,6 +101,11 @@ class Students:
         return est
 
 
+def _best(curve):
+    """The lowest finite entry of a loss curve, inf if there is none."""
+    return float(min((v for v in curve if math.isfinite(v)), default=np.inf))
+
+
 class _BaseMLP(BaseEstimator):
     """Parameters, fit, forward pass and the student protocol of every network.
 
@@ -116,7 +123,10 @@ class _BaseMLP(BaseEstimator):
         "shuffle": ["boolean"],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -161,18 +171,29 @@ class _BaseMLP(BaseEstimator):
             ``(X, Y, sizes)``: the scaled inputs, the expected outputs and the
             sizes of every layer of this estimator's network on them.
         """
+        return self._encode(X, y, reset=reset, classes=classes)
+
+    def _encode(self, X, y, *, reset, classes=None, min_samples=2, continuing=None):
+        """:meth:`training_data`, with the options ``fit`` and ``partial_fit``
+        need: ``min_samples`` (one pattern is a valid partial_fit chunk) and
+        ``continuing`` (``"warm_start"`` or ``"partial_fit"``: the targets must
+        agree with the classes already fitted)."""
         self._validate_params()
         X, y = validate_data(
             self,
             X,
             y,
             reset=reset,
+            accept_sparse=("csr", "csc"),
             dtype=np.float64,
             multi_output=True,
-            ensure_min_samples=2,
+            ensure_min_samples=min_samples,
             y_numeric=not isinstance(self, ClassifierMixin),
         )
-        Y = self._encode_targets(y, first=reset, classes=classes)
+        if sparse.issparse(X):
+            # the loop trains on dense batches of patterns
+            X = X.toarray()
+        Y = self._encode_targets(y, first=reset, classes=classes, continuing=continuing)
         Xs = self._scale_inputs(X, first=reset)
         sizes = layer_sizes(X.shape[1], self._validate_hidden(), Y.shape[1])
         return TrainingData(Xs, Y, sizes)
@@ -261,6 +282,7 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ = loss_curve
         self.n_iter_ = len(loss_curve)
         self.loss_ = loss_curve[-1] if loss_curve else np.nan
+        self.best_loss_ = _best(loss_curve)
 
     def _stack(self):
         """The fitted parameters as a stack of K = 1 networks (views, not copies)."""
@@ -279,7 +301,15 @@ class _BaseMLP(BaseEstimator):
         first = not (incremental or self.warm_start) or not hasattr(self, "coefs_")
         if first:
             self._random_state = check_random_state(self.random_state)
-        Xs, Y, sizes = self.training_data(X, y, reset=first, classes=classes)
+        continuing = None if first else ("partial_fit" if incremental else "warm_start")
+        Xs, Y, sizes = self._encode(
+            X,
+            y,
+            reset=first,
+            classes=classes,
+            min_samples=1 if incremental else 2,
+            continuing=continuing,
+        )
         if first:
             self._initialize(sizes, self._random_state)
         elif Y.shape[1] != self.n_outputs_:
@@ -303,11 +333,12 @@ class _BaseMLP(BaseEstimator):
             tol=None if incremental else self.tol,
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
-            epoch_offset=self.n_iter_,
+            epoch_offset=len(self.loss_curve_),
             **self._loop_options(),
         )
         self.loss_curve_.extend(curves[0, : n_iter[0]].tolist())
-        self.n_iter_ += int(n_iter[0])
+        # as scikit-learn's MLP: the epochs of this call; loss_curve_ keeps all
+        self.n_iter_ = int(n_iter[0])
         self.diverged_ = bool(diverged[0] >= 0)
         self._trained_with(rule, 0, first)
         self._velocity = (
@@ -325,6 +356,7 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
+        self.best_loss_ = _best(self.loss_curve_)
         return self
 
     def _trained_with(self, rule, k, first):
@@ -345,10 +377,16 @@ class _BaseMLP(BaseEstimator):
 
     # -- the forward pass ---------------------------------------------------
 
-    def _forward_output(self, X):
+    def _check_X(self, X):
+        """Validated float X for prediction (sparse X densified)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._forward_raw(X)
+        X = validate_data(
+            self, X, reset=False, accept_sparse=("csr", "csc"), dtype=np.float64
+        )
+        return X.toarray() if sparse.issparse(X) else X
+
+    def _forward_output(self, X):
+        return self._forward_raw(self._check_X(X))
 
     def _forward_plan(self, n_rows):
         """What a forward pass of ``n_rows`` rows needs: see :class:`_ForwardPlan`."""
@@ -371,6 +409,11 @@ class _BaseMLP(BaseEstimator):
     def _scale_inputs(self, X, first, plan=None):
         """The network's inputs for X (X itself here; see the regressor)."""
         return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
 
 class _ForwardPlan:
@@ -409,7 +452,7 @@ class _BaseMLPClassifier(ClassifierMixin, _BaseMLP):
 
     _output_activation = "logistic"
 
-    def _encode_targets(self, y, *, first, classes=None):
+    def _encode_targets(self, y, *, first, classes=None, continuing=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         kind = type_of_target(y, input_name="y")
@@ -442,6 +485,7 @@ class _BaseMLPClassifier(ClassifierMixin, _BaseMLP):
                     f"with {len(self.classes_)}."
                 )
         else:
+            self._check_classes(unique_labels(y), classes, continuing)
             unseen = np.setdiff1d(unique_labels(y), self.classes_)
             if unseen.size:
                 raise ValueError(
@@ -449,6 +493,39 @@ class _BaseMLPClassifier(ClassifierMixin, _BaseMLP):
                     f"classes_={self.classes_.tolist()}."
                 )
         return self._label_binarizer.transform(y).astype(np.float64)
+
+    def _check_classes(self, labels, classes, continuing):
+        """Refuse targets that do not continue the fitted classes (as
+        scikit-learn's MLPClassifier does)."""
+        if continuing == "warm_start" and set(labels) != set(self.classes_):
+            raise ValueError(
+                "warm_start can only be used where y has the same classes as in "
+                f"the previous call to fit: previously {self.classes_.tolist()}, "
+                f"y has {labels.tolist()}. Refit with warm_start=False."
+            )
+        if (
+            continuing == "partial_fit"
+            and classes is not None
+            and not np.array_equal(np.unique(classes), self.classes_)
+        ):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()} is not the same as on the "
+                f"first call to partial_fit, {self.classes_.tolist()}; pass the "
+                "same classes, or none after the first call."
+            )
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return np.log(self.predict_proba(X))
 
     def predict_proba(self, X):
         """Class probabilities from the output units.

@@ -435,7 +435,8 @@ class _Epochs:
             improved = loss < self.best - self.tol
             self.no_improve = np.where(improved, 0, self.no_improve + 1)
             self.best = np.minimum(self.best, loss)
-            done = active & (self.no_improve >= self.patience)
+            # as scikit-learn: stop after more than n_iter_no_change epochs
+            done = active & (self.no_improve > self.patience)
             if done.any():
                 self.converged |= done
                 self._stop(done)
@@ -493,7 +494,8 @@ def train(
         change is applied; the recorder samples here.
     tol, n_iter_no_change : float or None, int
         With ``tol`` set, a network stops once its epoch loss has not fallen
-        below its best by more than ``tol`` for ``n_iter_no_change`` epochs.
+        below its best by more than ``tol`` for more than ``n_iter_no_change``
+        consecutive epochs (scikit-learn's rule; ``np.inf`` never stops).
     verbose : bool
         Print the loss after every epoch (network 0).
     epoch_offset : int

@@ -6,7 +6,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseMLP, _BaseMLPClassifier
 from ._mlp import _forward
@@ -97,10 +97,11 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         logistic units, from which weights and biases are drawn.
     tol : float or None, default=None
         With a value, stop once the epoch loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs (and warn if ``max_iter`` comes first);
-        ``None`` runs all ``max_iter`` epochs, as the paper does.
-    n_iter_no_change : int, default=10
-        Patience of ``tol``.
+        more than ``n_iter_no_change`` consecutive epochs, as scikit-learn's
+        ``MLPClassifier`` does (and warn if ``max_iter`` comes first); ``None``
+        (the paper's way) runs all ``max_iter`` epochs and so never warns.
+    n_iter_no_change : int or np.inf, default=10
+        Patience of ``tol``; ``np.inf`` never stops.
     warm_start : bool, default=False
         Continue from the fitted weights on the next ``fit``.
     random_state : int, RandomState instance or None, default=None
@@ -120,7 +121,10 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
     loss_ : float
         The last entry of ``loss_curve_``.
     n_iter_ : int
-        Epochs run, summed over warm starts and ``partial_fit`` calls.
+        Epochs run by the last call to ``fit`` (or ``partial_fit``: 1), as in
+        scikit-learn; ``loss_curve_`` keeps every epoch of every call.
+    best_loss_ : float
+        The lowest entry of ``loss_curve_``.
     diverged_ : bool
         Whether the last fit stopped on a non-finite loss or weight.
     n_features_in_ : int
@@ -318,7 +322,7 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         scale = A.std(axis=0)
         return A.mean(axis=0), np.where(scale > 0, scale, 1.0)
 
-    def _encode_targets(self, y, *, first, classes=None):
+    def _encode_targets(self, y, *, first, classes=None, continuing=None):
         # C order whatever y came in (a DataFrame is column-major): the same
         # arithmetic, so the same fit, for every container of the same values
         Y = np.ascontiguousarray(y.reshape(len(y), -1))
@@ -402,10 +406,6 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         """
         out = self._predict_raw(self._check_X(X))
         return out[:, 0] if self._y_1d else out
-
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
 
     def make_predictor(self, n_rows):
         """A fast prediction path for ``n_rows`` rows (the predictor protocol).

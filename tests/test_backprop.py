@@ -155,7 +155,7 @@ def test_partial_fit_requires_classes_first(blobs):
     assert clf.classes_.tolist() == [0, 1, 2] and clf.coefs_[-1].shape[1] == 3
     for i in range(2, 6):
         clf.partial_fit(X, y)
-        assert clf.n_iter_ == i and len(clf.loss_curve_) == i
+        assert clf.n_iter_ == 1 and len(clf.loss_curve_) == i
     with pytest.raises(ValueError, match=r"labels \[7\] that are not among"):
         clf.partial_fit(X, np.where(y == 2, 7, y))
     with pytest.raises(ValueError, match="X has 3 features"):
@@ -183,7 +183,8 @@ def test_warm_start_continues(Est, shuffle, blobs):
     est = Est(max_iter=3, warm_start=True, **kw).fit(X, y)
     first_curve = list(est.loss_curve_)
     est.fit(X, y)
-    assert est.n_iter_ == 6 and len(est.loss_curve_) == 6
+    # scikit-learn counts n_iter_ per call; the loss curve keeps every epoch
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 6
     assert est.loss_curve_[:3] == first_curve
     # 3 + 3 warm-started epochs are the same as 6 in one go
     straight = Est(max_iter=6, **kw).fit(X, y)
@@ -199,8 +200,33 @@ def test_warm_start_refuses_new_labels(blobs):
     X, y = blobs
     clf = BackpropMLPClassifier(max_iter=2, warm_start=True, random_state=0)
     clf.fit(X, y)
-    with pytest.raises(ValueError, match="not among classes_"):
+    with pytest.raises(ValueError, match="warm_start can only be used where y has"):
         clf.fit(X, y + 1)
+    # a subset of the classes is refused too, as scikit-learn does
+    keep = y < y.max()
+    with pytest.raises(ValueError, match="warm_start can only be used where y has"):
+        clf.fit(X[keep], y[keep])
+
+
+def test_partial_fit_refuses_other_classes_later(blobs):
+    X, y = blobs
+    classes = np.unique(y)
+    clf = BackpropMLPClassifier(random_state=0).partial_fit(X, y, classes=classes)
+    clf.partial_fit(X, y, classes=classes)  # the same classes again are fine
+    with pytest.raises(ValueError, match="is not the same as on the first call"):
+        clf.partial_fit(X, y, classes=classes[:-1])
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_partial_fit_streams_one_sample_at_a_time(Est):
+    X, y = make_boolean("and")
+    kw = {"classes": [0, 1]} if Est is BackpropMLPClassifier else {}
+    est = Est((2,), random_state=0, shuffle=False)
+    for _ in range(3):
+        for i in range(4):
+            est.partial_fit(X[i : i + 1], y[i : i + 1], **kw)
+    assert len(est.loss_curve_) == 12 and est.n_iter_ == 1
+    assert np.isfinite(est.predict(X)).all()
 
 
 # --- bad input -----------------------------------------------------------------
@@ -225,14 +251,16 @@ def test_bad_input(Est, X, y, error, match):
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
-def test_sparse_input_is_refused(Est):
-    # scikit-learn's convention for dense-only estimators
-    X = sp.csr_matrix(np.eye(4))
-    with pytest.raises(TypeError, match="dense data is required"):
-        Est(max_iter=2).fit(X, [0, 1, 0, 1])
-    est = Est(max_iter=2).fit(np.eye(4), [0, 1, 0, 1])
-    with pytest.raises(TypeError, match="dense data is required"):
-        est.predict(X)
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_trains_as_its_dense_twin(Est, fmt):
+    X, y = make_boolean("xor")
+    X_sparse = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
+    kw = dict(hidden_layer_sizes=(3,), max_iter=20, random_state=0)
+    dense = Est(**kw).fit(X, y)
+    sparse_fit = Est(**kw).fit(X_sparse, y)
+    for a, b in zip(_params(dense), _params(sparse_fit)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sparse_fit.predict(X_sparse), dense.predict(X))
 
 
 def test_one_class_is_refused():
@@ -474,7 +502,7 @@ def test_regressor_partial_fit():
     reg = BackpropMLPRegressor((3,), random_state=0)
     for i in range(1, 4):
         reg.partial_fit(X, y)
-        assert reg.n_iter_ == i
+        assert reg.n_iter_ == 1 and len(reg.loss_curve_) == i
     with pytest.raises(ValueError, match="y has 2 outputs but the network was fitted"):
         reg.partial_fit(X, np.c_[y, y])
 
