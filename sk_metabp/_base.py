@@ -19,6 +19,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options
@@ -28,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ._mlp import (
     _forward,
     _layer_functions,
+    forward,
     init_params,
     layer_sizes,
     train,
@@ -109,7 +112,7 @@ def _best(curve):
 class _BaseMLP(BaseEstimator):
     """Parameters, fit, forward pass and the student protocol of every network.
 
-    Subclasses set ``_output_activation``, implement ``_encode_targets`` (y to
+    Subclasses implement ``_output_activation``, ``_encode_targets`` (y to
     expected outputs ``ev``), ``_scale_inputs`` and :meth:`update_rule`.
     """
 
@@ -134,6 +137,9 @@ class _BaseMLP(BaseEstimator):
 
     def _hidden_activation(self):
         return getattr(self, "activation", "logistic")
+
+    def _loss(self):
+        return getattr(self, "loss", "squared_error")
 
     def _validate_hidden(self):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
@@ -278,7 +284,7 @@ class _BaseMLP(BaseEstimator):
         self.intercepts_ = intercepts
         self.n_layers_ = len(coefs) + 1
         self.n_outputs_ = coefs[-1].shape[1]
-        self.out_activation_ = self._output_activation
+        self.out_activation_ = self._output_activation()
         self.loss_curve_ = loss_curve
         self.n_iter_ = len(loss_curve)
         self.loss_ = loss_curve[-1] if loss_curve else np.nan
@@ -322,6 +328,9 @@ class _BaseMLP(BaseEstimator):
         if isinstance(rule, BackpropRule) and not first:
             # momentum carries over warm starts and partial_fit calls
             rule.velocity = getattr(self, "_velocity", None)
+        monitor = None
+        if getattr(self, "early_stopping", False) and not incremental:
+            Xs, Y, monitor = self._validation_monitor(Xs, Y)
         curves, n_iter, diverged, converged = train(
             coefs,
             intercepts,
@@ -330,12 +339,15 @@ class _BaseMLP(BaseEstimator):
             rule,
             max_iter=1 if incremental else self.max_iter,
             random_states=[self._random_state],
-            tol=None if incremental else self.tol,
+            tol=None if incremental or monitor else self.tol,
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
             epoch_offset=len(self.loss_curve_),
+            on_epoch=monitor,
             **self._loop_options(),
         )
+        if monitor is not None:
+            monitor.restore_best(self)
         self.loss_curve_.extend(curves[0, : n_iter[0]].tolist())
         # as scikit-learn's MLP: the epochs of this call; loss_curve_ keeps all
         self.n_iter_ = int(n_iter[0])
@@ -359,6 +371,23 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = _best(self.loss_curve_)
         return self
 
+    def _validation_monitor(self, Xs, Y):
+        """Split off the validation set of ``early_stopping``; returns the
+        training part and the loop's epoch hook that scores the held-out part."""
+        stratify = None
+        if isinstance(self, ClassifierMixin) and self._label_binarizer.y_type_ != (
+            "multilabel-indicator"
+        ):
+            stratify = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
+        X_train, X_val, Y_train, Y_val = train_test_split(
+            Xs,
+            Y,
+            test_size=self.validation_fraction,
+            random_state=self._random_state,
+            stratify=stratify,
+        )
+        return X_train, Y_train, _EarlyStopping(self, X_val, Y_val)
+
     def _trained_with(self, rule, k, first):
         """Read what the rule knows of network k after training (subclasses)."""
 
@@ -372,7 +401,8 @@ class _BaseMLP(BaseEstimator):
             "batch_size": self.batch_size,
             "shuffle": self.shuffle,
             "hidden_activation": self._hidden_activation(),
-            "output_activation": self._output_activation,
+            "output_activation": self._output_activation(),
+            "loss": self._loss(),
         }
 
     # -- the forward pass ---------------------------------------------------
@@ -416,6 +446,59 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
+class _EarlyStopping:
+    """The loop's epoch hook for ``early_stopping``: score the held-out data,
+    keep the best epoch's weights, stop after ``n_iter_no_change`` epochs
+    without a gain of ``tol`` (scikit-learn's rule)."""
+
+    def __init__(self, estimator, X_val, Y_val):
+        self.X_val = X_val[None]
+        self.Y_val = Y_val
+        self.classifier = isinstance(estimator, ClassifierMixin)
+        self.multilabel = self.classifier and (
+            estimator._label_binarizer.y_type_ == "multilabel-indicator"
+        )
+        self.activations = (
+            estimator._hidden_activation(),
+            estimator._output_activation(),
+        )
+        # scikit-learn's default tol when none is set: a tie is no gain
+        self.tol = 1e-4 if estimator.tol is None else estimator.tol
+        self.patience = estimator.n_iter_no_change
+        self.scores, self.best, self.best_params = [], -np.inf, None
+        self.no_improve = 0
+
+    def score(self, out):
+        """Accuracy for a classifier, R^2 for a regressor (on scaled targets)."""
+        Y = self.Y_val
+        if not self.classifier:
+            return r2_score(Y, out)
+        if self.multilabel or Y.shape[1] == 1:
+            return float(((out > 0.5) == (Y > 0.5)).all(axis=1).mean())
+        return float((out.argmax(axis=1) == Y.argmax(axis=1)).mean())
+
+    def __call__(self, epoch, coefs, intercepts, loss):
+        with np.errstate(all="ignore"):
+            _, acts = forward(coefs, intercepts, self.X_val, *self.activations)
+        out = acts[-1][0]
+        score = self.score(out) if np.isfinite(out).all() else -np.inf
+        self.scores.append(score)
+        self.no_improve = self.no_improve + 1 if score < self.best + self.tol else 0
+        if score > self.best:
+            self.best = score
+            self.best_params = [p[0].copy() for p in [*coefs, *intercepts]]
+        return np.array([self.no_improve > self.patience])
+
+    def restore_best(self, estimator):
+        estimator.validation_scores_ = list(self.scores)
+        estimator.best_validation_score_ = float(self.best)
+        if self.best_params is not None:
+            for dst, src in zip(
+                [*estimator.coefs_, *estimator.intercepts_], self.best_params
+            ):
+                np.copyto(dst, src)
+
+
 class _ForwardPlan:
     """A fitted network's forward pass over ``n_rows`` rows, prepared once.
 
@@ -434,7 +517,7 @@ class _ForwardPlan:
         self.biases = [b[:, None, :] for b in intercepts]
         self.funcs = _layer_functions(
             estimator._hidden_activation(),
-            estimator._output_activation,
+            estimator._output_activation(),
             len(coefs),
             0,
         )
@@ -450,7 +533,11 @@ class _BaseMLPClassifier(ClassifierMixin, _BaseMLP):
     towards one-hot targets; a multilabel target has one output per label.
     """
 
-    _output_activation = "logistic"
+    def _output_activation(self):
+        # the log-loss pairs several exclusive classes with softmax outputs
+        if self._loss() == "log_loss" and self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
 
     def _encode_targets(self, y, *, first, classes=None, continuing=None):
         if y.ndim == 2 and y.shape[1] == 1:

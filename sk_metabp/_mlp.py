@@ -14,7 +14,8 @@ The equations the code uses, numbered as in ``docs/equations.md``: (1)
 ``x_i = f(in_i)``, ``in_i = sum_j w_ij x_j + theta_i``; (2)
 ``J = 1/2 sum_i (ev_i - y_i)^2``; (5) ``delta_i = (ev_i - y_i) f'(in_i)`` at
 the outputs; (6) ``delta_i = f'(in_i) sum_h delta_h w_hi`` in hidden layers;
-(3) ``dw_ij = gamma delta_i x_j`` and ``dtheta_i = gamma delta_i``.
+(3) ``dw_ij = gamma delta_i x_j`` and ``dtheta_i = gamma delta_i``. With the
+log-loss instead of (2), the output delta is ``ev_i - y_i``.
 """
 
 import math
@@ -59,13 +60,37 @@ def _identity_deriv(y, out, scratch):
     return out
 
 
+def _relu(x, out):
+    return np.maximum(x, 0.0, out=out)
+
+
+def _relu_deriv(y, out, scratch):
+    # 1 where the unit is on, from its output y = max(in, 0)
+    return np.greater(y, 0.0, out=out)
+
+
+def _softmax(x, out):
+    # over each pattern's outputs, shifted by their max so exp cannot overflow
+    np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
 #: activation name -> (``f(in, out)``, ``f'(y, out, scratch)``: the derivative
-#: written from the output y = f(in))
+#: written from the output y = f(in)). Softmax's is its diagonal, y (1 - y): with
+#: the log-loss it pairs with, the output deltas are the errors themselves.
 ACTIVATIONS = {
     "logistic": (expit, _logistic_deriv),
     "tanh": (_tanh, _tanh_deriv),
     "identity": (_identity, _identity_deriv),
+    "relu": (_relu, _relu_deriv),
+    "softmax": (_softmax, _logistic_deriv),
 }
+
+#: The losses the loop trains on: the paper's squared error (2), and the
+#: log-loss (cross-entropy) with logistic or softmax outputs.
+LOSSES = ("squared_error", "log_loss")
 
 
 def _layer_functions(hidden_activation, output_activation, n_layers, which):
@@ -242,11 +267,23 @@ class Step:
     buffers the loop reuses: copy what must outlive the update.
     """
 
-    def __init__(self, coefs, intercepts, hidden_activation, output_activation):
+    def __init__(
+        self,
+        coefs,
+        intercepts,
+        hidden_activation,
+        output_activation,
+        loss="squared_error",
+    ):
         self.coefs = coefs
         self.intercepts = intercepts
         self.hidden_activation = hidden_activation
         self.output_activation = output_activation
+        self.loss = loss
+        # with the log-loss the output deltas are the errors (no f' factor)
+        self._log_loss = loss == "log_loss"
+        #: patterns per epoch (set by the loop before the rule starts)
+        self.n_samples = None
         self.ins = [None] * len(coefs)
         self.acts = [None] * (len(coefs) + 1)
         self.ev = self.err = self.index = None
@@ -294,8 +331,12 @@ class Step:
         acts = self.acts
         for l, f in enumerate(self._derivs):
             f(acts[l + 1], fprime[l], scratch[l])
-        # rule 5 at the outputs, rule 6 backwards through the hidden layers
-        np.multiply(self.err, fprime[-1], deltas[-1])
+        # rule 5 at the outputs (the log-loss's delta is the error itself),
+        # rule 6 backwards through the hidden layers
+        if self._log_loss:
+            np.copyto(deltas[-1], self.err)
+        else:
+            np.multiply(self.err, fprime[-1], deltas[-1])
         for l in range(len(deltas) - 1, 0, -1):
             back = np.matmul(
                 deltas[l], self.coefs[l].transpose(0, 2, 1), scratch[l - 1]
@@ -374,7 +415,9 @@ class _Epochs:
     hot loop a mask while every network is.
     """
 
-    def __init__(self, K, n, n_outputs, max_iter, tol, n_iter_no_change, verbose):
+    def __init__(
+        self, K, n, max_iter, tol, n_iter_no_change, verbose, loss, output_activation
+    ):
         # Epoch-major loss curves: an epoch writes its row; per-network sums of
         # squared errors are one matmul, (K, 1, n * n_L) @ (K, n * n_L, 1).
         self.curves = np.full((max_iter, K), np.nan)
@@ -389,6 +432,8 @@ class _Epochs:
         self.no_improve = np.zeros(K, dtype=int)
         self.K, self.tol, self.patience = K, tol, n_iter_no_change
         self.verbose = verbose
+        self.log_loss = loss == "log_loss"
+        self.softmax = output_activation == "softmax"
 
     def keep(self):
         """The mask of networks to update: True while every network trains.
@@ -402,16 +447,19 @@ class _Epochs:
         self.active &= ~done
         self.all_active = False
 
-    def end(self, it, epoch, loop, rule):
+    def end(self, it, epoch, loop, rule, on_epoch=None):
         """Close epoch ``it``; returns True when no network is left training."""
         K, params, active = self.K, loop.params, self.active
         loss = self.curves[it]
         E = loop.E
-        np.multiply(
-            np.matmul(E.reshape(K, 1, -1), E.reshape(K, -1, 1), self.sq).reshape(K),
-            self.half_mean,
-            loss,
-        )
+        if self.log_loss:
+            self._cross_entropy(loop.Ye, E, loss)
+        else:
+            np.multiply(
+                np.matmul(E.reshape(K, 1, -1), E.reshape(K, -1, 1), self.sq).reshape(K),
+                self.half_mean,
+                loss,
+            )
         # A sum over every weight and loss is finite unless one of them is not
         # (or the sum overflows: the exact test then clears it).
         total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
@@ -438,9 +486,28 @@ class _Epochs:
             # as scikit-learn: stop after more than n_iter_no_change epochs
             done = active & (self.no_improve > self.patience)
             if done.any():
+                # a rule may answer a plateau by lowering its step instead
+                stop = rule.on_plateau(done)
+                self.no_improve[done & ~stop] = 0
+                done &= stop
+            if done.any():
                 self.converged |= done
                 self._stop(done)
+        if on_epoch is not None:
+            stop = on_epoch(epoch, loop.coefs, loop.intercepts, loss)
+            if stop is not None and (active & stop).any():
+                self.converged |= active & stop
+                self._stop(active & stop)
         return not self.all_active and not active.any()
+
+    def _cross_entropy(self, Ye, E, loss):
+        """The epoch's mean log-loss from the targets and errors: y = ev - err."""
+        eps = np.finfo(np.float64).eps
+        y = np.clip(Ye - E, eps, 1.0 - eps)
+        per = Ye * np.log(y)
+        if not self.softmax:  # independent logistic outputs
+            per += (1.0 - Ye) * np.log1p(-y)
+        np.multiply(per.sum(axis=(1, 2)), -2.0 * self.half_mean, out=loss)
 
     def results(self):
         n_run = self.n_iter.max(initial=0)
@@ -466,6 +533,8 @@ def train(
     n_iter_no_change=10,
     verbose=False,
     epoch_offset=0,
+    loss="squared_error",
+    on_epoch=None,
 ):
     """The training loop: train K networks in lockstep, updating them in place.
 
@@ -500,6 +569,13 @@ def train(
         Print the loss after every epoch (network 0).
     epoch_offset : int
         Number of the first epoch, for warm starts.
+    loss : {"squared_error", "log_loss"}
+        The error the networks learn: eq. (2), or the log-loss (cross-entropy),
+        whose output deltas are the errors ``ev - y``.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, coefs, intercepts, loss)`` after each epoch's
+        bookkeeping, with the live parameters; returns None or a boolean mask of
+        networks to stop (early stopping on a validation set uses it).
 
     Returns
     -------
@@ -520,12 +596,22 @@ def train(
     loop = _Batches(
         coefs, intercepts, X, Y, batch_size, hidden_activation, output_activation
     )
+    if loss not in LOSSES:
+        raise ValueError(f"Unknown loss {loss!r}; choose one of {list(LOSSES)}.")
     epochs = _Epochs(
-        K, loop.n, loop.Y.shape[2], max_iter, tol, n_iter_no_change, verbose
+        K,
+        loop.n,
+        max_iter,
+        tol,
+        n_iter_no_change,
+        verbose,
+        loss,
+        output_activation,
     )
     params, live_coefs, live_intercepts = loop.params, loop.coefs, loop.intercepts
     biases, funcs, layout = loop.biases, loop.funcs, loop.layout
-    step = Step(live_coefs, live_intercepts, hidden_activation, output_activation)
+    step = Step(live_coefs, live_intercepts, hidden_activation, output_activation, loss)
+    step.n_samples = loop.n
     rule.start(step)
     seen = (None, None, None)  # the last changes returned, and their flat array
     total_step = 0
@@ -574,7 +660,7 @@ def train(
                             np.add(w, dw, out=w, where=keep[:, :, None])
                             np.add(b, db, out=b, where=keep)
                     total_step += 1
-                if epochs.end(it, epoch, loop, rule):
+                if epochs.end(it, epoch, loop, rule, on_epoch):
                     break
     finally:
         for dst, src in zip([*coefs, *intercepts], [*live_coefs, *live_intercepts]):

@@ -14,13 +14,18 @@ from .rules import BackpropRule
 
 _BACKPROP_CONSTRAINTS = {
     **_BaseMLP._parameter_constraints,
+    "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
     "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
     # a number is the rate itself, as before learning_rate_init (deprecated)
     "learning_rate": [
-        StrOptions({"constant"}),
+        StrOptions({"constant", "invscaling", "adaptive"}),
         Interval(Real, 0, None, closed="neither"),
     ],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "alpha": [Interval(Real, 0, None, closed="left")],
     "momentum": [Interval(Real, 0, 1, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
 }
 
 
@@ -49,7 +54,14 @@ class _BackpropMixin:
         -------
         rule : sk_metabp.rules.BackpropRule
         """
-        return BackpropRule(self._rate(), self.momentum)
+        schedule = self.learning_rate
+        return BackpropRule(
+            self._rate(),
+            self.momentum,
+            alpha=self.alpha,
+            schedule=schedule if isinstance(schedule, str) else "constant",
+            power_t=self.power_t,
+        )
 
 
 def _repeat(v, n_rows):
@@ -79,11 +91,36 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         int is one hidden layer.
     learning_rate_init : float, default=0.23
         The step size, the paper's gamma (scikit-learn's name).
-    learning_rate : {"constant"}, default="constant"
-        The schedule of the step size: constant, as in the paper. A number
-        here is deprecated and taken as ``learning_rate_init``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The schedule of the step size, as in scikit-learn's ``MLPClassifier``
+        with ``solver="sgd"``: constant (the paper's);
+        ``learning_rate_init / (t + 1) ** power_t`` after each epoch, t the
+        patterns seen; or divided by 5 whenever ``tol`` finds the loss on a
+        plateau (needs ``tol``), stopping only below 1e-6. A number here is
+        deprecated and taken as ``learning_rate_init``.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``.
     momentum : float, default=0.0
         Momentum of the update (0 is the paper's plain backprop).
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (not the biases), added to
+        the gradient as scikit-learn does; 0, the paper's, has none.
+        ``loss_curve_`` reports the loss without the penalty.
+    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
+        Activation of the hidden units (the paper's are logistic).
+    loss : {"squared_error", "log_loss"}, default="squared_error"
+        The error the network learns: the paper's squared error (eq. 2) on
+        sigmoid outputs, or the log-loss (cross-entropy) on sigmoid outputs
+        (two classes, multilabel) or softmax outputs (more classes), as
+        scikit-learn's ``MLPClassifier`` learns.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), score the
+        network on it after every epoch, stop once the score has not improved
+        by ``tol`` (1e-4 when None) for more than ``n_iter_no_change`` epochs,
+        and keep the weights of the best epoch (``validation_scores_``,
+        ``best_validation_score_``).
+    validation_fraction : float, default=0.1
+        The share of the data held out for ``early_stopping``.
     max_iter : int, default=200
         Epochs, the paper's training cycles: one pass over the patterns each.
     batch_size : int, default=1
@@ -145,7 +182,10 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
     (5000, True)
     """
 
-    _parameter_constraints = _BACKPROP_CONSTRAINTS
+    _parameter_constraints = {
+        **_BACKPROP_CONSTRAINTS,
+        "loss": [StrOptions({"squared_error", "log_loss"})],
+    }
 
     def __init__(
         self,
@@ -153,13 +193,19 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         *,
         learning_rate_init=0.23,
         learning_rate="constant",
+        power_t=0.5,
         momentum=0.0,
+        alpha=0.0,
+        activation="logistic",
+        loss="squared_error",
         max_iter=200,
         batch_size=1,
         shuffle=False,
         init_scale=1.0,
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         warm_start=False,
         random_state=None,
         verbose=False,
@@ -167,7 +213,13 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
+        self.power_t = power_t
         self.momentum = momentum
+        self.alpha = alpha
+        self.activation = activation
+        self.loss = loss
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -231,11 +283,16 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     Parameters
     ----------
     hidden_layer_sizes : int or tuple of int, default=(32,)
-    activation : {"logistic", "tanh"}, default="logistic"
+    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
         Activation of the hidden units.
     learning_rate_init : float, default=0.01
-    learning_rate : {"constant"}, default="constant"
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+    power_t : float, default=0.5
     momentum : float, default=0.9
+    alpha : float, default=0.0
+    early_stopping : bool, default=False
+        As in :class:`BackpropMLPClassifier`, scored by R^2.
+    validation_fraction : float, default=0.1
     max_iter : int, default=200
     batch_size : int, default=32
         Mini-batches by default; set 1 (and ``momentum=0``) for the paper's
@@ -270,10 +327,11 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     True
     """
 
-    _output_activation = "identity"
+    def _output_activation(self):
+        return "identity"
+
     _parameter_constraints = {
         **_BACKPROP_CONSTRAINTS,
-        "activation": [StrOptions({"logistic", "tanh"})],
         "standardize": ["boolean"],
     }
 
@@ -284,7 +342,9 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         activation="logistic",
         learning_rate_init=0.01,
         learning_rate="constant",
+        power_t=0.5,
         momentum=0.9,
+        alpha=0.0,
         max_iter=200,
         batch_size=32,
         shuffle=True,
@@ -292,6 +352,8 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         init_scale=1.0,
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         warm_start=False,
         random_state=None,
         verbose=False,
@@ -300,7 +362,11 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         self.activation = activation
         self.learning_rate_init = learning_rate_init
         self.learning_rate = learning_rate
+        self.power_t = power_t
         self.momentum = momentum
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -311,9 +377,6 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-
-    def _hidden_activation(self):
-        return self.activation
 
     @staticmethod
     def _moments(A, standardize):

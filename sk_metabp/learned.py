@@ -134,6 +134,12 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
     record_every : int, default=40
         Keep one teacher update in ``record_every`` (see ``every`` of
         :class:`TrajectoryRecorder`).
+    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
+        The hidden units of the student and of the default teacher.
+    loss : {"squared_error", "log_loss"}, default="squared_error"
+        The error the student and its teacher learn (see
+        :class:`BackpropMLPClassifier`); the rule imitates the teacher's
+        changes under that loss, so a given teacher must use the same.
     max_iter : int, default=200
         The student's epochs.
     batch_size : int, default=1
@@ -202,6 +208,8 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         "record_every": [Interval(Integral, 1, None, closed="left")],
         "max_update": [Interval(Real, 0, None, closed="neither"), None],
         "on_divergence": [StrOptions({"warn", "raise", "fallback"})],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "loss": [StrOptions({"squared_error", "log_loss"})],
         "fallback_tol": [Interval(Real, 0, None, closed="neither")],
         "n_jobs": [Integral, None],
     }
@@ -217,6 +225,8 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         teacher=None,
         n_teacher_runs=32,
         record_every=40,
+        activation="logistic",
+        loss="squared_error",
         max_iter=200,
         batch_size=1,
         shuffle=False,
@@ -239,6 +249,8 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         self.teacher = teacher
         self.n_teacher_runs = n_teacher_runs
         self.record_every = record_every
+        self.activation = activation
+        self.loss = loss
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -260,6 +272,8 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
                 BackpropMLPClassifier(
                     hidden_layer_sizes=self.hidden_layer_sizes,
                     learning_rate_init=PAPER_RATE,
+                    activation=self.activation,
+                    loss=self.loss,
                     max_iter=self.max_iter,
                     shuffle=self.shuffle,
                     init_scale=self.init_scale,
@@ -268,6 +282,15 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         teachers = (
             self.teacher if isinstance(self.teacher, (list, tuple)) else [self.teacher]
         )
+        for t in teachers:
+            # the rule imitates the teacher's deltas, which the loss defines
+            theirs = getattr(t, "loss", "squared_error")
+            if theirs != self.loss:
+                raise ValueError(
+                    f"The teacher learns loss={theirs!r} but the student "
+                    f"loss={self.loss!r}: a learned rule imitates the teacher's "
+                    "changes, so give both the same loss."
+                )
         return [clone(t) for t in teachers]
 
     def fit_learner(self, X, y, *, classes=None):

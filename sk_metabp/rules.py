@@ -81,26 +81,61 @@ class UpdateRule:
         """
         return None
 
+    def on_plateau(self, stalled):
+        """The networks the loop is about to stop for lack of improvement.
+
+        ``stalled`` is a boolean mask; returns the mask of those to stop. A
+        rule may keep some (say, after lowering their step size): the loop
+        then counts their patience afresh. The default stops them all.
+        """
+        return stalled
+
 
 class BackpropRule(UpdateRule):
-    """Online backprop, rules (5), (6) and (3), with optional momentum.
+    """Backprop, rules (5), (6) and (3), with optional momentum, L2 and schedule.
 
     With a batch of B patterns the change is the mean of the B patterns'
     changes; with ``momentum`` m the change is ``m * previous + gamma * ...``.
-    ``velocity``, the ``(dcoefs, dintercepts)`` a previous run ended with,
-    continues the momentum of that run (a warm start); otherwise the first
-    update has no previous change.
+    ``alpha`` adds scikit-learn's L2 penalty to the gradient: each weight (not
+    bias) also moves by ``-gamma * alpha * w / B``. ``velocity``, the
+    ``(dcoefs, dintercepts)`` a previous run ended with, continues the
+    momentum of that run (a warm start); otherwise the first update has no
+    previous change.
+
+    ``schedule`` sets the step size gamma over training, as scikit-learn's
+    ``MLPClassifier(solver="sgd")`` does: ``"constant"``; ``"invscaling"``,
+    ``gamma_0 / (t + 1) ** power_t`` after each epoch, t the patterns seen; or
+    ``"adaptive"``, which divides a network's gamma by 5 each time the loop
+    finds its loss on a plateau (see the loop's ``tol``), stopping it only once
+    gamma is below 1e-6. ``rates`` holds each network's current gamma.
     """
 
-    def __init__(self, learning_rate, momentum=0.0, *, velocity=None):
+    def __init__(
+        self,
+        learning_rate,
+        momentum=0.0,
+        *,
+        velocity=None,
+        alpha=0.0,
+        schedule="constant",
+        power_t=0.5,
+    ):
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.velocity = velocity
+        self.alpha = alpha
+        self.schedule = schedule
+        self.power_t = power_t
 
     def start(self, step):
-        self.flat, self.dcoefs, self.dintercepts = ParamLayout.of(step.coefs).zeros(
-            step.n_networks
-        )
+        if self.schedule not in ("constant", "invscaling", "adaptive"):
+            raise ValueError(
+                f"Unknown schedule {self.schedule!r}; choose 'constant', "
+                "'invscaling' or 'adaptive'."
+            )
+        K = step.n_networks
+        layout = ParamLayout.of(step.coefs)
+        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K)
         if self.velocity is not None:
             dcoefs, dintercepts = self.velocity
             mine = [*self.dcoefs, *self.dintercepts]
@@ -109,44 +144,81 @@ class BackpropRule(UpdateRule):
                 raise ValueError("velocity does not match the shapes of the networks.")
             for dst, src in zip(mine, theirs):
                 np.copyto(dst, src)
+        self._n_samples = step.n_samples
+        # Each network's gamma: one 0-d array while it is constant (the
+        # paper's case), per network (K, 1, 1) when a schedule moves it.
+        shape = () if self.schedule == "constant" else (K, 1, 1)
+        self.rates = np.full(shape, float(self.learning_rate))
+        self._by_batch = {}  # B -> [gamma / B, decay / B or None, scaled deltas]
+        self._tmp = [np.empty_like(w) for w in self.dcoefs]
         # An online update without momentum (the paper's) writes gamma * delta_i
         # straight into the bias changes, viewed as (K, 1, n_l); the weight
         # changes are then its outer product with x_j, one elementwise multiply.
-        self._online_rate = None if self.momentum else np.array(self.learning_rate)
         self._online = [d[:, None, :] for d in self.dintercepts]
-        self._by_batch = {}  # B -> (gamma / B as a 0-d array, scaled deltas)
-        self._tmp = [np.empty_like(w) for w in self.dcoefs]
+        self._online_fast = not self.momentum
 
     def _batch_buffers(self, deltas):
         B = deltas[0].shape[1]
-        if B not in self._by_batch:
-            rate = np.array(self.learning_rate / B)
-            self._by_batch[B] = (rate, [np.empty_like(d) for d in deltas])
-        return self._by_batch[B]
+        buffers = self._by_batch.get(B)
+        if buffers is None:
+            buffers = self._by_batch[B] = [
+                np.array(self.rates / B)
+                if self.rates.ndim
+                else np.array(float(self.learning_rate) / B),
+                np.array(self.rates * (self.alpha / B)) if self.alpha else None,
+                [np.empty_like(d) for d in deltas],
+            ]
+        return buffers
+
+    def _refresh(self):
+        """Write the current rates into every batch size's scaled copies."""
+        for B, (rate, decay, _) in self._by_batch.items():
+            np.divide(self.rates, B, out=rate)
+            if decay is not None:
+                np.multiply(self.rates, self.alpha / B, out=decay)
 
     def __call__(self, step):
         deltas = step.deltas()
         acts = step.acts
-        rate = self._online_rate
-        if rate is not None and deltas[0].shape[1] == 1:
+        rate, decay, scaled = self._batch_buffers(deltas)
+        if self._online_fast and deltas[0].shape[1] == 1:
             for a, d, db, dw in zip(acts, deltas, self._online, self.dcoefs):
                 np.multiply(d, rate, db)
                 np.multiply(a.transpose(0, 2, 1), db, dw)
-            return self.dcoefs, self.dintercepts
-        rate, scaled = self._batch_buffers(deltas)
-        if self.momentum:
-            self.flat *= self.momentum
-        for a, d, s, dw, db, tmp in zip(
-            acts, deltas, scaled, self.dcoefs, self.dintercepts, self._tmp
-        ):
-            np.multiply(d, rate, out=s)
+        else:
             if self.momentum:
-                dw += np.matmul(a.transpose(0, 2, 1), s, out=tmp)
-                db += np.add.reduce(s, axis=1)
-            else:
-                np.matmul(a.transpose(0, 2, 1), s, out=dw)
-                np.add.reduce(s, axis=1, out=db)
+                self.flat *= self.momentum
+            for a, d, s, dw, db, tmp in zip(
+                acts, deltas, scaled, self.dcoefs, self.dintercepts, self._tmp
+            ):
+                np.multiply(d, rate, out=s)
+                if self.momentum:
+                    dw += np.matmul(a.transpose(0, 2, 1), s, out=tmp)
+                    db += np.add.reduce(s, axis=1)
+                else:
+                    np.matmul(a.transpose(0, 2, 1), s, out=dw)
+                    np.add.reduce(s, axis=1, out=db)
+        if decay is not None:
+            for w, dw, tmp in zip(step.coefs, self.dcoefs, self._tmp):
+                np.multiply(w, decay, out=tmp)
+                np.subtract(dw, tmp, out=dw)
         return self.dcoefs, self.dintercepts
+
+    def end_epoch(self, epoch, params, loss, active, finite):
+        if self.schedule == "invscaling":
+            t = (epoch + 1) * self._n_samples
+            self.rates.fill(self.learning_rate / (t + 1) ** self.power_t)
+            self._refresh()
+        return None
+
+    def on_plateau(self, stalled):
+        if self.schedule != "adaptive":
+            return stalled
+        rates = self.rates.reshape(-1)
+        stop = stalled & (rates <= 1e-6)
+        rates[stalled & ~stop] /= 5.0
+        self._refresh()
+        return stop
 
 
 class FallbackRule(UpdateRule):
@@ -204,7 +276,17 @@ class FallbackRule(UpdateRule):
             np.copyto(dst, src, where=on.reshape(-1, *([1] * (dst.ndim - 1))))
         return self.dcoefs, self.dintercepts
 
+    def on_plateau(self, stalled):
+        # each network asks the rule it is trained by
+        return np.where(
+            self.on_fallback,
+            self.fallback.on_plateau(stalled),
+            self.rule.on_plateau(stalled),
+        )
+
     def end_epoch(self, epoch, params, loss, active, finite):
+        self.rule.end_epoch(epoch, params, loss, active, finite)
+        self.fallback.end_epoch(epoch, params, loss, active, finite)
         # the usual epoch, a few numpy calls: every loss and weight finite, and
         # every loss within its limit (NaN and inf compare False)
         within = np.less_equal(loss, self._limit, out=self._within)
@@ -286,6 +368,9 @@ class BoundedRule(UpdateRule):
 
     def end_epoch(self, epoch, params, loss, active, finite):
         return self.rule.end_epoch(epoch, params, loss, active, finite)
+
+    def on_plateau(self, stalled):
+        return self.rule.on_plateau(stalled)
 
 
 def unwrap_learner(learner):

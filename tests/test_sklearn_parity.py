@@ -1,0 +1,200 @@
+"""What scikit-learn's MLPClassifier and MLPRegressor users expect of ours:
+their parameter names and, where the meaning is the same, their numbers."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from sk_metabp import BackpropMLPClassifier, BackpropMLPRegressor
+from sk_metabp.datasets import make_boolean
+
+
+def _sgd_twins(Ours, Theirs, X, y, *, activation, alpha, loss=None, epochs=3):
+    """Ours and scikit-learn's online SGD from the same weights: their weights
+    after more epochs, which must agree."""
+    common = dict(
+        hidden_layer_sizes=(3,),
+        activation=activation,
+        learning_rate_init=0.1,
+        alpha=alpha,
+        momentum=0.0,
+        batch_size=1,
+        shuffle=False,
+        random_state=0,
+    )
+    theirs = Theirs(solver="sgd", nesterovs_momentum=False, max_iter=1, tol=0, **common)
+    with pytest.warns(ConvergenceWarning):
+        theirs.fit(X, y)
+    kw = {} if loss is None else {"loss": loss}
+    ours = Ours(max_iter=1, warm_start=True, **common, **kw)
+    if isinstance(ours, BackpropMLPRegressor):
+        ours.set_params(standardize=False)
+    ours.fit(X, y)
+    for dst, src in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]
+    ):
+        np.copyto(dst, src)
+    for _ in range(epochs):
+        theirs.partial_fit(X, y)
+        ours.partial_fit(X, y)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("activation", ["logistic", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("alpha", [0.0, 0.01])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_log_loss_sgd_matches_scikit_learn(activation, alpha, n_classes):
+    # binary: one logistic output; more classes: softmax outputs
+    X, y = make_classification(
+        30, 4, n_informative=3, n_redundant=0, n_classes=n_classes, random_state=0
+    )
+    ours, theirs = _sgd_twins(
+        BackpropMLPClassifier,
+        MLPClassifier,
+        X,
+        y,
+        activation=activation,
+        alpha=alpha,
+        loss="log_loss",
+    )
+    for a, b in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-9
+    )
+    # the loss curve is the log-loss, without the penalty
+    if alpha == 0:
+        assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=0.2)
+
+
+@pytest.mark.parametrize("activation", ["logistic", "relu"])
+def test_regressor_sgd_matches_scikit_learn(activation):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (30, 3))
+    y = X[:, 0] - 0.5 * X[:, 1] * X[:, 2]
+    ours, theirs = _sgd_twins(
+        BackpropMLPRegressor, MLPRegressor, X, y, activation=activation, alpha=0.01
+    )
+    for a, b in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_grid_written_for_mlpclassifier_runs():
+    X, y = make_classification(60, 4, random_state=0)
+    grid = {
+        "hidden_layer_sizes": [(4,)],
+        "learning_rate_init": [0.1, 0.5],
+        "learning_rate": ["constant", "invscaling"],
+        "alpha": [0.0, 1e-3],
+        "activation": ["logistic", "relu"],
+    }
+    search = GridSearchCV(BackpropMLPClassifier(max_iter=5, random_state=0), grid, cv=2)
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 16
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_invscaling_lowers_the_step_after_each_epoch():
+    X, y = make_boolean("and")
+    kw = dict(hidden_layer_sizes=(2,), max_iter=1, random_state=0)
+    rule = BackpropMLPClassifier(
+        learning_rate="invscaling", power_t=0.5, **kw
+    ).update_rule()
+    net = BackpropMLPClassifier(
+        max_iter=3, **{k: v for k, v in kw.items() if k != "max_iter"}
+    )
+    students = net.train_students(net.training_data(X, y), [0], rule=rule)
+    # 3 epochs of 4 patterns: gamma_0 / (t + 1) ** 0.5 with t = 12
+    assert rule.rates.ravel()[0] == pytest.approx(0.23 / 13**0.5)
+    constant = net.train_students(net.training_data(X, y), [0])
+    assert not np.allclose(students.coefs[0], constant.coefs[0])
+    np.testing.assert_allclose(students.loss_curves[0, 0], constant.loss_curves[0, 0])
+
+
+def test_adaptive_divides_the_step_on_a_plateau_instead_of_stopping():
+    X, y = make_boolean("and")
+    common = dict(hidden_layer_sizes=(2,), max_iter=60, tol=0.5, n_iter_no_change=2)
+    constant = BackpropMLPClassifier(random_state=0, **common).fit(X, y)
+    assert constant.n_iter_ == 4  # J < 0.5: stops after 1 + 2 + 1 epochs
+    adaptive = BackpropMLPClassifier(
+        learning_rate="adaptive", random_state=0, **common
+    ).fit(X, y)
+    # each plateau divides gamma by 5 (0.23, 0.046, ...) until it is below 1e-6
+    # at the 9th: 1 epoch, then 3 per plateau
+    assert adaptive.n_iter_ == 1 + 3 * 9
+    np.testing.assert_array_equal(adaptive.loss_curve_[:4], constant.loss_curve_)
+
+
+@pytest.mark.parametrize("Est", [BackpropMLPClassifier, BackpropMLPRegressor])
+def test_alpha_shrinks_the_weights(Est):
+    X, y = make_classification(80, 5, random_state=0)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=30, random_state=0)
+    plain = Est(**kw).fit(X, y)
+    decayed = Est(alpha=1.0, **kw).fit(X, y)
+    norm = lambda est: sum(float((w**2).sum()) for w in est.coefs_)  # noqa: E731
+    assert norm(decayed) < 0.8 * norm(plain)
+
+
+@pytest.mark.parametrize("Est", [BackpropMLPClassifier, BackpropMLPRegressor])
+def test_early_stopping_keeps_the_best_validation_epoch(Est):
+    X, y = make_classification(200, 5, random_state=0)
+    est = Est(
+        hidden_layer_sizes=(4,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=3,
+        max_iter=200,
+        random_state=0,
+    ).fit(X, y)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ < 200
+    assert est.best_validation_score_ == max(scores)
+    # stopped once more than 3 epochs had not beaten the best
+    best = int(np.argmax(scores))
+    assert len(scores) - 1 - best == 4
+    # the weights kept are the best epoch's: rescoring the held-out split (the
+    # same split again: the same random state) gives the best score
+    again = Est(**{**est.get_params(), "max_iter": best + 1, "n_iter_no_change": 1000})
+    again.fit(X, y)
+    assert again.validation_scores_[-1] == pytest.approx(max(scores))
+    for a, b in zip(again.coefs_, est.coefs_):
+        np.testing.assert_allclose(a, b)
+
+
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_learned_rule_imitates_a_log_loss_teacher(mode):
+    from sk_metabp import LearnedRuleMLPClassifier
+
+    X, y = make_classification(
+        40,
+        3,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        random_state=0,
+    )
+    clf = LearnedRuleMLPClassifier(
+        (3,),
+        mode=mode,
+        loss="log_loss",
+        activation="tanh",
+        max_iter=30,
+        n_teacher_runs=2,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.recorder_.teacher_.loss == "log_loss"
+    assert clf.out_activation_ == "softmax"
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+    assert np.isfinite(clf.loss_curve_).all()
+    with pytest.raises(ValueError, match="give both the same loss"):
+        LearnedRuleMLPClassifier(
+            (3,), loss="log_loss", teacher=BackpropMLPClassifier((3,))
+        ).fit(X, y)
