@@ -25,7 +25,12 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ._mlp import (
     _forward,
@@ -208,7 +213,16 @@ class _BaseMLP(BaseEstimator):
         """The :class:`~sk_metabp.rules.UpdateRule` that ``fit`` trains with."""
         raise NotImplementedError
 
-    def train_students(self, data, seeds, *, rule=None, callback=None, max_iter=None):
+    def train_students(
+        self,
+        data,
+        seeds,
+        *,
+        rule=None,
+        callback=None,
+        max_iter=None,
+        sample_weight=None,
+    ):
         """Train K fresh networks of this estimator's shape in lockstep.
 
         Network k starts from the weights ``fit`` would draw with
@@ -231,6 +245,8 @@ class _BaseMLP(BaseEstimator):
             :class:`~sk_metabp.rules.Step`); the recorder samples here.
         max_iter : int, default=None
             Epochs; ``None`` is the estimator's ``max_iter``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Each pattern's weight, as in ``fit``.
 
         Returns
         -------
@@ -271,6 +287,11 @@ class _BaseMLP(BaseEstimator):
             max_iter=self.max_iter if max_iter is None else max_iter,
             random_states=rngs,
             callback=callback,
+            sample_weight=(
+                None
+                if sample_weight is None
+                else _check_sample_weight(sample_weight, X)
+            ),
             **self._loop_options(),
         )
         # a snapshot: refitting this estimator later leaves the students' own
@@ -303,7 +324,7 @@ class _BaseMLP(BaseEstimator):
         )
         self._adopt([c[0] for c in coefs], [b[0] for b in intercepts], [])
 
-    def _fit(self, X, y, *, incremental, classes=None):
+    def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
         first = not (incremental or self.warm_start) or not hasattr(self, "coefs_")
         if first:
             self._random_state = check_random_state(self.random_state)
@@ -328,9 +349,13 @@ class _BaseMLP(BaseEstimator):
         if isinstance(rule, BackpropRule) and not first:
             # momentum carries over warm starts and partial_fit calls
             rule.velocity = getattr(self, "_velocity", None)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, Xs)
         monitor = None
         if getattr(self, "early_stopping", False) and not incremental:
-            Xs, Y, monitor = self._validation_monitor(Xs, Y)
+            Xs, Y, sample_weight, monitor = self._validation_monitor(
+                Xs, Y, sample_weight
+            )
         curves, n_iter, diverged, converged = train(
             coefs,
             intercepts,
@@ -344,6 +369,7 @@ class _BaseMLP(BaseEstimator):
             verbose=self.verbose,
             epoch_offset=len(self.loss_curve_),
             on_epoch=monitor,
+            sample_weight=sample_weight,
             **self._loop_options(),
         )
         if monitor is not None:
@@ -371,22 +397,24 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = _best(self.loss_curve_)
         return self
 
-    def _validation_monitor(self, Xs, Y):
+    def _validation_monitor(self, Xs, Y, sample_weight):
         """Split off the validation set of ``early_stopping``; returns the
-        training part and the loop's epoch hook that scores the held-out part."""
+        training part and the loop's epoch hook that scores the held-out part
+        (unweighted, as scikit-learn scores it)."""
         stratify = None
         if isinstance(self, ClassifierMixin) and self._label_binarizer.y_type_ != (
             "multilabel-indicator"
         ):
             stratify = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
-        X_train, X_val, Y_train, Y_val = train_test_split(
-            Xs,
-            Y,
+        arrays = [Xs, Y] if sample_weight is None else [Xs, Y, sample_weight]
+        X_train, X_val, Y_train, Y_val, *w = train_test_split(
+            *arrays,
             test_size=self.validation_fraction,
             random_state=self._random_state,
             stratify=stratify,
         )
-        return X_train, Y_train, _EarlyStopping(self, X_val, Y_val)
+        w_train = w[0] if w else None
+        return X_train, Y_train, w_train, _EarlyStopping(self, X_val, Y_val)
 
     def _trained_with(self, rule, k, first):
         """Read what the rule knows of network k after training (subclasses)."""

@@ -257,7 +257,9 @@ class Step:
     update), ``ins`` (net inputs of layers 1..L), ``acts`` (activations of layers
     0..L: inputs, hidden activations, outputs), ``ev`` (expected outputs),
     ``err = ev - y``, ``epoch`` and ``step`` (0-based), ``index``, the row of
-    the training data each network sees, shape ``(K, B)``, and ``key``, which
+    the training data each network sees, shape ``(K, B)``, ``weight``, the
+    patterns' sample weights ``(K, B, 1)`` (None without), which scale the
+    output deltas, and ``key``, which
     names the set of buffers this update's arrays live in: within one
     training run two updates with the same key have the same arrays (``acts``,
     ``ins``, ``ev``, ``err``, ``index``), so views of them made once serve
@@ -286,7 +288,7 @@ class Step:
         self.n_samples = None
         self.ins = [None] * len(coefs)
         self.acts = [None] * (len(coefs) + 1)
-        self.ev = self.err = self.index = None
+        self.ev = self.err = self.index = self.weight = None
         self.epoch = self.step = self.key = 0
         self._derivs = _layer_functions(
             hidden_activation, output_activation, len(coefs), 1
@@ -337,6 +339,8 @@ class Step:
             np.copyto(deltas[-1], self.err)
         else:
             np.multiply(self.err, fprime[-1], deltas[-1])
+        if self.weight is not None:  # a pattern's weight scales its step
+            np.multiply(deltas[-1], self.weight, deltas[-1])
         for l in range(len(deltas) - 1, 0, -1):
             back = np.matmul(
                 deltas[l], self.coefs[l].transpose(0, 2, 1), scratch[l - 1]
@@ -366,7 +370,9 @@ class _Batches:
     position in the epoch is the key of its buffers (``Step.key``).
     """
 
-    def __init__(self, coefs, intercepts, X, Y, batch_size, hidden, output):
+    def __init__(
+        self, coefs, intercepts, X, Y, batch_size, hidden, output, sample_weight=None
+    ):
         K = coefs[0].shape[0]
         self.layout = ParamLayout.of(coefs)
         sizes = self.layout.sizes
@@ -384,6 +390,12 @@ class _Batches:
         self.Ye = np.empty((K, n, self.Y.shape[2]))
         self.E = np.empty((K, n, self.Y.shape[2]))
         self.idx = np.broadcast_to(np.arange(n), (K, n)).copy()
+        # per-pattern weights, (K, n, 1), reordered with the patterns
+        self.W = self.We = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            self.W = _per_network(w.reshape(*w.shape, 1), K)
+            self.We = np.empty((K, n, 1))
         by_size = {}
         self.batches = []
         for key, start in enumerate(range(0, n, batch_size)):
@@ -393,7 +405,8 @@ class _Batches:
                 ins = [np.empty((K, B, m)) for m in sizes[1:]]
                 by_size[B] = (ins, [None, *(np.empty_like(z) for z in ins)])
             views = (self.Xe[:, s], self.Ye[:, s], self.E[:, s], self.idx[:, s])
-            self.batches.append((*views, *by_size[B], key))
+            wv = None if self.We is None else self.We[:, s]
+            self.batches.append((*views, wv, *by_size[B], key))
 
     def order(self, shuffle, random_states):
         """Write this epoch's pattern order into ``Xe`` and ``Ye``."""
@@ -402,9 +415,13 @@ class _Batches:
                 self.idx[k] = rng.permutation(self.n)
             self.Xe[...] = np.take_along_axis(self.X, self.idx[:, :, None], axis=1)
             self.Ye[...] = np.take_along_axis(self.Y, self.idx[:, :, None], axis=1)
+            if self.W is not None:
+                self.We[...] = np.take_along_axis(self.W, self.idx[:, :, None], axis=1)
         elif not hasattr(self, "_ordered"):
             self.Xe[...] = self.X
             self.Ye[...] = self.Y
+            if self.W is not None:
+                self.We[...] = self.W
             self._ordered = True
 
 
@@ -452,7 +469,9 @@ class _Epochs:
         K, params, active = self.K, loop.params, self.active
         loss = self.curves[it]
         E = loop.E
-        if self.log_loss:
+        if loop.We is not None:
+            self._weighted(loop.Ye, E, loop.We, loss)
+        elif self.log_loss:
             self._cross_entropy(loop.Ye, E, loss)
         else:
             np.multiply(
@@ -500,14 +519,26 @@ class _Epochs:
                 self._stop(active & stop)
         return not self.all_active and not active.any()
 
-    def _cross_entropy(self, Ye, E, loss):
-        """The epoch's mean log-loss from the targets and errors: y = ev - err."""
+    def _pattern_losses(self, Ye, E):
+        """Each pattern's loss, (K, n): J (eq. 2) or the log-loss (y = ev - err)."""
+        if not self.log_loss:
+            return 0.5 * np.einsum("knm,knm->kn", E, E)
         eps = np.finfo(np.float64).eps
         y = np.clip(Ye - E, eps, 1.0 - eps)
         per = Ye * np.log(y)
         if not self.softmax:  # independent logistic outputs
             per += (1.0 - Ye) * np.log1p(-y)
-        np.multiply(per.sum(axis=(1, 2)), -2.0 * self.half_mean, out=loss)
+        return -per.sum(axis=2)
+
+    def _cross_entropy(self, Ye, E, loss):
+        """The epoch's mean log-loss."""
+        np.multiply(self._pattern_losses(Ye, E).sum(axis=1), 2.0 * self.half_mean, loss)
+
+    def _weighted(self, Ye, E, We, loss):
+        """The epoch's loss averaged with the patterns' sample weights."""
+        w = We[:, :, 0]
+        total = np.einsum("kn,kn->k", self._pattern_losses(Ye, E), w)
+        np.divide(total, np.maximum(w.sum(axis=1), np.finfo(float).tiny), out=loss)
 
     def results(self):
         n_run = self.n_iter.max(initial=0)
@@ -535,6 +566,7 @@ def train(
     epoch_offset=0,
     loss="squared_error",
     on_epoch=None,
+    sample_weight=None,
 ):
     """The training loop: train K networks in lockstep, updating them in place.
 
@@ -572,6 +604,10 @@ def train(
     loss : {"squared_error", "log_loss"}
         The error the networks learn: eq. (2), or the log-loss (cross-entropy),
         whose output deltas are the errors ``ev - y``.
+    sample_weight : ndarray of shape (n_samples,) or (K, n_samples), optional
+        Each pattern's weight: it scales the pattern's output deltas, hence its
+        change (as scikit-learn's SGD estimators scale a sample's step), and its
+        share of the epoch's loss.
     on_epoch : callable, optional
         ``on_epoch(epoch, coefs, intercepts, loss)`` after each epoch's
         bookkeeping, with the live parameters; returns None or a boolean mask of
@@ -594,7 +630,14 @@ def train(
     K = coefs[0].shape[0]
     random_states = random_states or [None] * K
     loop = _Batches(
-        coefs, intercepts, X, Y, batch_size, hidden_activation, output_activation
+        coefs,
+        intercepts,
+        X,
+        Y,
+        batch_size,
+        hidden_activation,
+        output_activation,
+        sample_weight,
     )
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r}; choose one of {list(LOSSES)}.")
@@ -626,7 +669,7 @@ def train(
                 step.epoch = epoch
                 # the per-update body, inline: its arrays are tiny, so every
                 # Python call counts
-                for xv, yv, err, iv, ins, acts, key in loop.batches:
+                for xv, yv, err, iv, wv, ins, acts, key in loop.batches:
                     acts[0] = xv
                     _forward(live_coefs, biases, funcs, acts, ins)
                     np.subtract(yv, acts[-1], err)
@@ -635,6 +678,7 @@ def train(
                     step.ev = yv
                     step.err = err
                     step.index = iv
+                    step.weight = wv
                     step.key = key
                     step.step = total_step
                     step.invalidate()

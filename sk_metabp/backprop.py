@@ -231,32 +231,36 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on (X, y) for ``max_iter`` epochs from fresh weights.
 
         With ``warm_start=True`` training continues from the fitted weights.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Each pattern's weight: it scales the pattern's step (as
+            scikit-learn's SGD estimators do) and its share of the loss.
 
         Returns
         -------
         self : object
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch over (X, y), continuing from the fitted weights.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         classes : array-like of shape (n_classes,), default=None
             Every class, required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
@@ -267,7 +271,9 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
                 "classes must be passed on the first call to partial_fit, e.g. "
                 "partial_fit(X, y, classes=np.unique(y_all))."
             )
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(
+            X, y, incremental=True, classes=classes, sample_weight=sample_weight
+        )
 
 
 class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
@@ -414,20 +420,23 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         return plan
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on (X, y) for ``max_iter`` epochs from fresh weights.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`BackpropMLPClassifier.fit`. The standardisation
+            (``standardize=True``) is of the unweighted data.
 
         Returns
         -------
         self : object
         """
         self._keep_target_names(y)
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     def _keep_target_names(self, y):
         """Keep y's column names (``target_names_``), or forget earlier ones."""
@@ -440,13 +449,14 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
             del self.target_names_
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch over (X, y), continuing from the fitted weights.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
@@ -454,7 +464,7 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         """
         if not hasattr(self, "coefs_"):
             self._keep_target_names(y)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict the targets of X.

@@ -31,6 +31,20 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+_NOT_REPEATS = (
+    "A weight of 2 is not the pattern twice for online or mini-batch SGD: the "
+    "weight doubles one step, a duplicate takes two steps from different weights "
+    "(scikit-learn's own MLPs and SGD estimators are not equivalent either)."
+)
+
+
+def expected_failed_checks(estimator):
+    return {
+        "check_sample_weight_equivalence_on_dense_data": _NOT_REPEATS,
+        "check_sample_weight_equivalence_on_sparse_data": _NOT_REPEATS,
+    }
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -198,3 +198,42 @@ def test_learned_rule_imitates_a_log_loss_teacher(mode):
         LearnedRuleMLPClassifier(
             (3,), loss="log_loss", teacher=BackpropMLPClassifier((3,))
         ).fit(X, y)
+
+
+@pytest.mark.parametrize("Est", [BackpropMLPClassifier, BackpropMLPRegressor])
+def test_sample_weight_scales_each_patterns_step(Est):
+    X, y = make_classification(40, 4, random_state=0)
+    kw = dict(hidden_layer_sizes=(3,), max_iter=5, random_state=0, shuffle=True)
+    plain = Est(**kw).fit(X, y)
+    ones = Est(**kw).fit(X, y, sample_weight=np.ones(len(y)))
+    for a, b in zip(plain.coefs_, ones.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(plain.loss_curve_, ones.loss_curve_, rtol=1e-12)
+    # a zero weight is a pattern that is not there (in the order given; the
+    # regressor's standardisation is unweighted, so without it)
+    keep = np.arange(len(y)) % 3 != 0
+    kw["shuffle"] = False
+    if Est is BackpropMLPRegressor:  # and online: a batch's mean counts them
+        kw.update(standardize=False, batch_size=1, momentum=0.0)
+    zeros = Est(**kw).fit(X, y, sample_weight=keep.astype(float))
+    without = Est(**kw).fit(X[keep], y[keep])
+    for a, b in zip(zeros.coefs_, without.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    # weight 2 on the squared error's delta: the step of rate 2 on that pattern
+    twice = Est(**kw).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    doubled = Est(**{**kw, "learning_rate_init": 2 * twice.learning_rate_init}).fit(
+        X, y
+    )
+    for a, b in zip(twice.coefs_, doubled.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_class_weight_tools_and_adaboost_accept_the_classifier():
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = make_classification(60, 4, weights=[0.8], random_state=0)
+    clf = BackpropMLPClassifier((4,), max_iter=20, random_state=0)
+    clf.fit(X, y, sample_weight=compute_sample_weight("balanced", y))
+    boost = AdaBoostClassifier(clf, n_estimators=3, random_state=0).fit(X, y)
+    assert boost.score(X, y) > 0.5
