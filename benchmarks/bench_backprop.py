@@ -10,7 +10,7 @@ the work per update is alike. Cases:
 1. the paper's experiment 1: AND on a 2-1-1 network, 5000 epochs;
 2. a 2-5-2 network on 200 points of the inner-square task, 200 epochs;
 3. lockstep: 256 networks of experiment 1 trained as one stack by the loop in
-   ``sk_metabp._mlp``, against one network alone through the same loop.
+   ``train_students``, against one network alone through the same loop.
 
 The two sides of a comparison take turns, ``--repeats`` runs each, so a load
 that comes and goes hits both alike; the table shows medians and their ratio.
@@ -35,7 +35,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from sk_metabp import BackpropMLPClassifier
-from sk_metabp._mlp import BackpropRule, init_params, layer_sizes, train
 from sk_metabp.datasets import make_boolean, make_squares
 
 RATE = 0.23
@@ -89,18 +88,10 @@ def fit_once(make, hidden, epochs, X, y, clock):
 
 def stack_once(K, X, y, epochs, clock):
     """Seconds to train K seeds of experiment 1 as one stack."""
-    coefs, intercepts = init_params(
-        layer_sizes(2, (1,), 1), [np.random.RandomState(s) for s in range(K)]
-    )
+    net = ours((1,), epochs)
+    data = net.training_data(X, y)
     start = clock()
-    train(
-        coefs,
-        intercepts,
-        X,
-        y[:, None].astype(float),
-        BackpropRule(RATE),
-        max_iter=epochs,
-    )
+    net.train_students(data, np.arange(K))
     return clock() - start
 
 

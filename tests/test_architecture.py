@@ -111,6 +111,37 @@ def test_no_module_reads_another_modules_private_names(path):
     assert not found, f"{path.relative_to(ROOT)} reads private names: {found}"
 
 
+def private_imports(source):
+    """``(line, module)`` of every import of a private module of sk_metabp."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "sk_metabp" and any(p.startswith("_") for p in parts[1:]):
+                found.append((node.lineno, name))
+    return found
+
+
+def test_the_import_scan_finds_private_modules():
+    src = "from sk_metabp._mlp import train\nimport sk_metabp.rules\n"
+    assert private_imports(src) == [(1, "sk_metabp._mlp")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _files() if p.parts[-2] in ("benchmarks", "examples")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_benchmarks_and_examples_use_public_modules_only(path):
+    found = private_imports(path.read_text())
+    assert not found, f"{path.relative_to(ROOT)} imports private modules: {found}"
+
+
 @pytest.mark.parametrize("path", list(_files()), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_switch_on_mode_name_outside_modes(path):
     if path.name == "_modes.py":
