@@ -444,7 +444,25 @@ class _BaseMLP(BaseEstimator):
         return X.toarray() if sparse.issparse(X) else X
 
     def _forward_output(self, X):
-        return self._forward_raw(self._check_X(X))
+        X = self._check_X(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._check_output(self._forward_raw(X), X)
+
+    def _check_output(self, out, X):
+        """``out``, the predictions for X, or a clear error if one is not finite.
+
+        Finite X can still overflow float64 inside the network (a net input
+        ``inf - inf`` is NaN); a saturated unit is fine, a NaN never is.
+        """
+        if not np.isfinite(out).all():
+            bad = int((~np.isfinite(out).reshape(len(out), -1).all(axis=1)).sum())
+            raise ValueError(
+                f"The network's output is not finite for {bad} of the {len(X)} "
+                f"rows of X: their values (largest |X| = {np.abs(X).max():.3g}) "
+                "overflow float64 inside the network. Rescale X to the range the "
+                "estimator was fitted on, or clip its extreme values."
+            )
+        return out
 
     def _forward_plan(self, n_rows):
         """What a forward pass of ``n_rows`` rows needs: see :class:`_ForwardPlan`."""

@@ -64,6 +64,11 @@ class _BackpropMixin:
         )
 
 
+#: Columns whose largest |value| lies outside [_PLAIN_MIN, _PLAIN_MAX] are
+#: standardised without squaring their raw values (see ``_moments``).
+_PLAIN_MIN, _PLAIN_MAX = 1e-100, 1e100
+
+
 def _repeat(v, n_rows):
     """``v`` (n,) repeated to ``(n_rows, n)`` for a few rows, else ``v`` itself.
 
@@ -388,10 +393,26 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     def _moments(A, standardize):
         if not standardize:
             return np.zeros(A.shape[1]), np.ones(A.shape[1])
-        scale = A.std(axis=0)
-        return A.mean(axis=0), np.where(scale > 0, scale, 1.0)
+        # Columns of huge (or tiny) magnitude are divided by their largest
+        # |value| first: their squares would overflow to inf (or underflow to 0)
+        # in std. Other columns keep the plain formula, and so their bits.
+        big = np.abs(A).max(axis=0, initial=0.0).astype(np.float64)
+        odd = (big > _PLAIN_MAX) | ((big > 0) & (big < _PLAIN_MIN))
+        if odd.any():
+            by = np.where(odd, big, 1.0)
+            unit = A / by
+            mean, scale = unit.mean(axis=0) * by, unit.std(axis=0) * by
+        else:
+            mean, scale = A.mean(axis=0), A.std(axis=0)
+        return mean, np.where(scale > 0, scale, 1.0)
 
     def _encode_targets(self, y, *, first, classes=None, continuing=None):
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"y must be numeric: {type(self).__name__} predicts numbers, but "
+                f"y has dtype {y.dtype}. Convert it (e.g. y.astype(float)), or use "
+                "a classifier for class labels."
+            )
         # C order whatever y came in (a DataFrame is column-major): the same
         # arithmetic, so the same fit, for every container of the same values
         Y = np.ascontiguousarray(y.reshape(len(y), -1))
@@ -477,7 +498,9 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        out = self._predict_raw(self._check_X(X))
+        X = self._check_X(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._check_output(self._predict_raw(X), X)
         return out[:, 0] if self._y_1d else out
 
     def make_predictor(self, n_rows):

@@ -282,6 +282,12 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         teachers = (
             self.teacher if isinstance(self.teacher, (list, tuple)) else [self.teacher]
         )
+        if not teachers:
+            raise ValueError(
+                "teacher is an empty list: a teacher list needs at least one "
+                "teacher. Pass one BackpropMLPClassifier or more, or None for "
+                "backprop at the paper's rate."
+            )
         for t in teachers:
             # the rule imitates the teacher's deltas, which the loss defines
             theirs = getattr(t, "loss", "squared_error")
@@ -330,8 +336,18 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         )
         self.layout_ = self.mode_.describe()
         if isinstance(self.learner, FrozenEstimator):
+            learner = unwrap_learner(self.learner)
+            check_is_fitted(
+                learner,
+                msg=(
+                    f"The frozen learner {type(learner).__name__} is not fitted: "
+                    "a FrozenEstimator is used as it is. Fit it before freezing "
+                    "it, or pass it unfrozen (learner=...) for fit to record the "
+                    "teacher and fit it."
+                ),
+            )
             self.recorder_ = None
-            self.learner_ = unwrap_learner(self.learner)
+            self.learner_ = learner
         else:
             for teacher in teachers:
                 hidden = getattr(teacher, "hidden_layer_sizes", None)
@@ -351,7 +367,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
                 every=self.record_every,
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
-            ).fit(X, y)
+            ).fit(X, y, classes=classes)
             learner = default_learner() if self.learner is None else self.learner
             rec = self.recorder_
             self.learner_ = clone(learner).fit(

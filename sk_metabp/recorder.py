@@ -6,7 +6,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 
@@ -220,7 +220,7 @@ class TrajectoryRecorder(BaseEstimator):
                 f"{self.dtype!r}."
             )
 
-    def fit(self, X, y):
+    def fit(self, X, y, *, classes=None):
         """Record training on (X, y), keeping the rows as arrays (``features_``...).
 
         Every check (parameters, teacher, data, mode, ``max_rows``) runs before
@@ -231,6 +231,10 @@ class TrajectoryRecorder(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        classes : array-like of shape (n_classes,), default=None
+            Every class, when y lacks some: a classifier teacher then has one
+            output per class (as a student given ``classes`` has). Only for
+            classifier teachers.
 
         Returns
         -------
@@ -242,7 +246,7 @@ class TrajectoryRecorder(BaseEstimator):
         for t in self._teachers():
             # one base rate for link mode's residual target: the first teacher's
             rate = plans[0]["mode"].learning_rate if plans else None
-            plans.append(self._plan(t, X, y, rate))
+            plans.append(self._plan(t, X, y, rate, classes))
         sizes = plans[0]["sizes"]
         for plan in plans[1:]:
             if (
@@ -319,13 +323,19 @@ class TrajectoryRecorder(BaseEstimator):
             return [clone(t) for t in self.estimator]
         return [clone(self.estimator)]
 
-    def _plan(self, teacher, X, y, rate=None):
+    def _plan(self, teacher, X, y, rate=None, classes=None):
         """Check one teacher and its data; size its recording.
 
         ``rate`` is the mode's learning rate, the teacher's when None.
         """
         _check_teacher(teacher)
-        Xs, Y, sizes = teacher.training_data(X, y)  # validates its parameters first
+        if classes is not None and not is_classifier(teacher):
+            raise ValueError(
+                f"classes is for classifier teachers; {type(teacher).__name__} "
+                "is a regressor. Leave classes=None."
+            )
+        # validates its parameters first
+        Xs, Y, sizes = teacher.training_data(X, y, classes=classes)
         _check_online(teacher)
         if rate is None:  # the teacher's rule's rate, or its nominal one
             rate = getattr(
@@ -454,7 +464,7 @@ class TrajectoryRecorder(BaseEstimator):
         )
         return pd.concat([head, body], axis=1)
 
-    def record(self, X, y):
+    def record(self, X, y, *, classes=None):
         """Record training on (X, y) and return it as a DataFrame.
 
         ``rec.feature_names_`` and ``rec.target_names_`` select the learner's
@@ -464,9 +474,11 @@ class TrajectoryRecorder(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        classes : array-like of shape (n_classes,), default=None
+            As in :meth:`fit`.
 
         Returns
         -------
         frame : pandas.DataFrame
         """
-        return self.fit(X, y).to_frame()
+        return self.fit(X, y, classes=classes).to_frame()

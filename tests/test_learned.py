@@ -100,6 +100,9 @@ def test_fast_path_equals_predict_path(and_network_clf):
         def feature_names_in_(self):
             return self.inner.feature_names_in_
 
+        def __sklearn_is_fitted__(self):
+            return True
+
     X, y = make_boolean("and")
     learner = and_network_clf.learner_
     params = dict(max_iter=50, random_state=3)

@@ -1,0 +1,142 @@
+"""Bad input, as a new user or an adversary would give it: a clear error each.
+
+Every error names what is wrong and says what to do; no bad input yields a
+silent NaN.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+
+from sk_metabp import (
+    BackpropMLPClassifier,
+    BackpropMLPRegressor,
+    LearnedRuleMLPClassifier,
+    TrajectoryRecorder,
+)
+from sk_metabp.datasets import make_boolean
+
+X, y = make_boolean("and")
+
+
+def _regression(scale=1.0, seed=0):
+    rng = np.random.RandomState(seed)
+    X20 = rng.normal(size=(20, 2)) * scale
+    return X20, X20[:, 0] - 0.5 * X20[:, 1]
+
+
+# -- LearnedRuleMLPClassifier: teachers and frozen learners -------------------
+
+
+def test_empty_teacher_list_is_refused():
+    with pytest.raises(ValueError, match="needs at least one teacher"):
+        LearnedRuleMLPClassifier(teacher=[]).fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_unfitted_frozen_learner_is_named(mode):
+    clf = LearnedRuleMLPClassifier(
+        mode=mode, learner=FrozenEstimator(BackpropMLPRegressor())
+    )
+    with pytest.raises(NotFittedError, match="BackpropMLPRegressor is not fitted"):
+        clf.fit(X, y)
+    with pytest.raises(NotFittedError, match="pass it unfrozen"):
+        clf.fit_learner(X, y)
+
+
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_partial_fit_records_the_teacher_with_every_class(mode):
+    clf = LearnedRuleMLPClassifier(
+        (1,), mode=mode, max_iter=3, n_teacher_runs=2, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        clf.partial_fit(X, [0, 1, 0, 1], classes=[0, 1, 2])
+    assert clf.recorder_.layer_sizes_ == [2, 1, 3]
+    assert clf.recorder_.teacher_.classes_.tolist() == [0, 1, 2]
+    assert clf.predict_proba(X).shape == (4, 3)
+    clf.partial_fit(X, [2, 1, 0, 1])
+    assert len(clf.loss_curve_) == 2
+
+
+def test_recorder_classes_only_for_classifier_teachers():
+    X20, y20 = _regression()
+    rec = TrajectoryRecorder(BackpropMLPRegressor((2,), batch_size=1, max_iter=1))
+    with pytest.raises(ValueError, match="classes is for classifier teachers"):
+        rec.fit(X20, y20, classes=[0, 1])
+    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1))
+    frame = rec.record(X, [0, 1, 0, 1], classes=[0, 1, 2])
+    assert rec.layer_sizes_ == [2, 1, 3]
+    assert "ev_2" in frame.columns
+
+
+# -- BackpropMLPRegressor: targets and scaling ----------------------------------
+
+
+def test_regressor_refuses_string_targets():
+    X20, _ = _regression()
+    with pytest.raises(ValueError, match="y must be numeric"):
+        BackpropMLPRegressor().fit(X20, np.array(["1.5", "2"] * 10))
+
+
+@pytest.mark.parametrize("factor", [1e160, 1e300, 1e-160, 1e-300])
+def test_regressor_scaling_of_huge_and_tiny_targets_and_inputs(factor):
+    # standardising is scale-equivariant: y * c is fitted as y, predicted * c
+    X20, y20 = _regression()
+    params = dict(max_iter=5, random_state=0)
+    ref = BackpropMLPRegressor(**params).fit(X20, y20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big_y = BackpropMLPRegressor(**params).fit(X20, y20 * factor)
+        pred = big_y.predict(X20)
+        big_x = BackpropMLPRegressor(**params).fit(X20 * factor, y20)
+        pred_x = big_x.predict(X20 * factor)
+    assert not big_y.diverged_ and not big_x.diverged_
+    assert np.isfinite(pred).all()
+    np.testing.assert_allclose(pred / factor, ref.predict(X20), rtol=1e-6)
+    np.testing.assert_allclose(pred_x, ref.predict(X20), rtol=1e-6)
+
+
+def test_regressor_scaling_of_ordinary_data_is_unchanged():
+    # the robust path is only for extreme columns: ordinary ones keep their bits
+    X20, y20 = _regression()
+    reg = BackpropMLPRegressor(max_iter=1).fit(X20, y20)
+    np.testing.assert_array_equal(reg.x_mean_, X20.mean(axis=0))
+    np.testing.assert_array_equal(reg.x_scale_, X20.std(axis=0))
+    np.testing.assert_array_equal(reg.y_scale_, y20[:, None].std(axis=0))
+
+
+# -- predictions are never NaN --------------------------------------------------
+
+
+def test_regressor_predict_on_overflowing_input_is_a_clear_error():
+    X20, y20 = _regression(scale=0.1)
+    reg = BackpropMLPRegressor(random_state=0).fit(X20, y20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Rescale X"):
+            reg.predict(np.full((2, 2), 1e308))
+        with pytest.raises(ValueError, match="not finite for 1 of the 2 rows"):
+            reg.predict(np.array([[1e308, 1e308], [0.1, 0.2]]))
+    assert np.isfinite(reg.predict(X20)).all()
+
+
+@pytest.mark.parametrize("hidden", [(), (3,)])
+def test_classifier_on_huge_input_saturates_or_errs_never_nan(hidden):
+    clf = BackpropMLPClassifier(hidden, max_iter=50, random_state=0).fit(X, y)
+    huge = np.array([[1e308, -1e308], [1e308, 1e308], [-1e308, 1e300]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = clf.predict_proba(huge)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # whatever makes the output NaN (here 0 * inf) is an error, never a NaN
+    clf.coefs_[0][0] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in (clf.predict, clf.predict_proba):
+            with pytest.raises(ValueError, match="not finite for 1 of the 2 rows"):
+                method(np.array([[0.0, 1.0], [1.0, 1.0]]))
