@@ -63,8 +63,10 @@ def main(argv=None):
     )
     rows.append((f"exp 1, {epochs} cycles, own learner, guarded", t_bp, t_gd, 1.5))
 
+    rec = teacher.recorder_
+    frame = rec.to_frame()
     sk = MLPRegressor(hidden_layer_sizes=(32,), max_iter=50, random_state=0).fit(
-        teacher.recorder_.features_, teacher.recorder_.targets_
+        frame[rec.feature_names_], frame[rec.target_names_]
     )
     sk_learned = LearnedRuleMLPClassifier(
         (1,), learner=FrozenEstimator(sk), max_iter=max(1, epochs // 10)

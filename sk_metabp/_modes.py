@@ -255,6 +255,10 @@ _NETWORK_VIEWS = frozenset({"w", "b", "x", "h", "y", "ev", "in"})
 class _Mode:
     name = None
     rows_per_update = 1
+    #: Whether a learner's number of columns is enough to check it fits these
+    #: rows: link and delta rows mean the same on every topology, but network
+    #: rows of two topologies can have as many columns (1-4-1 and 1-2-2-1).
+    count_checks_layout = True
 
     def __init__(self, sizes, variables=None, learning_rate=None):
         self.sizes = list(sizes)
@@ -337,6 +341,7 @@ class NetworkMode(_Mode):
     """The paper's mode: one row per update with the whole network's state."""
 
     name = "network"
+    count_checks_layout = False
 
     def __init__(self, sizes, variables=None, learning_rate=None):
         super().__init__(sizes, variables, learning_rate)

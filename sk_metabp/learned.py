@@ -42,7 +42,12 @@ def short_names(cols):
 
 
 def check_learner_layout(learner, mode):
-    """Refuse a learner whose inputs or outputs do not fit ``mode``'s rows."""
+    """Refuse a learner whose inputs or outputs do not fit ``mode``'s rows.
+
+    In network mode the learner must know its feature names (be fitted on a
+    DataFrame, as the library fits its own): a count of columns cannot tell
+    one topology's rows from another's.
+    """
     learner = unwrap_learner(learner)
     expected = list(mode.feature_names)
     names = getattr(learner, "feature_names_in_", None)
@@ -63,6 +68,17 @@ def check_learner_layout(learner, mode):
             f"{mode.describe()} needs {short_names(mode.target_names)}: in link "
             "mode, use the target the learner was fitted on (dw: 'change', dw_n: "
             "'scaled', dw_r: 'residual' or 'residual_odd'), or fit a new learner."
+        )
+    if ok and names is None and not mode.count_checks_layout:
+        raise ValueError(
+            f"The learner {type(learner).__name__} has no feature names "
+            "(feature_names_in_), so its layout cannot be checked against "
+            f"{mode.describe()}: network-mode rows of other topologies can have "
+            "as many columns (1-4-1 and 1-2-2-1 both have 16), and every column "
+            "would be read with another meaning. Fit it on the recording's "
+            "DataFrame, learner.fit(frame[rec.feature_names_], "
+            "frame[rec.target_names_]) with frame = rec.to_frame(), or use "
+            "mode='link' or mode='delta'."
         )
     if ok:
         return

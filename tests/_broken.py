@@ -17,6 +17,8 @@ class ConstantRegressor(RegressorMixin, BaseEstimator):
         self.value = value
 
     def fit(self, X, y):
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = np.asarray(X).shape[1]
         self.n_outputs_ = np.asarray(y).reshape(len(X), -1).shape[1]
         return self
@@ -30,7 +32,12 @@ def constant_learner(value=1e308, mode="network"):
     X, y = make_boolean("and")
     rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1), mode=mode)
     rec.fit(X, y)
-    return FrozenEstimator(ConstantRegressor(value).fit(rec.features_, rec.targets_))
+    frame = rec.to_frame()
+    return FrozenEstimator(
+        ConstantRegressor(value).fit(
+            frame[rec.feature_names_], frame[rec.target_names_]
+        )
+    )
 
 
 class InfFrom(UpdateRule):

@@ -140,3 +140,45 @@ def test_classifier_on_huge_input_saturates_or_errs_never_nan(hidden):
         for method in (clf.predict, clf.predict_proba):
             with pytest.raises(ValueError, match="not finite for 1 of the 2 rows"):
                 method(np.array([[0.0, 1.0], [1.0, 1.0]]))
+
+
+# -- a network-mode learner must carry its layout ---------------------------------
+
+
+def _one_input_task():
+    X1 = np.linspace(0, 1, 8)[:, None]
+    return X1, (X1[:, 0] > 0.5).astype(int)
+
+
+def test_network_learner_without_feature_names_is_refused():
+    from sklearn.linear_model import Ridge
+
+    # 1-4-1 and 1-2-2-1 rows have 16 columns each, with other meanings
+    X1, y1 = _one_input_task()
+    rec = TrajectoryRecorder(BackpropMLPClassifier((4,), max_iter=2)).fit(X1, y1)
+    unnamed = FrozenEstimator(Ridge().fit(rec.features_, rec.targets_))
+    clf = LearnedRuleMLPClassifier((2, 2), learner=unnamed, max_iter=3)
+    with pytest.raises(ValueError, match="no feature names") as err:
+        clf.fit(X1, y1)
+    assert "to_frame()" in str(err.value)
+    assert "mode='link'" in str(err.value)
+    # the same learner fitted on the recording's DataFrame is checked and refused
+    frame = rec.to_frame()
+    named = Ridge().fit(frame[rec.feature_names_], frame[rec.target_names_])
+    clf.set_params(learner=FrozenEstimator(named))
+    with pytest.raises(ValueError, match="topology 1-4-1"):
+        clf.fit(X1, y1)
+    # ... and accepted on its own topology
+    clf.set_params(hidden_layer_sizes=(4,)).fit(X1, y1)
+    assert clf.n_iter_ == 3
+
+
+def test_link_learner_without_feature_names_is_accepted():
+    from sklearn.linear_model import Ridge
+
+    X1, y1 = _one_input_task()
+    rec = TrajectoryRecorder(BackpropMLPClassifier((4,), max_iter=2), mode="link")
+    rec.fit(X1, y1)
+    unnamed = FrozenEstimator(Ridge().fit(rec.features_, rec.targets_))
+    clf = LearnedRuleMLPClassifier((2, 2), learner=unnamed, mode="link", max_iter=3)
+    assert clf.fit(X1, y1).n_iter_ == 3
