@@ -1,7 +1,7 @@
 """Sample a training run, update by update, into learner rows (the paper's step 1)."""
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,15 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
     return rows, students.loss_curves, students.diverged
 
 
+#: Bytes of the per-row indices a recording keeps: run, epoch, step, teacher.
+_INDEX_BYTES = 4 * np.dtype(np.int64).itemsize
+
+
+def _gib(n_bytes):
+    """A byte count for a message: ``'16.8 GiB'``."""
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
 def _join(arrays):
     """Concatenate along the first axis, without a copy for a single array."""
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
@@ -129,6 +138,13 @@ class TrajectoryRecorder(BaseEstimator):
         sampled whatever the period.
     max_rows : int, default=5_000_000
         Refuse, before allocating anything, a recording of more rows.
+    max_bytes : int or None, default=4 * 2**30
+        Refuse, before allocating anything, a recording whose arrays would take
+        more bytes (4 GiB by default: room to spare on a 24 GiB machine); the
+        error gives the estimate and how to cut it. The estimate counts the
+        rows (``dtype``) and their run, epoch and step indices; joining the
+        parts of several workers briefly needs up to twice it, and
+        :meth:`to_frame` a copy. ``None`` checks rows only.
     random_state : int, RandomState instance or None, default=None
         Draws the runs' seeds (``seeds_``).
     n_jobs : int or None, default=None
@@ -190,6 +206,7 @@ class TrajectoryRecorder(BaseEstimator):
         n_runs=1,
         every=1,
         max_rows=5_000_000,
+        max_bytes=4 * 2**30,
         random_state=None,
         n_jobs=None,
         dtype=np.float32,
@@ -201,6 +218,7 @@ class TrajectoryRecorder(BaseEstimator):
         self.n_runs = n_runs
         self.every = every
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.dtype = dtype
@@ -210,6 +228,13 @@ class TrajectoryRecorder(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
+        b = self.max_bytes
+        if b is not None and (
+            not isinstance(b, Real) or isinstance(b, bool) or not b > 0
+        ):
+            raise ValueError(
+                f"max_bytes must be a positive number of bytes, or None; got {b!r}."
+            )
         try:
             kind = np.dtype(self.dtype).kind
         except TypeError:
@@ -270,6 +295,7 @@ class TrajectoryRecorder(BaseEstimator):
                 f"than max_rows={self.max_rows:,}. Raise every (keep one update "
                 "in k), lower n_runs or the teacher's max_iter, or raise max_rows."
             )
+        self._check_bytes(plans, n_rows)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(plans) * self.n_runs)
         parts = [
@@ -308,6 +334,32 @@ class TrajectoryRecorder(BaseEstimator):
         self.teachers_ = [p["teacher"] for p in plans]
         self.teacher_ = self.teachers_[0]
         return self
+
+    def _check_bytes(self, plans, n_rows):
+        """Refuse a recording over ``max_bytes``, saying how to make it fit."""
+        if self.max_bytes is None:
+            return
+        dtype = np.dtype(self.dtype)
+        mode = plans[0]["mode"]
+        width = mode.n_features + mode.n_targets
+        per_row = width * dtype.itemsize + _INDEX_BYTES
+        total = n_rows * per_row
+        if total <= self.max_bytes:
+            return
+        every = -(-self.every * total // int(self.max_bytes))
+        smaller = (
+            ""
+            if dtype.itemsize <= 4
+            else f", record with dtype=np.float32 (half of {dtype.name})"
+        )
+        raise ValueError(
+            f"This recording would take about {_gib(total)} ({n_rows:,} rows of "
+            f"{width:,} {dtype.name} values, {mode.describe()}, plus their "
+            f"indices), more than max_bytes={_gib(self.max_bytes)}. Keep fewer "
+            f"updates (every={every} or more would fit), lower n_runs or the "
+            f"teacher's max_iter{smaller}, or raise max_bytes if the machine has "
+            "the memory."
+        )
 
     def _teachers(self):
         """Clones of the teacher(s): ``estimator`` may be one or a list."""

@@ -182,3 +182,51 @@ def test_link_learner_without_feature_names_is_accepted():
     unnamed = FrozenEstimator(Ridge().fit(rec.features_, rec.targets_))
     clf = LearnedRuleMLPClassifier((2, 2), learner=unnamed, mode="link", max_iter=3)
     assert clf.fit(X1, y1).n_iter_ == 3
+
+
+# -- the recorder's memory is bounded in bytes ------------------------------------
+
+
+def test_recorder_refuses_a_recording_over_max_bytes_before_allocating():
+    from sklearn.datasets import load_digits
+
+    # digits, 64-16-10, every update of 1,000 epochs: 1.8 M rows of 2,504 values
+    Xd, yd = load_digits(return_X_y=True)
+    rec = TrajectoryRecorder(BackpropMLPClassifier((16,), max_iter=1000))
+    assert rec.max_rows >= 1_797_000  # within max_rows: only the bytes stop it
+    with pytest.raises(ValueError, match=r"about 16\.8 GiB") as err:
+        rec.fit(Xd / 16, yd)
+    message = str(err.value)
+    assert "1,797,000 rows of 2,504 float32 values" in message
+    assert "max_bytes=4.0 GiB" in message and "every=5 or more" in message
+    assert not hasattr(rec, "features_")
+    rec.set_params(dtype=np.float64)
+    with pytest.raises(ValueError, match="dtype=np.float32"):
+        rec.fit(Xd / 16, yd)
+
+
+def test_recorder_max_bytes_is_the_size_of_its_arrays():
+    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=5), n_runs=2)
+    rec.fit(X, y)
+    used = (
+        sum(
+            a.nbytes
+            for a in (rec.features_, rec.targets_, rec.runs_, rec.epochs_, rec.steps_)
+        )
+        + rec.teacher_ids_.nbytes
+    )
+    assert rec.set_params(max_bytes=used).fit(X, y).features_.shape == (40, 9)
+    with pytest.raises(ValueError, match="more than max_bytes"):
+        rec.set_params(max_bytes=used - 1).fit(X, y)
+    # None bounds rows only, and max_rows still bounds them
+    rec.set_params(max_bytes=None, max_rows=39)
+    with pytest.raises(ValueError, match="more than max_rows=39"):
+        rec.fit(X, y)
+    assert rec.set_params(max_rows=40).fit(X, y).features_.shape == (40, 9)
+
+
+@pytest.mark.parametrize("bad", [0, -1, "4GB", True])
+def test_recorder_max_bytes_must_be_positive(bad):
+    rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1), max_bytes=bad)
+    with pytest.raises(ValueError, match="max_bytes must be a positive number"):
+        rec.fit(X, y)
