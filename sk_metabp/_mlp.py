@@ -383,6 +383,8 @@ class _Batches:
         self.coefs, self.intercepts = self.layout.views(self.params)
         for dst, src in zip([*self.coefs, *self.intercepts], [*coefs, *intercepts]):
             np.copyto(dst, src)
+        # the parameters the current epoch started with: restored on divergence,
+        # and the rule's end_epoch sees them
         self.saved = np.empty_like(self.params)
         self.biases = [b[:, None, :] for b in self.intercepts]
         self.funcs = _layer_functions(hidden, output, len(coefs), 0)
@@ -483,7 +485,7 @@ class _Epochs:
         # (or the sum overflows: the exact test then clears it).
         total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
         all_finite = math.isfinite(total)
-        restored = rule.end_epoch(epoch, params, loss, active, all_finite)
+        restored = rule.end_epoch(epoch, params, loss, active, all_finite, loop.saved)
         if not all_finite:
             finite = np.isfinite(params).all(axis=1) & np.isfinite(loss)
             if restored is not None:

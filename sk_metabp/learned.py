@@ -172,8 +172,9 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         makes the loss rise (the paper's students whose error grows, or a rule
         used on a task unlike those it learned from): when the epoch loss
         exceeds ``1 + fallback_tol`` times its lowest so far, or becomes
-        non-finite, the student goes back to the weights of its best epoch and
-        is trained by backprop, at the (first) teacher's rate, from there on
+        non-finite, the student goes back to the weights its best epoch
+        started with (the initial weights if that was the first) and is
+        trained by backprop, at the (first) teacher's rate, from there on
         (``fallback_epoch_``). The guard compares the epochs of one call to
         ``fit`` or ``partial_fit``.
     fallback_tol : float, default=0.25

@@ -11,8 +11,9 @@ adds to them. The protocol (:class:`UpdateRule`) has three calls:
 - ``start(step)`` once before the first update: allocate buffers for the
   shapes of ``step``'s networks;
 - ``rule(step)`` at every update: return the changes;
-- ``end_epoch(epoch, params, loss, active, finite)`` after every epoch: see
-  the losses, and optionally restore some networks' parameters.
+- ``end_epoch(epoch, params, loss, active, finite, start_params)`` after
+  every epoch: see the losses, and optionally restore some networks'
+  parameters.
 
 The rules here: :class:`BackpropRule` (rules 3, 5 and 6 of
 ``docs/equations.md``, with optional momentum), :class:`LearnedRule` (a fitted
@@ -69,15 +70,19 @@ class UpdateRule:
     def __call__(self, step):
         raise NotImplementedError
 
-    def end_epoch(self, epoch, params, loss, active, finite):
+    def end_epoch(self, epoch, params, loss, active, finite, start_params):
         """See each epoch's end: a rule may restore some networks' parameters.
 
         ``params`` is the live ``(K, n_params)`` array (changed in place to
         restore), ``loss`` the epoch's losses ``(K,)``, ``active`` the networks
         still training, ``finite`` whether every loss and parameter is finite,
-        and ``epoch`` counts from 0. Returns None, or a boolean mask of the
-        networks whose parameters the rule restored: the loop does not stop
-        those for a non-finite loss.
+        ``start_params`` the ``(K, n_params)`` parameters the networks started
+        the epoch with (the loop's buffer: read it, copy what must outlive the
+        call), and ``epoch`` counts from 0. An epoch's loss is the mean of its
+        patterns' errors, each measured before its own update: it describes
+        the weights along the epoch, mostly those it started with. Returns
+        None, or a boolean mask of the networks whose parameters the rule
+        restored: the loop does not stop those for a non-finite loss.
         """
         return None
 
@@ -204,7 +209,7 @@ class BackpropRule(UpdateRule):
                 np.subtract(dw, tmp, out=dw)
         return self.dcoefs, self.dintercepts
 
-    def end_epoch(self, epoch, params, loss, active, finite):
+    def end_epoch(self, epoch, params, loss, active, finite, start_params):
         if self.schedule == "invscaling":
             t = (epoch + 1) * self._n_samples
             self.rates.fill(self.learning_rate / (t + 1) ** self.power_t)
@@ -226,10 +231,15 @@ class FallbackRule(UpdateRule):
 
     After each epoch, a network still trained by ``rule`` whose epoch loss is
     above ``(1 + tol)`` times its lowest so far, or whose loss or weights are
-    not finite, gets back the weights it ended its best epoch with (its
-    initial weights before any epoch ended well), and ``fallback`` makes its
-    changes from then on. ``fell_back[k]`` is the epoch (counting from 1) at
-    which network k fell back, or -1.
+    not finite, gets back the weights it started its best epoch with, and
+    ``fallback`` makes its changes from then on. ``fell_back[k]`` is the epoch
+    (counting from 1) at which network k fell back, or -1.
+
+    An epoch's loss is measured along the epoch, each pattern before its own
+    update, so it belongs to the weights the epoch started with more than to
+    those it ended with: a rule that wrecks the weights within an epoch can
+    still show a good loss for it. The candidates are therefore the weights
+    each epoch started with, the initial weights first.
 
     This guards against a learned rule that drifts where it was never fitted
     (the paper's students whose error rises after a while): the cost of a bad
@@ -284,9 +294,9 @@ class FallbackRule(UpdateRule):
             self.rule.on_plateau(stalled),
         )
 
-    def end_epoch(self, epoch, params, loss, active, finite):
-        self.rule.end_epoch(epoch, params, loss, active, finite)
-        self.fallback.end_epoch(epoch, params, loss, active, finite)
+    def end_epoch(self, epoch, params, loss, active, finite, start_params):
+        self.rule.end_epoch(epoch, params, loss, active, finite, start_params)
+        self.fallback.end_epoch(epoch, params, loss, active, finite, start_params)
         # the usual epoch, a few numpy calls: every loss and weight finite, and
         # every loss within its limit (NaN and inf compare False)
         within = np.less_equal(loss, self._limit, out=self._within)
@@ -311,7 +321,7 @@ class FallbackRule(UpdateRule):
             if self._any_fallen:
                 better &= ~self.on_fallback
             np.copyto(self.best, loss, where=better)
-            np.copyto(self.best_params, params, where=better[:, None])
+            np.copyto(self.best_params, start_params, where=better[:, None])
             np.multiply(self.best, 1 + self.tol, out=self._limit, where=better)
         return bad
 
@@ -366,8 +376,8 @@ class BoundedRule(UpdateRule):
                 self.flat[bad] = np.nan
         return self.dcoefs, self.dintercepts
 
-    def end_epoch(self, epoch, params, loss, active, finite):
-        return self.rule.end_epoch(epoch, params, loss, active, finite)
+    def end_epoch(self, epoch, params, loss, active, finite, start_params):
+        return self.rule.end_epoch(epoch, params, loss, active, finite, start_params)
 
     def on_plateau(self, stalled):
         return self.rule.on_plateau(stalled)

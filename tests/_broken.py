@@ -55,3 +55,14 @@ class InfFrom(UpdateRule):
         if step.step >= self.at_step:
             dcoefs[0][self.k] = np.inf
         return dcoefs, dintercepts
+
+
+class WreckAt(InfFrom):
+    """Backprop, except network ``k``'s parameters get +1e300 at ``at_step``."""
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.inner(step)
+        if step.step == self.at_step:
+            for d in [*dcoefs, *dintercepts]:
+                d[self.k] = 1e300
+        return dcoefs, dintercepts

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _broken import InfFrom, constant_learner
+from _broken import InfFrom, WreckAt, constant_learner
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
@@ -62,11 +62,12 @@ def test_rising_network_restarts_from_its_best_epoch_with_backprop():
     np.testing.assert_allclose(
         _params(coefs, intercepts, 1), _params(c1, i1, 0), rtol=1e-12
     )
-    # network 0: the climbing rule up to its best epoch b, then backprop for the
-    # epochs after the one that fell back
+    # network 0: the climbing rule up to the start of its best epoch b, then
+    # backprop for the epochs after the one that fell back
     b = int(np.argmin(first)) + 1
     X0, Y0, c0, i0 = _problem([seeds[0]])
-    train(c0, i0, X0, Y0, _AscendFor(0), max_iter=b)
+    if b > 1:
+        train(c0, i0, X0, Y0, _AscendFor(0), max_iter=b - 1)
     train(c0, i0, X0, Y0, BackpropRule(RATE), max_iter=epochs - e)
     np.testing.assert_allclose(
         _params(coefs, intercepts, 0), _params(c0, i0, 0), rtol=1e-10
@@ -89,6 +90,32 @@ def test_non_finite_change_is_rescued_not_stopped():
     assert np.isfinite(curves[:, 3:]).all()
     for p in [*coefs, *intercepts]:
         assert np.isfinite(p).all()
+
+
+@pytest.mark.parametrize("at_epoch", [0, 5])
+def test_weights_wrecked_within_an_epoch_are_never_restored(at_epoch):
+    # the rule throws network 0's weights to 1e300 at the second update of an
+    # epoch: that epoch's loss still looks fine (its first pattern was measured
+    # before), so the weights it ended with must not become the best
+    seeds, epochs = [5, 6], 300
+    X, Y, coefs, intercepts = _problem(seeds)
+    wreck = WreckAt(0, at_step=4 * at_epoch + 1, learning_rate=RATE)
+    rule = FallbackRule(wreck, BackpropRule(RATE), 0.25)
+    curves, n_iter, diverged, _ = train(coefs, intercepts, X, Y, rule, max_iter=epochs)
+    e = int(rule.fell_back[0])
+    assert e > at_epoch and rule.fell_back[1] == -1
+    assert (diverged == -1).all()
+    assert np.abs(_params(coefs, intercepts, 0)).max() < 100
+    # it went back to the weights its best epoch b (at most the wrecked one)
+    # started with, backprop's from its seed after b - 1 epochs, then backprop
+    b = int(np.argmin(curves[0, : e - 1])) + 1 if e > 1 else 1
+    assert b <= at_epoch + 1
+    X0, Y0, c0, i0 = _problem([seeds[0]])
+    ref, *_ = train(c0, i0, X0, Y0, BackpropRule(RATE), max_iter=b - 1 + epochs - e)
+    np.testing.assert_allclose(
+        _params(coefs, intercepts, 0), _params(c0, i0, 0), rtol=1e-10
+    )
+    np.testing.assert_allclose(curves[0, e:], ref[0, b - 1 :], rtol=1e-10)
 
 
 def test_a_rule_that_never_rises_is_untouched():
@@ -147,6 +174,33 @@ def test_classifier_fallback_from_a_non_finite_first_epoch_is_backprop():
     for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     np.testing.assert_allclose(clf.loss_curve_[1:], ref.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_classifier_wrecked_in_its_first_epoch_falls_back_to_its_initial_weights(
+    seed,
+):
+    # every change is 1e300: the first epoch's loss is finite (its first pattern
+    # saw the initial weights) though its weights end near 4e300
+    X, y = make_boolean("and")
+    clf = LearnedRuleMLPClassifier(
+        (1,),
+        learner=constant_learner(1e300),
+        max_update=None,
+        on_divergence="fallback",
+        max_iter=60,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X, y)
+    e = clf.fallback_epoch_
+    assert e >= 1 and not clf.diverged_
+    ref = BackpropMLPClassifier(
+        (1,), learning_rate_init=RATE, max_iter=60 - e, random_state=seed
+    ).fit(X, y)
+    for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def test_fallback_tol_must_be_positive():
