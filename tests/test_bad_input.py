@@ -230,3 +230,62 @@ def test_recorder_max_bytes_must_be_positive(bad):
     rec = TrajectoryRecorder(BackpropMLPClassifier((1,), max_iter=1), max_bytes=bad)
     with pytest.raises(ValueError, match="max_bytes must be a positive number"):
         rec.fit(X, y)
+
+
+# -- a learner that outputs inf is divergence, whatever bounds the changes --------
+
+
+def _initial_weights(seed):
+    from sk_metabp._mlp import init_params
+
+    coefs, intercepts = init_params([2, 1, 1], [np.random.RandomState(seed)])
+    return [c[0] for c in coefs] + [b[0] for b in intercepts]
+
+
+def _inf_student(mode, max_update, on_divergence, seed=0):
+    from _broken import constant_learner
+
+    return LearnedRuleMLPClassifier(
+        (1,),
+        learner=constant_learner(np.inf, mode=mode),
+        mode=mode,
+        max_update=max_update,
+        on_divergence=on_divergence,
+        max_iter=20,
+        random_state=seed,
+    )
+
+
+@pytest.mark.parametrize("max_update", [1.0, None])
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_inf_learner_warns_and_never_trains_on_it(mode, max_update):
+    clf = _inf_student(mode, max_update, "warn")
+    with pytest.warns(Warning, match="diverged at epoch 1") as record:
+        clf.fit(X, y)
+    assert all(w.category.__name__ == "ConvergenceWarning" for w in record)
+    assert clf.diverged_ and clf.n_iter_ == 0
+    # the weights it kept are the initial ones: no clipped infinity was applied
+    for a, b in zip([*clf.coefs_, *clf.intercepts_], _initial_weights(0)):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("max_update", [1.0, None])
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_inf_learner_raises(mode, max_update):
+    with pytest.raises(FloatingPointError, match="diverged at epoch 1"):
+        _inf_student(mode, max_update, "raise").fit(X, y)
+
+
+@pytest.mark.parametrize("max_update", [1.0, None])
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_inf_learner_falls_back_to_backprop(mode, max_update):
+    clf = _inf_student(mode, max_update, "fallback")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X, y)
+    assert clf.fallback_epoch_ == 1 and not clf.diverged_ and clf.n_iter_ == 20
+    # from the initial weights, backprop did the other 19 epochs
+    ref = BackpropMLPClassifier((1,), max_iter=19, random_state=0).fit(X, y)
+    for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
