@@ -190,8 +190,7 @@ class _BaseMLP(BaseEstimator):
         ``continuing`` (``"warm_start"`` or ``"partial_fit"``: the targets must
         agree with the classes already fitted)."""
         self._validate_params()
-        X, y = validate_data(
-            self,
+        X, y = self._check_data(
             X,
             y,
             reset=reset,
@@ -208,6 +207,19 @@ class _BaseMLP(BaseEstimator):
         Xs = self._scale_inputs(X, first=reset)
         sizes = layer_sizes(X.shape[1], self._validate_hidden(), Y.shape[1])
         return TrainingData(Xs, Y, sizes)
+
+    def _check_data(self, *args, **kwargs):
+        """scikit-learn's ``validate_data``, saying what to do with text in X."""
+        try:
+            return validate_data(self, *args, **kwargs)
+        except ValueError as err:
+            if "could not convert string to float" not in str(err):
+                raise
+            raise ValueError(
+                f"X must be numeric: {err}. Encode text or categorical columns "
+                "as numbers first, e.g. with sklearn.preprocessing.OneHotEncoder "
+                "in a Pipeline."
+            ) from err
 
     def update_rule(self):
         """The :class:`~sk_metabp.rules.UpdateRule` that ``fit`` trains with."""
@@ -438,8 +450,8 @@ class _BaseMLP(BaseEstimator):
     def _check_X(self, X):
         """Validated float X for prediction (sparse X densified)."""
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, accept_sparse=("csr", "csc"), dtype=np.float64
+        X = self._check_data(
+            X, reset=False, accept_sparse=("csr", "csc"), dtype=np.float64
         )
         return X.toarray() if sparse.issparse(X) else X
 
@@ -590,9 +602,14 @@ class _BaseMLPClassifier(ClassifierMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            hint = (
+                " For a continuous target use BackpropMLPRegressor."
+                if kind.startswith("continuous")
+                else ""
+            )
             raise ValueError(
                 f"Unknown label type: {kind!r}. {type(self).__name__} handles "
-                "binary, multiclass and multilabel-indicator targets."
+                f"binary, multiclass and multilabel-indicator targets.{hint}"
             )
         if first:
             self._label_binarizer = LabelBinarizer().fit(

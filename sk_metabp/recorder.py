@@ -367,20 +367,20 @@ class TrajectoryRecorder(BaseEstimator):
 
         if self.estimator is None:
             return [BackpropMLPClassifier()]
-        if isinstance(self.estimator, (list, tuple)):
-            if not self.estimator:
-                raise ValueError(
-                    "estimator is an empty list; pass one teacher or more."
-                )
-            return [clone(t) for t in self.estimator]
-        return [clone(self.estimator)]
+        teachers = self.estimator
+        if not isinstance(teachers, (list, tuple)):
+            teachers = [teachers]
+        elif not teachers:
+            raise ValueError("estimator is an empty list; pass one teacher or more.")
+        for t in teachers:
+            _check_teacher(t)
+        return [clone(t) for t in teachers]
 
     def _plan(self, teacher, X, y, rate=None, classes=None):
         """Check one teacher and its data; size its recording.
 
         ``rate`` is the mode's learning rate, the teacher's when None.
         """
-        _check_teacher(teacher)
         if classes is not None and not is_classifier(teacher):
             raise ValueError(
                 f"classes is for classifier teachers; {type(teacher).__name__} "
