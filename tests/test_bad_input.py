@@ -293,10 +293,10 @@ def test_inf_learner_falls_back_to_backprop(mode, max_update):
 
 # -- the matrix: every estimator and the recorder, every kind of bad input -------
 #
-# Left out on purpose: sparse X and single-sample (partial_)fit. Their support is
-# being added (scikit-learn parity); today both are clear errors (dense data
-# required, "use .toarray()"; a minimum of 2 samples), and those cells will
-# change with that work, so this matrix does not pin them.
+# Left out on purpose: sparse X and single-sample (partial_)fit. Both belong to
+# the scikit-learn parity work, which tests them: sparse X is accepted (and
+# densified), and a one-sample partial_fit is a valid chunk for the backprop
+# estimators; this matrix does not pin them.
 
 ESTIMATORS = {
     "BackpropMLPClassifier": lambda: BackpropMLPClassifier((2,), max_iter=3),
