@@ -31,10 +31,14 @@ predictions back to weight and bias changes:
 - :class:`LinkMode`: one row per connection and per bias, with the link's local
   variables (:data:`LINK_VARIABLES`); the target is the link's change ``dw``.
   Every topology has the same columns. The learner stands in for rule (3); the
-  delta it may see comes from rules (5) and (6).
+  delta it may see comes from rules (5) and (6). With a mini-batch the row
+  holds the batch's statistics (:data:`LINK_BATCH`).
 - :class:`DeltaMode`: one row per hidden neuron, its neighbourhood as features
   (:data:`DELTA_VARIABLES`) and its delta as the target: the learner stands in for
-  rule (6); rules (3) and (5) stay analytic.
+  rule (6); rules (3) and (5) stay analytic. With a mini-batch there is one row
+  per hidden neuron and pattern (each pattern's own values), and rule (3)
+  averages the batch's changes as backprop does.
+- :class:`NetworkMode` holds one pattern: it takes only ``batch_size=1``.
 """
 
 import re
@@ -73,8 +77,28 @@ LINK_VARIABLES = {
     "activations the links into layer l carry (layer l - 1's and the bias's 1)",
     "delta_n": "delta over its rms across the receiving layer",
     "err_n": "err over its rms across the receiving layer",
-    "log_scale": "log s_l, the receiving layer's scale s_l = rms(delta) * rms(a): "
-    "the rms over the layer's links of backprop's change per unit rate",
+    "log_scale": "log s_l, the receiving layer's scale: the rms over the layer's "
+    "links of g, backprop's change per unit rate (rms(delta) * rms(a) for one "
+    "pattern)",
+    "g": "backprop's change per unit rate, delta_i * a_j (the batch-mean "
+    "gradient step)",
+    "g_n": "g / s_l, g in units of its layer's scale",
+}
+
+#: Link mode with a mini-batch of B patterns per update: what each variable
+#: holds. Every value is the same as for one pattern when B = 1.
+LINK_BATCH = {
+    "w": "the weight (or bias) during the update",
+    "a, in, fp, y, delta": "the batch mean of the pattern values",
+    "err": "the batch mean: ev_i - y_i at an output, sum_h delta_h w_hi (of "
+    "the mean deltas) in a hidden layer",
+    "a_n, delta_n, err_n": "the batch means over their rms across the layer",
+    "g": "(1 / B) sum_b delta_i^b a_j^b, the batch mean of the product (not "
+    "the product of the means): backprop's batch-mean change per unit rate",
+    "log_scale, g_n": "s_l is the rms of g over the layer's links",
+    "is_bias, is_output, depth, fan_in": "constants of the link",
+    "targets": "dw is the teacher's change for the whole batch (backprop's: "
+    "the batch-mean change); dw_r subtracts rate * g",
 }
 
 #: Link mode: what the target column holds, and its name. ``s_l`` is the
@@ -184,11 +208,6 @@ def sizes_from_names(names):
     return [found[1][1]] + [found[l][0] for l in range(1, len(found) + 1)]
 
 
-def _first_rows(a):
-    """(K, B, n) -> (K, n): the update's single pattern (modes need B = 1)."""
-    return a[:, 0]
-
-
 def _flat_coefs(step):
     K = step.n_networks
     return [c.reshape(K, -1) for c in step.coefs]
@@ -260,10 +279,11 @@ class _Mode:
     #: rows of two topologies can have as many columns (1-4-1 and 1-2-2-1).
     count_checks_layout = True
 
-    def __init__(self, sizes, variables=None, learning_rate=None):
+    def __init__(self, sizes, variables=None, learning_rate=None, batch_size=1):
         self.sizes = list(sizes)
         self.layout = ParamLayout(sizes)
         self.learning_rate = learning_rate
+        self.batch_size = int(batch_size)
 
     @property
     def n_features(self):
@@ -293,7 +313,8 @@ class _Mode:
     def learned_state(self, step, rule):
         """Buffers for :meth:`learned_changes` during one training run."""
         K = step.n_networks
-        return {"rows": np.empty((K, self.rows_per_update, self.n_features))}
+        shape = (K, self.rows_per_update, self.n_features)
+        return {"rows": np.empty(shape, dtype=rule.dtype)}
 
     def learned_changes(self, step, rule, out, state):
         """Write the changes a learned rule makes at ``step`` into ``out``.
@@ -343,8 +364,8 @@ class NetworkMode(_Mode):
     name = "network"
     count_checks_layout = False
 
-    def __init__(self, sizes, variables=None, learning_rate=None):
-        super().__init__(sizes, variables, learning_rate)
+    def __init__(self, sizes, variables=None, learning_rate=None, batch_size=1):
+        super().__init__(sizes, variables, learning_rate, batch_size)
         self.variables = _check_variables(
             variables, NETWORK_VARIABLES, PRESETS["paper"], "network"
         )
@@ -479,103 +500,180 @@ class NetworkMode(_Mode):
         np.copyto(out, predicted[:, 0])
 
 
-def _hidden_errors(step):
-    """``sum_h delta_h w_hi`` of every hidden layer, then ``ev - y`` at the outputs."""
-    deltas = step.deltas()
-    return [
-        np.matmul(d, w.transpose(0, 2, 1))[:, 0]
-        for d, w in zip(deltas[1:], step.coefs[1:])
-    ] + [step.err[:, 0]]
+def _batch_mean(a, out):
+    """(K, B, n) -> (K, n): the batch mean of ``a`` into ``out``; at B = 1 the
+    pattern's own values (a view, so one pattern's values are kept exactly)."""
+    if a.shape[1] == 1:
+        return a[:, 0]
+    return np.divide(np.add.reduce(a, axis=1, out=out), a.shape[1], out=out)
 
 
-def _params(step):
-    return [*_flat_coefs(step), *step.intercepts]
+def _rms(a, out):
+    """Root-mean-square over the last axis of ``a`` (K, n) into ``out`` (K, 1)."""
+    np.einsum("kn,kn->k", a, a, out=out[:, 0])
+    np.divide(out, a.shape[1], out=out)
+    return np.sqrt(out, out=out)
 
 
-def _activations(step):
-    return [a[:, 0] for a in step.acts]
+class _LinkSource:
+    """One training run's buffers for link rows, filled in place at every update.
 
-
-def _rms(a):
-    """Root-mean-square over the last axis of (K, n): shape (K, 1)."""
-    return np.sqrt(np.einsum("kn,kn->k", a, a)[:, None] / a.shape[1])
-
-
-def _sending_rms(step):
-    """rms of what the links into layer l carry (layer l - 1 and the bias's 1).
-
-    One (K, 1) array per receiving layer l = 1..L.
+    Per network, the quantities the variables need are computed straight into
+    the segments of one source vector ``src`` (see :func:`link_gather_index`),
+    whose constants are written once; ``rows`` then gathers every link's row
+    from it in one ``take``. The layer scales ``s_l`` and, when a target or a
+    variable needs them, each row's scale are kept for :meth:`LinkMode.changes`
+    and :meth:`LinkMode.targets` of the same update. At B = 1 every value is
+    computed by the same operations as for one pattern; at B > 1 see
+    :data:`LINK_BATCH`.
     """
-    out = []
-    for x in step.acts[:-1]:
-        a = x[:, 0]
-        out.append(
-            np.sqrt((np.einsum("kj,kj->k", a, a)[:, None] + 1.0) / (a.shape[1] + 1))
+
+    def __init__(self, mode, K):
+        sizes, L = mode.sizes, len(mode.sizes) - 1
+        self.mode = mode
+        self.src = np.empty((K, mode._n_dynamic + len(mode._const_table)))
+        self.src[:, mode._n_dynamic :] = mode._const_table
+        seg = {s: self.src[:, a:b] for s, (a, b) in mode._spans.items()}
+        self.seg = seg
+        chosen = set(mode.variables)
+        self.need_scales = bool(chosen & {"log_scale", "g_n"}) or (
+            mode.target != "change"
         )
-    return out
+        self.need_g = bool(chosen & {"g", "g_n"})
 
+        def cut(buf, lengths):
+            out, pos = [], 0
+            for n in lengths:
+                out.append(buf[:, pos : pos + n])
+                pos += n
+            return out
 
-def _normalised_acts(step):
-    """Per receiving layer l: layer l - 1's activations, then the bias's 1, over
-    their rms."""
-    parts = []
-    for x, r in zip(step.acts[:-1], _sending_rms(step)):
-        r = np.maximum(r, LINK_SCALE_FLOOR)
-        parts += [x[:, 0] / r, 1.0 / r]
-    return parts
+        neurons = sizes[1:]
+        # per-layer views of the segments (layers 1..L; acts 0..L)
+        self.views = {
+            s: cut(seg[s], neurons)
+            for s in ("in", "fp", "err", "delta", "delta_n", "err_n")
+            if s in seg
+        }
+        if "acts" in seg:
+            self.views["acts"] = cut(seg["acts"], sizes)
+        if "a_n" in seg:
+            blocks = cut(seg["a_n"], [n + 1 for n in sizes[:-1]])
+            self.views["a_n"] = [(b[:, :-1], b[:, -1:]) for b in blocks]
+        # batch means at B > 1 (at B = 1 views of the step's arrays stand in)
+        self.mean_acts = [np.empty((K, n)) for n in sizes]
+        self.mean_ins = [np.empty((K, n)) for n in neurons]
+        self.mean_fp = [np.empty((K, n)) for n in neurons]
+        self.mean_deltas = [np.empty((K, n)) for n in neurons]
+        self.errors = self.views.get("err") or [np.empty((K, n)) for n in neurons]
+        self.send_rms = [np.empty((K, 1)) for _ in range(L)]
+        self.floored = [np.empty((K, 1)) for _ in range(L)]
+        self.tmp = [np.empty((K, 1)) for _ in range(L)]
+        self.scales = np.empty((K, L))
+        self.layer_scales = [self.scales[:, l : l + 1] for l in range(L)]
+        self.row_scales = np.empty((K, mode.layout.n_params))
+        self.g = seg["g"] if "g" in seg else np.empty((K, mode.layout.n_params))
+        self.g_coefs, self.g_intercepts = mode.layout.views(self.g)
+        self.g_square = np.empty_like(self.g)
 
+    def fill(self, step):
+        """Compute this update's source vectors, scales and row scales."""
+        mode, views, seg = self.mode, self.views, self.seg
+        B = step.acts[0].shape[1]
+        if "params" in seg:
+            params = mode.layout.base_of(step.coefs, step.intercepts)
+            if params is None:
+                mode.layout.flatten(step.coefs, step.intercepts, out=seg["params"])
+            else:
+                np.copyto(seg["params"], params)
+        acts = [_batch_mean(a, m) for a, m in zip(step.acts, self.mean_acts)]
+        deltas = step.deltas()
+        mean_d = [_batch_mean(d, m) for d, m in zip(deltas, self.mean_deltas)]
+        for name, values, buffers in (
+            ("acts", acts, None),
+            ("in", step.ins, self.mean_ins),
+            ("fp", step.fprime() if "fp" in seg else None, self.mean_fp),
+            ("delta", mean_d, None),
+        ):
+            if name in views:
+                for v, out, mean in zip(values, views[name], buffers or values):
+                    np.copyto(out, v if buffers is None else _batch_mean(v, mean))
+        # err: sum_h delta_h w_hi in hidden layers (of the mean deltas), ev - y
+        # at the outputs
+        if "err" in seg or "err_n" in seg:
+            errors = self.errors
+            for d, w, out in zip(mean_d[1:], step.coefs[1:], errors):
+                np.matmul(d[:, None, :], w.transpose(0, 2, 1), out=out[:, None, :])
+            np.copyto(errors[-1], _batch_mean(step.err, errors[-1]))
+        # rms of what the links into layer l carry: layer l - 1 and the bias's 1
+        for a, r in zip(acts, self.send_rms):
+            np.einsum("kj,kj->k", a, a, out=r[:, 0])
+            np.add(r, 1.0, out=r)
+            np.divide(r, a.shape[1] + 1, out=r)
+            np.sqrt(r, out=r)
+        if "a_n" in views:
+            for a, r, f, (x_n, one_n) in zip(
+                acts, self.send_rms, self.floored, views["a_n"]
+            ):
+                np.maximum(r, LINK_SCALE_FLOOR, out=f)
+                np.divide(a, f, out=x_n)
+                np.divide(1.0, f, out=one_n)
+        for name, values in (("delta_n", mean_d), ("err_n", self.errors)):
+            if name in views:
+                for v, out, t in zip(values, views[name], self.tmp):
+                    np.maximum(_rms(v, t), LINK_SCALE_FLOOR, out=t)
+                    np.divide(v, t, out=out)
+        if self.need_g or (self.need_scales and B > 1):
+            self._gradient(step.acts, deltas, B)
+        if self.need_scales:
+            self._scales(mean_d, B)
+            if "log_scale" in seg:
+                np.log(self.scales, out=seg["log_scale"])
+            np.take(self.scales, mode._row_layer, axis=1, out=self.row_scales)
+            if "g_n" in seg:
+                np.divide(self.g, self.row_scales, out=seg["g_n"])
 
-def _per_layer(parts):
-    return [p / np.maximum(_rms(p), LINK_SCALE_FLOOR) for p in parts]
+    def _gradient(self, acts, deltas, B):
+        """g: the batch mean of ``delta_i a_j`` on every link (a = 1 on a bias)."""
+        for a, d, gw, gb in zip(acts, deltas, self.g_coefs, self.g_intercepts):
+            if B == 1:
+                np.multiply(a.transpose(0, 2, 1), d, out=gw)
+                np.copyto(gb, d[:, 0])
+            else:
+                np.matmul(a.transpose(0, 2, 1), d, out=gw)
+                np.divide(gw, B, out=gw)
+                np.divide(np.add.reduce(d, axis=1, out=gb), B, out=gb)
 
+    def _scales(self, mean_d, B):
+        """``s_l``, the rms of g over layer l's links, floored."""
+        if B == 1:
+            # the rms of delta_i * a_j over the layer factorises
+            for d, r, s, t in zip(mean_d, self.send_rms, self.layer_scales, self.tmp):
+                np.multiply(_rms(d, t), r, out=s)
+        else:
+            np.multiply(self.g, self.g, out=self.g_square)
+            gw, gb = self.mode.layout.views(self.g_square)
+            for w, b, s, t in zip(gw, gb, self.layer_scales, self.tmp):
+                K = w.shape[0]
+                np.add.reduce(w.reshape(K, -1), axis=1, out=t[:, 0])
+                np.add(t, np.add.reduce(b, axis=1)[:, None], out=t)
+                np.divide(t, w.shape[1] * w.shape[2] + b.shape[1], out=t)
+                np.sqrt(t, out=s)
+        np.maximum(self.scales, LINK_SCALE_FLOOR, out=self.scales)
 
-def _normalised_deltas(step):
-    return _per_layer(_deltas(step))
-
-
-def _normalised_errors(step):
-    return _per_layer(_hidden_errors(step))
-
-
-def link_layer_scales(step):
-    """Each layer's scale ``s_l = rms(delta_l) * rms(a)``, (K, 1) per layer 1..L.
-
-    The rms over layer l's links (weights and biases) of backprop's change per
-    unit rate, ``delta_i * a_j``, floored at :data:`LINK_SCALE_FLOOR`.
-    """
-    return [
-        np.maximum(_rms(d[:, 0]) * r, LINK_SCALE_FLOOR)
-        for d, r in zip(step.deltas(), _sending_rms(step))
-    ]
-
-
-def _log_scales(step):
-    return [np.log(s) for s in link_layer_scales(step)]
-
-
-#: Link mode: a segment of the per-network source vector -> its (K, n) arrays.
-#: ``params`` in ParamLayout order, ``acts`` over layers 0..L, the rest over the
-#: neurons of layers 1..L.
-_LINK_PARTS = {
-    "params": _params,
-    "acts": _activations,
-    "in": _net_inputs,
-    "fp": _fprimes,
-    "err": _hidden_errors,
-    "delta": _deltas,
-    "a_n": _normalised_acts,
-    "delta_n": _normalised_deltas,
-    "err_n": _normalised_errors,
-    "log_scale": _log_scales,
-}
+    def rows(self, out):
+        """Gather every link's row into ``out`` (K, n_params, n_features)."""
+        # every index is in range; mode="clip" only spares take a buffered copy
+        np.take(self.src, self.mode._index, axis=1, out=out, mode="clip")
+        return out
 
 
 class _Gather:
     """What :func:`link_gather_index` returns (see there)."""
 
-    def __init__(self, index, segments, n_dynamic, const_table, row_layer):
+    def __init__(self, index, spans, n_dynamic, const_table, row_layer):
         self.index = index
-        self.segments = segments
+        self.spans = spans
         self.n_dynamic = n_dynamic
         self.const_table = const_table
         self.row_layer = row_layer
@@ -614,8 +712,9 @@ def link_gather_index(sizes, variables):
     """The fixed index that gathers link mode's rows from one source vector.
 
     Per network, the quantities ``variables`` need are laid end to end in a
-    source vector: the dynamic segments (``segments``, in order, ``n_dynamic``
-    values: parameters, activations, per-neuron quantities), then
+    source vector: the dynamic segments (``spans``, name -> (start, stop), in
+    order, ``n_dynamic`` values: parameters, activations, per-neuron
+    quantities, per-link gradients), then
     ``const_table``, the sorted distinct constants (1, the activation a bias
     row carries, and the values of the constant columns). ``index``, shape
     ``(n_params, len(variables))``, picks each row's cells from it;
@@ -635,6 +734,8 @@ def link_gather_index(sizes, variables):
     }
     seg_len = {
         "params": n_rows,
+        "g": n_rows,
+        "g_n": n_rows,
         "acts": int(sum(sizes)),
         "a_n": int(blocks[-1]),
         "log_scale": L,
@@ -648,6 +749,8 @@ def link_gather_index(sizes, variables):
             for s in ("in", "fp", "err", "delta", "a_n", "delta_n", "err_n")
         },
         "log_scale": "log_scale" in chosen,
+        "g": "g" in chosen,
+        "g_n": "g_n" in chosen,
     }
     segments = [s for s, need in needed.items() if need]
     n_neurons = int(sum(sizes[1:]))
@@ -663,8 +766,8 @@ def link_gather_index(sizes, variables):
 
     index = np.empty((n_rows, len(variables)), dtype=np.intp)
     for c, var in enumerate(variables):
-        if var == "w":
-            index[:, c] = start["params"] + np.arange(n_rows)
+        if var in ("w", "g", "g_n"):
+            index[:, c] = start["params" if var == "w" else var] + np.arange(n_rows)
         elif var == "a":
             index[:, c] = np.where(bias, constant(1.0), start["acts"] + send)
         elif var == "y":
@@ -677,7 +780,8 @@ def link_gather_index(sizes, variables):
             index[:, c] = constant(const[var])
         else:
             index[:, c] = start[var] + recv
-    return _Gather(index, segments, pos, const_table, row_layer)
+    spans = {s: (start[s], start[s] + seg_len.get(s, n_neurons)) for s in segments}
+    return _Gather(index, spans, pos, const_table, row_layer)
 
 
 class LinkMode(_Mode):
@@ -725,8 +829,10 @@ class LinkMode(_Mode):
 
     name = "link"
 
-    def __init__(self, sizes, variables=None, learning_rate=None, target="change"):
-        super().__init__(sizes, variables, learning_rate)
+    def __init__(
+        self, sizes, variables=None, learning_rate=None, target="change", batch_size=1
+    ):
+        super().__init__(sizes, variables, learning_rate, batch_size)
         self.variables = _check_variables(
             variables, LINK_VARIABLES, LINK_DEFAULT, "link"
         )
@@ -759,7 +865,7 @@ class LinkMode(_Mode):
         self.rows_per_update = self.layout.n_params
         gather = link_gather_index(self.sizes, self.variables)
         self._index = gather.index
-        self._segments = gather.segments
+        self._spans = gather.spans
         self._n_dynamic = gather.n_dynamic
         self._const_table = gather.const_table
         self._row_layer = gather.row_layer
@@ -770,37 +876,61 @@ class LinkMode(_Mode):
             text += f", target {self.target!r}"
         return text
 
-    def features(self, step, out=None):
+    def source(self, step):
+        """A :class:`_LinkSource` for ``step``'s networks, filled for ``step``.
+
+        One training run keeps one and calls its ``fill`` at every update.
+        """
+        source = _LinkSource(self, step.n_networks)
+        source.fill(step)
+        return source
+
+    def features(self, step, out=None, source=None):
         """Each link's row: shape ``(K, n_params, n_features)``.
 
-        With ``out`` (any float dtype) the rows are written into it directly.
+        With ``out`` (any float dtype) the rows are written into it directly;
+        ``source``, already filled for ``step``, spares computing it again.
         """
-        K = step.n_networks
-        n_dyn = self._n_dynamic
-        src = np.empty((K, n_dyn + len(self._const_table)))
-        if n_dyn:
-            parts = []
-            for s in self._segments:
-                parts.extend(_LINK_PARTS[s](step))
-            np.concatenate(parts, axis=1, out=src[:, :n_dyn])
-        src[:, n_dyn:] = self._const_table
+        if source is None:
+            source = self.source(step)
         if out is None:
-            out = np.empty((K, self.rows_per_update, self.n_features))
-        # every index is in range; mode="clip" only spares take a buffered copy
-        np.take(src, self._index, axis=1, out=out, mode="clip")
-        return out
+            out = np.empty((step.n_networks, self.rows_per_update, self.n_features))
+        return source.rows(out)
 
     def unit_names(self):
         return weight_names(self.sizes) + bias_names(self.sizes)
 
+    def row_writer(self):
+        # one source for the recorded run, filled at each sampled update
+        sources = {}
+
+        def write(step, dcoefs, dintercepts, out):
+            K = step.n_networks
+            if K not in sources:
+                sources[K] = _LinkSource(self, K)
+            source = sources[K]
+            source.fill(step)
+            n = self.n_features
+            self.features(step, out=out[:, :, :n], source=source)
+            self.targets(step, dcoefs, dintercepts, out=out[:, :, n:], source=source)
+
+        return write
+
     def learned_state(self, step, rule):
-        state = super().learned_state(step, rule)
+        K, R = step.n_networks, self.rows_per_update
+        state = {
+            "rows": np.empty((K, R, self.n_features), dtype=rule.dtype),
+            "source": _LinkSource(self, K),
+            "backprop": self._backprop(step),
+        }
         if self.odd_columns is not None:
-            state["odd"] = np.empty((step.n_networks, self.rows_per_update, 1))
+            state["odd"] = np.empty((K, R, 1))
         return state
 
     def learned_changes(self, step, rule, out, state):
-        rows = self.features(step, out=state["rows"])
+        source = state["source"]
+        source.fill(step)
+        rows = source.rows(state["rows"])
         predicted = rule.predict(rows)
         if self.odd_columns is not None:
             # the odd part in the error: (f(x) - f(x~)) / 2
@@ -810,90 +940,109 @@ class LinkMode(_Mode):
             odd -= rule.predict(rows)
             odd *= 0.5
             predicted = odd
-        self.changes(step, predicted, out)
+        self.changes(step, predicted, out, source=source, backprop=state["backprop"])
 
     def row_scales(self, step):
         """Each row's layer scale ``s_l``: shape ``(K, n_params)``."""
-        scales = np.concatenate(link_layer_scales(step), axis=1)
-        return scales[:, self._row_layer]
+        return self.source(step).row_scales
 
-    def backprop_changes(self, step):
+    def _backprop(self, step):
+        """Backprop at the mode's rate, started for ``step``'s networks, or None."""
+        if not self.target.startswith("residual"):
+            return None
+        rule = BackpropRule(self.learning_rate)
+        rule.start(step)
+        return rule
+
+    def backprop_changes(self, step, backprop=None):
         """Backprop's changes at the mode's rate, flat: shape ``(K, n_params)``.
 
-        Computed as :class:`~sk_metabp._mlp.BackpropRule` computes an online
-        update (``rate * delta``, then its product with the activations), so
-        the values are the same to the last bit.
+        Computed by :class:`~sk_metabp.rules.BackpropRule` (the batch-mean
+        change at B > 1), so the values are the same to the last bit.
+        ``backprop`` is such a rule, started for ``step``'s networks.
         """
-        K = step.n_networks
-        rate = np.array(self.learning_rate)
-        biases = [np.multiply(d, rate) for d in step.deltas()]
-        weights = [
-            np.multiply(a.transpose(0, 2, 1), db).reshape(K, -1)
-            for a, db in zip(step.acts, biases)
-        ]
-        return np.concatenate(weights + [db[:, 0] for db in biases], axis=1)
+        if backprop is None:
+            backprop = BackpropRule(self.learning_rate)
+            backprop.start(step)
+        backprop(step)
+        return backprop.flat
 
-    def targets(self, step, dcoefs, dintercepts, out=None):
+    def targets(self, step, dcoefs, dintercepts, out=None, source=None):
         """Each link's target (``target``): shape ``(K, n_params, 1)``."""
         flat = self.layout.flatten(dcoefs, dintercepts)
         if self.target.startswith("residual"):
             flat -= self.backprop_changes(step)
         if self.target != "change":
-            flat /= self.row_scales(step)
+            flat /= (source or self.source(step)).row_scales
         if out is None:
             return flat[:, :, None]
         out[:, :, 0] = flat
         return out
 
-    def changes(self, step, predicted, out):
-        """Write the changes the predictions ``(K, n_params, 1)`` stand for."""
+    def changes(self, step, predicted, out, source=None, backprop=None):
+        """Write the changes the predictions ``(K, n_params, 1)`` stand for.
+
+        ``source`` (filled for ``step``) and ``backprop`` (see
+        :meth:`backprop_changes`) are a training run's, kept between updates.
+        """
         if self.target == "change":
             np.copyto(out, predicted[:, :, 0])
             return
-        np.multiply(predicted[:, :, 0], self.row_scales(step), out=out)
+        scales = (source or self.source(step)).row_scales
+        np.multiply(predicted[:, :, 0], scales, out=out)
         if self.target.startswith("residual"):
-            out += self.backprop_changes(step)
+            out += self.backprop_changes(step, backprop)
 
 
 class DeltaMode(_Mode):
-    """One row per hidden neuron, predicting its delta (rule 6)."""
+    """One row per hidden neuron, predicting its delta (rule 6).
+
+    With ``batch_size`` B > 1 an update has one row per pattern and hidden
+    neuron (``B * n_hidden`` rows, pattern by pattern within each layer), each
+    with that pattern's values: the predicted deltas replace rule (6)'s per
+    pattern, and rule (3) averages the batch's changes as backprop does.
+    """
 
     name = "delta"
 
-    def __init__(self, sizes, variables=None, learning_rate=None):
-        super().__init__(sizes, variables, learning_rate)
+    def __init__(self, sizes, variables=None, learning_rate=None, batch_size=1):
+        super().__init__(sizes, variables, learning_rate, batch_size)
         self.variables = _check_variables(
             variables, DELTA_VARIABLES, DELTA_DEFAULT, "delta"
         )
         self.feature_names = list(self.variables)
         self.target_names = ["delta"]
-        self.rows_per_update = sum(sizes[1:-1])
+        self.rows_per_update = sum(sizes[1:-1]) * self.batch_size
 
     def _layer_features(self, step, l, deltas, K):
-        """Rows of hidden layer l (1-based) given the deltas of layer l + 1."""
+        """Rows of hidden layer l (1-based) given the deltas of layer l + 1.
+
+        One row per pattern of the batch and neuron of the layer, pattern by
+        pattern: shape ``(K, B * n_l, n_features)``.
+        """
         L = len(self.sizes) - 1
         w_next = step.coefs[l]  # (K, n_l, n_{l+1}): from layer l into l + 1
-        n = self.sizes[l]
+        shape = step.ins[l - 1].shape  # (K, B, n_l)
         cols = []
         for var in self.variables:
             if var == "in":
-                cols.append(_first_rows(step.ins[l - 1]))
+                cols.append(step.ins[l - 1])
             elif var == "fp":
-                cols.append(_first_rows(step.fprime()[l - 1]))
+                cols.append(step.fprime()[l - 1])
             elif var == "h":
-                cols.append(_first_rows(step.acts[l]))
+                cols.append(step.acts[l])
             elif var == "back":
-                cols.append(np.matmul(deltas[l], w_next.transpose(0, 2, 1))[:, 0])
+                cols.append(np.matmul(deltas[l], w_next.transpose(0, 2, 1)))
             elif var == "w_out":
-                cols.append(np.abs(w_next).sum(axis=2))
+                cols.append(np.broadcast_to(np.abs(w_next).sum(axis=2)[:, None], shape))
             elif var == "depth":
-                cols.append(np.full((K, n), l / L))
+                cols.append(np.full(shape, l / L))
             elif var == "fan_out":
-                cols.append(np.full((K, n), float(self.sizes[l + 1])))
-        return np.stack(cols, axis=2)
+                cols.append(np.full(shape, float(self.sizes[l + 1])))
+        return np.stack(cols, axis=3).reshape(K, -1, len(cols))
 
     def features(self, step, out=None):
-        """Every hidden neuron's row: shape ``(K, n_hidden, n_features)``."""
+        """Every hidden neuron's rows: shape ``(K, B * n_hidden, n_features)``."""
         deltas = step.deltas()
         K = step.n_networks
         rows = [
@@ -909,8 +1058,13 @@ class DeltaMode(_Mode):
         return out
 
     def unit_names(self):
-        s = self.sizes
-        return [f"h{l}_{i}" for l in range(1, len(s) - 1) for i in range(s[l])]
+        s, B = self.sizes, self.batch_size
+        return [
+            f"h{l}_{i}"
+            for l in range(1, len(s) - 1)
+            for _ in range(B)
+            for i in range(s[l])
+        ]
 
     def learned_state(self, step, rule):
         # rules (5) and (3) stay analytic, at the mode's rate
@@ -934,13 +1088,14 @@ class DeltaMode(_Mode):
         K = step.n_networks
         for l in range(len(self.sizes) - 2, 0, -1):
             rows = self._layer_features(step, l, deltas, K)
-            deltas[l - 1][:, 0] = predict(rows)[:, :, 0]
+            d = deltas[l - 1]
+            d[...] = predict(rows)[:, :, 0].reshape(d.shape)
 
     def targets(self, step, dcoefs, dintercepts, out=None):
         deltas = step.deltas()[:-1]
         K = step.n_networks
         flat = (
-            np.concatenate([_first_rows(d) for d in deltas], axis=1)
+            np.concatenate([d.reshape(K, -1) for d in deltas], axis=1)
             if deltas
             else np.empty((K, 0))
         )
@@ -953,19 +1108,31 @@ class DeltaMode(_Mode):
 MODES = {"network": NetworkMode, "link": LinkMode, "delta": DeltaMode}
 
 
-def make_mode(mode, sizes, variables=None, learning_rate=None, target="change"):
+def make_mode(
+    mode, sizes, variables=None, learning_rate=None, target="change", batch_size=1
+):
     """Build the mode called ``mode`` for networks of layer ``sizes``.
 
     ``target`` is link mode's (see :class:`LinkMode`); the other modes take
-    only ``"change"``.
+    only ``"change"``. ``batch_size`` is the patterns per update the rows
+    describe (see :data:`LINK_BATCH` and :class:`DeltaMode`); network mode's
+    rows hold one pattern, so it takes only 1.
     """
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; choose one of {sorted(MODES)}.")
+    if mode == "network" and batch_size != 1:
+        raise ValueError(
+            "mode='network' trains online: its rows hold one pattern's inputs "
+            f"and outputs; got batch_size={batch_size}. Use batch_size=1, or "
+            "mode='link' or mode='delta', whose rows describe a mini-batch."
+        )
     if mode == "link":
-        return LinkMode(sizes, variables, learning_rate, target=target)
+        return LinkMode(
+            sizes, variables, learning_rate, target=target, batch_size=batch_size
+        )
     if target != "change":
         raise ValueError(
             f"target={target!r} is for mode='link'; mode={mode!r} predicts "
             "its own targets (target='change')."
         )
-    return MODES[mode](sizes, variables, learning_rate)
+    return MODES[mode](sizes, variables, learning_rate, batch_size)

@@ -159,7 +159,13 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
     max_iter : int, default=200
         The student's epochs.
     batch_size : int, default=1
-        Online training (the recorded rows describe one pattern per update).
+        Patterns per update of the student, and of the default teacher. 1 is
+        online training (the paper's); network mode takes only 1. In link and
+        delta modes a larger batch gives the learner the batch's statistics
+        (link mode: the batch means and the batch-mean gradient, see
+        :data:`~sk_metabp._modes.LINK_BATCH`; delta mode: one row per hidden
+        neuron and pattern), and the default teacher records backprop's
+        batch-mean changes at the same batch size.
     shuffle, init_scale, tol, n_iter_no_change, warm_start, random_state, verbose
         As in :class:`BackpropMLPClassifier`, for the student.
     max_update : float or None, default=1.0
@@ -292,6 +298,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
                     activation=self.activation,
                     loss=self.loss,
                     max_iter=self.max_iter,
+                    batch_size=self.batch_size,
                     shuffle=self.shuffle,
                     init_scale=self.init_scale,
                 )
@@ -335,21 +342,17 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         -------
         self : object
         """
-        if self.batch_size != 1:
-            raise ValueError(
-                "LearnedRuleMLPClassifier trains online (batch_size=1): the "
-                "learner reads one pattern's state per update; got "
-                f"batch_size={self.batch_size}."
-            )
         teachers = self._teachers()
-        _, _, sizes = self.training_data(X, y, classes=classes)
-        # delta mode's rule (3) steps at the (first) teacher's rate
+        X_enc, _, sizes = self.training_data(X, y, classes=classes)
+        # delta mode's rule (3) steps at the (first) teacher's rate; network
+        # mode refuses batch_size > 1
         self.mode_ = make_mode(
             self.mode,
             sizes,
             self.variables,
             getattr(teachers[0].update_rule(), "learning_rate", PAPER_RATE),
             target=self.target,
+            batch_size=min(self.batch_size, X_enc.shape[0]),
         )
         self.layout_ = self.mode_.describe()
         if isinstance(self.learner, FrozenEstimator):

@@ -26,23 +26,28 @@ def _check_teacher(estimator):
         )
 
 
-def _check_online(estimator):
-    """Refuse a teacher that does not train online (its parameters validated)."""
-    if estimator.batch_size != 1:
+def _check_online(estimator, mode):
+    """Refuse a network-mode teacher that does not train online (its
+    parameters validated)."""
+    if mode == "network" and estimator.batch_size != 1:
         raise ValueError(
-            f"The teacher trains with batch_size={estimator.batch_size}; the "
-            "recorder samples online training (one pattern per update, the "
-            "paper's way). Set the teacher's batch_size=1."
+            f"The teacher trains with batch_size={estimator.batch_size}; network "
+            "mode records online training (one pattern per update, the paper's "
+            "way). Set the teacher's batch_size=1, or record in mode='link' or "
+            "mode='delta', whose rows describe a mini-batch."
         )
 
 
-def _sample_updates(n_updates, every):
+def _sample_updates(n_updates, every, candidates=None):
     """The updates to keep: one from each block of ``every`` consecutive updates.
 
     The offset inside each block is drawn from a generator seeded by ``every``:
     a fixed stride would see only some patterns whenever it shares a factor with
-    the number of patterns.
+    the number of patterns. ``candidates``, the updates that may be kept (all
+    ``n_updates`` when None), are sampled the same way.
     """
+    if candidates is not None:
+        return candidates[_sample_updates(len(candidates), every)]
     starts = np.arange(0, n_updates, every)
     if every == 1:
         return starts
@@ -100,8 +105,12 @@ class TrajectoryRecorder(BaseEstimator):
     update: the state the update rule saw (the features) and the change it made
     (the targets), in the layout of ``mode`` (see :mod:`sk_metabp._modes` for
     the columns). Run k is exactly ``clone(estimator).set_params(
-    random_state=seeds_[k]).fit(X, y)``. Training is online (``batch_size=1``),
-    as in the paper; the estimator's ``tol`` is not used (runs go ``max_iter``
+    random_state=seeds_[k]).fit(X, y)``. Network mode records online training
+    (``batch_size=1``), as in the paper; link and delta modes record the
+    teacher at its own ``batch_size`` (a row then describes a mini-batch: see
+    :data:`~sk_metabp._modes.LINK_BATCH` and
+    :class:`~sk_metabp._modes.DeltaMode`; delta mode samples only full
+    batches). The estimator's ``tol`` is not used (runs go ``max_iter``
     epochs). A run that diverges (a non-finite loss or weight) keeps its rows
     up to the epoch before, with a ``ConvergenceWarning``.
 
@@ -388,12 +397,17 @@ class TrajectoryRecorder(BaseEstimator):
             )
         # validates its parameters first
         Xs, Y, sizes = teacher.training_data(X, y, classes=classes)
-        _check_online(teacher)
+        _check_online(teacher, self.mode)
         if rate is None:  # the teacher's rule's rate, or its nominal one
             rate = getattr(
                 teacher.update_rule(), "learning_rate", teacher.learning_rate_init
             )
-        mode = make_mode(self.mode, sizes, self.variables, rate, target=self.target)
+        n = Xs.shape[0]
+        # the loop's batches: the last of an epoch may be short
+        B = min(teacher.batch_size, n)
+        mode = make_mode(
+            self.mode, sizes, self.variables, rate, target=self.target, batch_size=B
+        )
         R = mode.rows_per_update
         if R == 0:
             raise ValueError(
@@ -401,15 +415,20 @@ class TrajectoryRecorder(BaseEstimator):
                 f"topology {'-'.join(map(str, sizes))} has none. Use a teacher "
                 "with hidden layers, or mode='network' or 'link'."
             )
-        n_updates = teacher.max_iter * Xs.shape[0]
-        S = -(-n_updates // self.every)
+        per_epoch = -(-n // B)
+        # delta mode's rows are per pattern: a short last batch has fewer, so
+        # only full batches are sampled
+        short = self.mode == "delta" and n % B
+        n_sampled = teacher.max_iter * (n // B if short else per_epoch)
+        S = -(-n_sampled // self.every)
         return {
             "teacher": teacher,
             "Xs": Xs,
             "Y": Y,
             "sizes": sizes,
             "mode": mode,
-            "n_updates": n_updates,
+            "per_epoch": per_epoch,
+            "full_only": bool(short),
             "S": S,
             "n_rows": self.n_runs * S * R,
         }
@@ -417,8 +436,13 @@ class TrajectoryRecorder(BaseEstimator):
     def _record(self, plan, seeds):
         """Record ``len(seeds)`` runs of one planned teacher."""
         teacher, mode, S = plan["teacher"], plan["mode"], plan["S"]
-        n, R = plan["Xs"].shape[0], mode.rows_per_update
-        picks = _sample_updates(plan["n_updates"], self.every)
+        R, per_epoch = mode.rows_per_update, plan["per_epoch"]
+        n_updates = teacher.max_iter * per_epoch
+        candidates = None
+        if plan["full_only"]:
+            updates = np.arange(n_updates)
+            candidates = updates[updates % per_epoch < per_epoch - 1]
+        picks = _sample_updates(n_updates, self.every, candidates)
         K = len(seeds)
         n_chunks = max(1, min(K, effective_n_jobs(self.n_jobs)))
         chunks = np.array_split(np.arange(K), n_chunks)
@@ -445,7 +469,7 @@ class TrajectoryRecorder(BaseEstimator):
         # A diverged run keeps its rows up to the epoch before it diverged: the
         # network's weights are those of the start of that epoch, and a stack
         # whose runs all stopped never wrote the rows after.
-        epochs = picks // n
+        epochs = picks // per_epoch
         keep = (diverged[:, None] < 0) | (epochs[None, :] < diverged[:, None] - 1)
         width = mode.n_features + mode.n_targets
         if keep.all():

@@ -389,13 +389,14 @@ def unwrap_learner(learner):
     return learner.estimator if isinstance(learner, FrozenEstimator) else learner
 
 
-def learner_predictor(learner, n_rows, feature_names=None):
+def learner_predictor(learner, n_rows, feature_names=None, dtype=np.float64):
     """The fastest prediction path ``learner`` offers, for ``n_rows`` rows.
 
     Returns a callable ``predictor(X, out=None)``: the learner's own
     ``make_predictor(n_rows)`` when it has one (the predictor protocol, see the
-    module's docstring), else a wrapper of ``predict`` that passes a DataFrame
-    with ``feature_names`` to a learner fitted on named columns.
+    module's docstring; ``make_predictor(n_rows, dtype=dtype)`` for another
+    ``dtype`` than float64), else a wrapper of ``predict`` that passes a
+    DataFrame with ``feature_names`` to a learner fitted on named columns.
 
     Examples
     --------
@@ -410,7 +411,9 @@ def learner_predictor(learner, n_rows, feature_names=None):
     learner = unwrap_learner(learner)
     make = getattr(learner, "make_predictor", None)
     if make is not None:
-        return make(n_rows)
+        if np.dtype(dtype) == np.float64:
+            return make(n_rows)
+        return make(n_rows, dtype=dtype)
     named = feature_names is not None and hasattr(learner, "feature_names_in_")
     names = list(feature_names) if named else None
 
@@ -444,9 +447,10 @@ class LearnedRule(UpdateRule):
         ``mode.target_names``.
     """
 
-    def __init__(self, mode, learner):
+    def __init__(self, mode, learner, dtype=np.float64):
         self.mode = mode
         self.learner = unwrap_learner(learner)
+        self.dtype = np.dtype(dtype)
 
     def start(self, step):
         K = step.n_networks
@@ -460,7 +464,7 @@ class LearnedRule(UpdateRule):
         if p is None:
             names = self.mode.feature_names
             p = self._predictors[n_rows] = learner_predictor(
-                self.learner, n_rows, names
+                self.learner, n_rows, names, dtype=self.dtype
             )
         return p
 
@@ -471,6 +475,8 @@ class LearnedRule(UpdateRule):
         overwrites.
         """
         K, R, F = rows.shape
+        if rows.dtype != self.dtype:
+            rows = rows.astype(self.dtype)
         flat_out = None if out is None else out.reshape(K * R, -1)
         pred = self.predictor(K * R)(rows.reshape(K * R, F), flat_out)
         return pred.reshape(K, R, -1)
