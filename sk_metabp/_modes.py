@@ -508,13 +508,6 @@ def _batch_mean(a, out):
     return np.divide(np.add.reduce(a, axis=1, out=out), a.shape[1], out=out)
 
 
-def _rms(a, out):
-    """Root-mean-square over the last axis of ``a`` (K, n) into ``out`` (K, 1)."""
-    np.einsum("kn,kn->k", a, a, out=out[:, 0])
-    np.divide(out, a.shape[1], out=out)
-    return np.sqrt(out, out=out)
-
-
 class _LinkSource:
     """One training run's buffers for link rows, filled in place at every update.
 
@@ -523,8 +516,10 @@ class _LinkSource:
     whose constants are written once; ``rows`` then gathers every link's row
     from it in one ``take``. The layer scales ``s_l`` and, when a target or a
     variable needs them, each row's scale are kept for :meth:`LinkMode.changes`
-    and :meth:`LinkMode.targets` of the same update. At B = 1 every value is
-    computed by the same operations as for one pattern; at B > 1 see
+    and :meth:`LinkMode.targets` of the same update. Per-layer sums of squares
+    go into ``(K, L)`` arrays, so that their roots and floors are one numpy
+    call for every layer. At B = 1 every value is computed by the same
+    floating-point operations as for one pattern; at B > 1 see
     :data:`LINK_BATCH`.
     """
 
@@ -535,11 +530,14 @@ class _LinkSource:
         self.src[:, mode._n_dynamic :] = mode._const_table
         seg = {s: self.src[:, a:b] for s, (a, b) in mode._spans.items()}
         self.seg = seg
+        self.params_of = self.params = None
         chosen = set(mode.variables)
         self.need_scales = bool(chosen & {"log_scale", "g_n"}) or (
             mode.target != "change"
         )
         self.need_g = bool(chosen & {"g", "g_n"})
+        self.need_errors = bool(chosen & {"err", "err_n"})
+        self.need_acts = "acts" in seg
 
         def cut(buf, lengths):
             out, pos = [], 0
@@ -559,79 +557,112 @@ class _LinkSource:
             self.views["acts"] = cut(seg["acts"], sizes)
         if "a_n" in seg:
             blocks = cut(seg["a_n"], [n + 1 for n in sizes[:-1]])
-            self.views["a_n"] = [(b[:, :-1], b[:, -1:]) for b in blocks]
+            self.views["a_n"] = [b[:, :-1] for b in blocks]
+            self.ones_n = [b[:, -1] for b in blocks]
         # batch means at B > 1 (at B = 1 views of the step's arrays stand in)
         self.mean_acts = [np.empty((K, n)) for n in sizes]
         self.mean_ins = [np.empty((K, n)) for n in neurons]
         self.mean_fp = [np.empty((K, n)) for n in neurons]
         self.mean_deltas = [np.empty((K, n)) for n in neurons]
         self.errors = self.views.get("err") or [np.empty((K, n)) for n in neurons]
-        self.send_rms = [np.empty((K, 1)) for _ in range(L)]
-        self.floored = [np.empty((K, 1)) for _ in range(L)]
-        self.tmp = [np.empty((K, 1)) for _ in range(L)]
+        # (K, L) per-layer quantities: sums of squares, then rms
+        self.send_rms = np.empty((K, L))  # of a layer's inputs and the bias's 1
+        self.send_count = np.array([n + 1.0 for n in sizes[:-1]])
+        self.count = np.array(neurons, dtype=float)
+        self.rms = {s: np.empty((K, L)) for s in ("delta", "err")}
+        self.floored = np.empty((K, L))
         self.scales = np.empty((K, L))
-        self.layer_scales = [self.scales[:, l : l + 1] for l in range(L)]
         self.row_scales = np.empty((K, mode.layout.n_params))
         self.g = seg["g"] if "g" in seg else np.empty((K, mode.layout.n_params))
         self.g_coefs, self.g_intercepts = mode.layout.views(self.g)
         self.g_square = np.empty_like(self.g)
+        # the starts of each layer's weights, then of its biases, in g
+        starts = np.cumsum([0] + [a * b for a, b in zip(sizes[:-1], neurons)])
+        starts = np.concatenate([starts[:-1], starts[-1] + np.cumsum([0, *neurons])])
+        self.g_starts = starts[:-1]
+        self.g_sums = np.empty((K, 2 * L))
+        self.g_count = np.array(
+            [a * b + b for a, b in zip(sizes[:-1], neurons)], dtype=float
+        )
+        self.scaled_deltas = {}
 
     def fill(self, step):
         """Compute this update's source vectors, scales and row scales."""
         mode, views, seg = self.mode, self.views, self.seg
         B = step.acts[0].shape[1]
         if "params" in seg:
-            params = mode.layout.base_of(step.coefs, step.intercepts)
-            if params is None:
+            # the loop keeps the same parameter arrays for a whole run
+            if step.coefs is not self.params_of:
+                self.params_of = step.coefs
+                self.params = mode.layout.base_of(step.coefs, step.intercepts)
+            if self.params is None:
                 mode.layout.flatten(step.coefs, step.intercepts, out=seg["params"])
             else:
-                np.copyto(seg["params"], params)
-        acts = [_batch_mean(a, m) for a, m in zip(step.acts, self.mean_acts)]
+                np.copyto(seg["params"], self.params)
+        n_acts = len(step.acts) if self.need_acts else len(step.acts) - 1
+        acts = [_batch_mean(a, m) for a, m in zip(step.acts[:n_acts], self.mean_acts)]
         deltas = step.deltas()
         mean_d = [_batch_mean(d, m) for d, m in zip(deltas, self.mean_deltas)]
-        for name, values, buffers in (
-            ("acts", acts, None),
-            ("in", step.ins, self.mean_ins),
-            ("fp", step.fprime() if "fp" in seg else None, self.mean_fp),
-            ("delta", mean_d, None),
-        ):
-            if name in views:
-                for v, out, mean in zip(values, views[name], buffers or values):
-                    np.copyto(out, v if buffers is None else _batch_mean(v, mean))
-        # err: sum_h delta_h w_hi in hidden layers (of the mean deltas), ev - y
-        # at the outputs
-        if "err" in seg or "err_n" in seg:
+        if views:
+            self._copy_means(step, acts, mean_d)
+        if self.need_errors:
+            # sum_h delta_h w_hi in hidden layers (of the mean deltas), ev - y
+            # at the outputs
             errors = self.errors
             for d, w, out in zip(mean_d[1:], step.coefs[1:], errors):
                 np.matmul(d[:, None, :], w.transpose(0, 2, 1), out=out[:, None, :])
             np.copyto(errors[-1], _batch_mean(step.err, errors[-1]))
         # rms of what the links into layer l carry: layer l - 1 and the bias's 1
-        for a, r in zip(acts, self.send_rms):
-            np.einsum("kj,kj->k", a, a, out=r[:, 0])
-            np.add(r, 1.0, out=r)
-            np.divide(r, a.shape[1] + 1, out=r)
-            np.sqrt(r, out=r)
+        r = self.send_rms
+        for l, a in enumerate(acts[: r.shape[1]]):
+            np.einsum("kj,kj->k", a, a, out=r[:, l])
+        np.add(r, 1.0, out=r)
+        np.divide(r, self.send_count, out=r)
+        np.sqrt(r, out=r)
         if "a_n" in views:
-            for a, r, f, (x_n, one_n) in zip(
-                acts, self.send_rms, self.floored, views["a_n"]
-            ):
-                np.maximum(r, LINK_SCALE_FLOOR, out=f)
-                np.divide(a, f, out=x_n)
-                np.divide(1.0, f, out=one_n)
-        for name, values in (("delta_n", mean_d), ("err_n", self.errors)):
-            if name in views:
-                for v, out, t in zip(values, views[name], self.tmp):
-                    np.maximum(_rms(v, t), LINK_SCALE_FLOOR, out=t)
-                    np.divide(v, t, out=out)
+            f = np.maximum(r, LINK_SCALE_FLOOR, out=self.floored)
+            for l, (a, x_n, one_n) in enumerate(zip(acts, views["a_n"], self.ones_n)):
+                np.divide(a, f[:, l : l + 1], out=x_n)
+                np.divide(1.0, f[:, l], out=one_n)
+        for name, values in (("delta", mean_d), ("err", self.errors)):
+            scales_need = name == "delta" and self.need_scales and B == 1
+            if name + "_n" in views or scales_need:
+                rms = self._rms(values, self.rms[name])
+                if name + "_n" in views:
+                    f = np.maximum(rms, LINK_SCALE_FLOOR, out=self.floored)
+                    for l, (v, out) in enumerate(zip(values, views[name + "_n"])):
+                        np.divide(v, f[:, l : l + 1], out=out)
         if self.need_g or (self.need_scales and B > 1):
             self._gradient(step.acts, deltas, B)
         if self.need_scales:
-            self._scales(mean_d, B)
+            self._scales(B)
             if "log_scale" in seg:
                 np.log(self.scales, out=seg["log_scale"])
             np.take(self.scales, mode._row_layer, axis=1, out=self.row_scales)
             if "g_n" in seg:
                 np.divide(self.g, self.row_scales, out=seg["g_n"])
+
+    def _copy_means(self, step, acts, mean_d):
+        views = self.views
+        if "acts" in views:
+            for a, out in zip(acts, views["acts"]):
+                np.copyto(out, a)
+        if "delta" in views:
+            for d, out in zip(mean_d, views["delta"]):
+                np.copyto(out, d)
+        if "in" in views:
+            for x, m, out in zip(step.ins, self.mean_ins, views["in"]):
+                np.copyto(out, _batch_mean(x, m))
+        if "fp" in views:
+            for x, m, out in zip(step.fprime(), self.mean_fp, views["fp"]):
+                np.copyto(out, _batch_mean(x, m))
+
+    def _rms(self, values, out):
+        """Root-mean-square of each layer's ``values`` (K, n_l): into ``out``."""
+        for l, v in enumerate(values):
+            np.einsum("kn,kn->k", v, v, out=out[:, l])
+        np.divide(out, self.count, out=out)
+        return np.sqrt(out, out=out)
 
     def _gradient(self, acts, deltas, B):
         """g: the batch mean of ``delta_i a_j`` on every link (a = 1 on a bias)."""
@@ -640,31 +671,35 @@ class _LinkSource:
                 np.multiply(a.transpose(0, 2, 1), d, out=gw)
                 np.copyto(gb, d[:, 0])
             else:
-                np.matmul(a.transpose(0, 2, 1), d, out=gw)
-                np.divide(gw, B, out=gw)
-                np.divide(np.add.reduce(d, axis=1, out=gb), B, out=gb)
+                shape = d.shape
+                if shape not in self.scaled_deltas:
+                    self.scaled_deltas[shape] = np.empty(shape)
+                scaled = np.divide(d, B, out=self.scaled_deltas[shape])
+                np.matmul(a.transpose(0, 2, 1), scaled, out=gw)
+                np.add.reduce(scaled, axis=1, out=gb)
 
-    def _scales(self, mean_d, B):
+    def _scales(self, B):
         """``s_l``, the rms of g over layer l's links, floored."""
         if B == 1:
             # the rms of delta_i * a_j over the layer factorises
-            for d, r, s, t in zip(mean_d, self.send_rms, self.layer_scales, self.tmp):
-                np.multiply(_rms(d, t), r, out=s)
+            np.multiply(self.rms["delta"], self.send_rms, out=self.scales)
         else:
+            L = self.scales.shape[1]
             np.multiply(self.g, self.g, out=self.g_square)
-            gw, gb = self.mode.layout.views(self.g_square)
-            for w, b, s, t in zip(gw, gb, self.layer_scales, self.tmp):
-                K = w.shape[0]
-                np.add.reduce(w.reshape(K, -1), axis=1, out=t[:, 0])
-                np.add(t, np.add.reduce(b, axis=1)[:, None], out=t)
-                np.divide(t, w.shape[1] * w.shape[2] + b.shape[1], out=t)
-                np.sqrt(t, out=s)
+            sums = np.add.reduceat(
+                self.g_square, self.g_starts, axis=1, out=self.g_sums
+            )
+            np.add(sums[:, :L], sums[:, L:], out=self.scales)
+            np.divide(self.scales, self.g_count, out=self.scales)
+            np.sqrt(self.scales, out=self.scales)
         np.maximum(self.scales, LINK_SCALE_FLOOR, out=self.scales)
 
-    def rows(self, out):
-        """Gather every link's row into ``out`` (K, n_params, n_features)."""
+    def rows(self, out, index=None):
+        """Gather every link's row into ``out`` (K, n_params, n_features), or
+        the columns of another ``index``."""
+        index = self.mode._index if index is None else index
         # every index is in range; mode="clip" only spares take a buffered copy
-        np.take(self.src, self.mode._index, axis=1, out=out, mode="clip")
+        np.take(self.src, index, axis=1, out=out, mode="clip")
         return out
 
 
@@ -865,6 +900,11 @@ class LinkMode(_Mode):
         self.rows_per_update = self.layout.n_params
         gather = link_gather_index(self.sizes, self.variables)
         self._index = gather.index
+        # and a last column of ones (the constant table always holds 1)
+        one = gather.n_dynamic + np.searchsorted(gather.const_table, 1.0)
+        self._index_ones = np.column_stack(
+            [self._index, np.full(len(self._index), one, dtype=np.intp)]
+        )
         self._spans = gather.spans
         self._n_dynamic = gather.n_dynamic
         self._const_table = gather.const_table
@@ -918,8 +958,11 @@ class LinkMode(_Mode):
 
     def learned_state(self, step, rule):
         K, R = step.n_networks, self.rows_per_update
+        # a predictor that takes a column of ones for its bias gets it gathered
+        ones = rule.ones_column(K * R)
         state = {
-            "rows": np.empty((K, R, self.n_features), dtype=rule.dtype),
+            "rows": np.empty((K, R, self.n_features + ones), dtype=rule.dtype),
+            "index": self._index_ones if ones else self._index,
             "source": _LinkSource(self, K),
             "backprop": self._backprop(step),
         }
@@ -930,7 +973,7 @@ class LinkMode(_Mode):
     def learned_changes(self, step, rule, out, state):
         source = state["source"]
         source.fill(step)
-        rows = source.rows(state["rows"])
+        rows = source.rows(state["rows"], state["index"])
         predicted = rule.predict(rows)
         if self.odd_columns is not None:
             # the odd part in the error: (f(x) - f(x~)) / 2

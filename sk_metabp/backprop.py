@@ -503,18 +503,31 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
             out = self._check_output(self._predict_raw(X), X)
         return out[:, 0] if self._y_1d else out
 
-    def make_predictor(self, n_rows):
+    def make_predictor(self, n_rows, dtype=np.float64):
         """A fast prediction path for ``n_rows`` rows (the predictor protocol).
 
-        Returns ``predictor(X, out=None)`` for a C-contiguous float64 ``X`` of
-        exactly ``n_rows`` rows, already validated: the 2-d predictions (one
-        column per output), written into ``out`` when given. Nothing is
-        checked and nothing allocated per call, which is what a learned rule
-        needs at every update (see :mod:`sk_metabp.rules`).
+        Returns ``predictor(X, out=None)`` for a C-contiguous ``X`` of
+        ``dtype`` and exactly ``n_rows`` rows, already validated: the 2-d
+        predictions (one column per output), written into ``out`` when given.
+        Nothing is checked and nothing allocated per call, which is what a
+        learned rule needs at every update (see :mod:`sk_metabp.rules`).
+
+        With ``dtype=np.float64`` the predictions are :meth:`predict`'s to
+        the last bit. With ``np.float32`` the forward pass is a few BLAS calls
+        in single precision: the standardisation is folded into the first and
+        last layers' weights, and logistic units are computed as
+        ``(1 + tanh(z / 2)) / 2`` with the constants folded into the weights,
+        so a layer is one matrix product, one addition and one ``tanh``. The
+        predictions then agree with :meth:`predict` to about 1e-6 of their
+        scale, and a large forward pass runs several times faster. This
+        predictor has ``ones_column = True``: ``X`` may carry one more column,
+        all ones, which stands for the first layer's bias (see
+        :mod:`sk_metabp.rules`).
 
         Parameters
         ----------
         n_rows : int
+        dtype : {np.float64, np.float32}, default=np.float64
 
         Returns
         -------
@@ -531,6 +544,13 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         True
         """
         check_is_fitted(self)
+        dtype = np.dtype(dtype)
+        if dtype == np.float32:
+            return _SinglePrecisionPredictor(self, n_rows)
+        if dtype != np.float64:
+            raise ValueError(
+                f"make_predictor takes dtype np.float64 or np.float32; got {dtype}."
+            )
         plan = self._forward_plan(n_rows)
         # the body of _predict_raw, inline: a learned rule calls it at every
         # update, on arrays of a few elements, where each Python call counts
@@ -581,3 +601,60 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+class _SinglePrecisionPredictor:
+    """A fitted regressor's forward pass in float32, its constants folded in.
+
+    See :meth:`BackpropMLPRegressor.make_predictor`. Layer l computes
+    ``t_l = f(t_{l-1} @ W_l + b_l)`` with ``f = tanh`` on hidden layers and the
+    identity at the outputs. The folds, exact in real arithmetic: inputs
+    ``(x - m) / s`` give ``W_1 / s`` and ``b_1 - (m / s) @ W_1``; a logistic
+    unit ``1 / (1 + e^-z) = (1 + tanh(z / 2)) / 2`` halves its layer's
+    weights and bias, and the next layer, fed ``(1 + t) / 2``, takes half its
+    weights and adds half their column sums to its bias; outputs ``z * s_y +
+    m_y`` scale the last layer. Given ``X`` with a last column of ones (one
+    more than the learner's features), the first layer's bias is a row of its
+    weights, and the addition is spared.
+    """
+
+    ones_column = True
+
+    def __init__(self, reg, n_rows):
+        logistic = reg.activation == "logistic"
+        coefs, intercepts = reg.coefs_, reg.intercepts_
+        L = len(coefs)
+        self.layers, self.buffers = [], []
+        for l, (W, b) in enumerate(zip(coefs, intercepts)):
+            if l == 0:
+                b = b - (reg.x_mean_ / reg.x_scale_) @ W
+                W = W / reg.x_scale_[:, None]
+            elif logistic:
+                b = b + 0.5 * W.sum(axis=0)
+                W = 0.5 * W
+            if l < L - 1 and logistic:
+                W, b = 0.5 * W, 0.5 * b
+            if l == L - 1:
+                W, b = W * reg.y_scale_, b * reg.y_scale_ + reg.y_mean_
+            self.layers.append((W.astype(np.float32), b.astype(np.float32)))
+            self.buffers.append(np.empty((n_rows, W.shape[1]), dtype=np.float32))
+        W, b = self.layers[0]
+        self.first_with_bias = np.vstack([W, b])
+        self.n_features = W.shape[0]
+
+    def __call__(self, X, out=None):
+        h = X
+        last = len(self.layers) - 1
+        for l, ((W, b), buf) in enumerate(zip(self.layers, self.buffers)):
+            if l == 0 and X.shape[1] > self.n_features:
+                np.matmul(h, self.first_with_bias, out=buf)
+            else:
+                np.matmul(h, W, out=buf)
+                np.add(buf, b, out=buf)
+            if l < last:
+                np.tanh(buf, out=buf)
+            h = buf
+        if out is None:
+            return h
+        np.copyto(out, h)
+        return out

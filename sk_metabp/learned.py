@@ -188,6 +188,14 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         student fall back (``on_divergence="fallback"`` only). Online training
         loss is noisy from epoch to epoch: a rise of a few percent is common
         under backprop itself.
+    learner_dtype : {"float64", "float32"}, default="float64"
+        Precision of the learner's rows and forward pass at every update.
+        ``"float32"`` asks a learner with the predictor protocol (the
+        library's :class:`BackpropMLPRegressor`) for its single-precision
+        path, several times faster on large networks (a link-mode rule on
+        thousands of links); the changes then differ from float64's by about
+        1e-6 of their size (see the README's speed section for the effect on
+        training). Other learners get float32 rows through ``predict``.
     n_jobs : int or None, default=None
         Workers for recording the teacher runs.
 
@@ -234,6 +242,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "loss": [StrOptions({"squared_error", "log_loss"})],
         "fallback_tol": [Interval(Real, 0, None, closed="neither")],
+        "learner_dtype": [StrOptions({"float64", "float32"})],
         "n_jobs": [Integral, None],
     }
 
@@ -257,6 +266,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         max_update=1.0,
         on_divergence="warn",
         fallback_tol=0.25,
+        learner_dtype="float64",
         tol=None,
         n_iter_no_change=10,
         warm_start=False,
@@ -281,6 +291,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         self.max_update = max_update
         self.on_divergence = on_divergence
         self.fallback_tol = fallback_tol
+        self.learner_dtype = learner_dtype
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
@@ -409,7 +420,7 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         rule : sk_metabp.rules.UpdateRule
         """
         check_is_fitted(self, "learner_")
-        rule = LearnedRule(self.mode_, self.learner_)
+        rule = LearnedRule(self.mode_, self.learner_, dtype=self.learner_dtype)
         if self.max_update is not None:
             rule = BoundedRule(rule, self.max_update)
         if self.on_divergence == "fallback":

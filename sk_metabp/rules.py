@@ -27,7 +27,12 @@ protocol**: a method ``make_predictor(n_rows)`` returning a callable
 ``predictor(X, out=None)`` that maps a C-contiguous float64 array of exactly
 ``n_rows`` rows, already validated, to its ``(n_rows, n_outputs)``
 predictions, writes them into ``out`` when given, and allocates nothing per
-call. :class:`~sk_metabp.BackpropMLPRegressor` implements it;
+call. It may take ``dtype=np.float32`` for float32 rows (a faster, less
+exact forward pass). A predictor whose attribute ``ones_column`` is True
+also takes ``X`` with one more column, all ones, after the features: it
+stands for the first layer's bias, sparing an addition over the hidden
+layer (link mode then gathers it with the rows).
+:class:`~sk_metabp.BackpropMLPRegressor` implements the protocol;
 :func:`learner_predictor` picks the fastest path a learner offers.
 """
 
@@ -468,8 +473,16 @@ class LearnedRule(UpdateRule):
             )
         return p
 
+    def ones_column(self, n_rows):
+        """Whether the predictor for ``n_rows`` rows takes a last column of ones
+        (see the predictor protocol)."""
+        return bool(getattr(self.predictor(n_rows), "ones_column", False))
+
     def predict(self, rows, out=None):
         """Learner outputs for rows of shape (K, R, F): shape (K, R, T).
+
+        ``rows`` may carry a last column of ones when :meth:`ones_column` says
+        the predictor takes it.
 
         The result may be a buffer that the next call with as many rows
         overwrites.

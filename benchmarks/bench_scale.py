@@ -1,0 +1,289 @@
+"""Benchmark: backprop and a link-mode learned rule at the size of real data.
+
+Per-epoch time and peak memory of training one network, in one process, side
+by side with scikit-learn's ``MLPClassifier``:
+
+- ``backprop``: :class:`~sk_metabp.BackpropMLPClassifier` (rate 0.23, no
+  momentum, patterns in the order given);
+- ``link`` and ``link f32``: :class:`~sk_metabp.LearnedRuleMLPClassifier` in
+  link mode, a rule with the normalised variables fitted on AND (a frozen
+  learner: only the student's training is timed), its learner's forward pass
+  in float64 (exact) or float32 (``learner_dtype="float32"``);
+- ``sk sgd``: ``MLPClassifier(solver="sgd")`` at the same batch size,
+  ``momentum=0``, ``nesterovs_momentum=False``, ``learning_rate_init=0.23``,
+  no L2 penalty, no shuffling; ``sk adam``: its default adam at the same batch
+  size. Both with logistic units, and every epoch run.
+
+Tasks: ``make_classification(n, n_features=64, n_informative=32,
+n_classes=10, random_state=0)``, standardised, on a 64-32-10 network (2,410
+links), on a 64-32-32-10 network (3,466 links), and with 20,000 rows (ten
+times the data: the time per epoch should grow tenfold). Each at batch sizes
+1 and 32. Times are medians of ``--repeats`` runs, the methods taking turns;
+peak memory is the peak of memory traced by ``tracemalloc`` during one
+``fit`` (numpy's arrays included).
+
+Targets: link / backprop per epoch <= 6 online and <= 3 at batch 32 (the
+float32 learner); backprop / sk sgd <= 0.3 at both batch sizes.
+
+``--accuracy`` instead trains students at batch 32 on the tasks of
+``bench_transfer.py`` that have a test split (same epochs and seeds for every
+rule) and prints the median test accuracy of backprop and of link rules fitted
+at batch 32: on the task itself, and on a synthetic task none of them is.
+Target: a rule reaches >= 95% of backprop's test accuracy.
+
+BLAS runs on ``--threads`` threads (default 1: on a shared machine a
+multi-threaded BLAS call on a small product waits for a free core).
+
+Run ``python benchmarks/bench_scale.py [--repeats 5] [--quick] [--cpu]
+[--accuracy]``.
+"""
+
+import argparse
+import platform
+import statistics
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import sklearn
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
+from sk_metabp.datasets import make_boolean
+
+RATE = 0.23
+TARGET_ONLINE, TARGET_BATCH, TARGET_SKLEARN = 6.0, 3.0, 0.3
+ACCURACY_SHARE = 0.95
+#: the link rules' variables: bench_transfer.py's normalised ones, and g_n,
+#: the batch-mean gradient in units of its layer's scale
+VARIABLES = (
+    "w",
+    "a_n",
+    "delta_n",
+    "err_n",
+    "log_scale",
+    "is_bias",
+    "is_output",
+    "depth",
+)
+BATCH_VARIABLES = (*VARIABLES, "g_n")
+
+
+def make_task(n_rows):
+    X, y = make_classification(
+        n_rows, n_features=64, n_informative=32, n_classes=10, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+def and_rule():
+    """A link-mode learner fitted on AND (2-1-1), as in bench_transfer.py."""
+    X, y = make_boolean("and")
+    return (
+        LearnedRuleMLPClassifier(
+            (1,),
+            mode="link",
+            variables=VARIABLES,
+            target="scaled",
+            max_iter=1000,
+            n_teacher_runs=8,
+            random_state=0,
+        )
+        .fit(X, y)
+        .learner_
+    )
+
+
+def methods(hidden, batch, epochs, rule):
+    """name -> an unfitted estimator, for one task and batch size."""
+    sk = dict(
+        hidden_layer_sizes=hidden,
+        activation="logistic",
+        batch_size=batch,
+        shuffle=False,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        max_iter=epochs,
+        random_state=0,
+    )
+    link = dict(
+        learner=FrozenEstimator(rule),
+        mode="link",
+        variables=VARIABLES,
+        target="scaled",
+        batch_size=batch,
+        max_iter=epochs,
+        random_state=0,
+    )
+    return {
+        "backprop": BackpropMLPClassifier(
+            hidden, learning_rate_init=RATE, batch_size=batch, max_iter=epochs
+        ).set_params(random_state=0),
+        "link": LearnedRuleMLPClassifier(hidden, **link),
+        "link f32": LearnedRuleMLPClassifier(hidden, learner_dtype="float32", **link),
+        "sk sgd": MLPClassifier(
+            solver="sgd",
+            learning_rate_init=RATE,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            **sk,
+        ),
+        "sk adam": MLPClassifier(**sk),
+    }
+
+
+def fit_seconds(est, X, y, clock):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = clock()
+        est.fit(X, y)
+        return clock() - start
+
+
+def peak_mib(est, X, y):
+    tracemalloc.start()
+    try:
+        fit_seconds(est, X, y, time.perf_counter)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def timing(args):
+    clock = time.process_time if args.cpu else time.perf_counter
+    repeats = 2 if args.quick else args.repeats
+    rule = and_rule()
+    small, large = make_task(2000), make_task(20000)
+    # (task, X, y, hidden, epochs at batch 1, epochs at batch 32)
+    tasks = [
+        ("64-32-10, 2k rows", *small, (32,), 2, 20),
+        ("64-32-32-10, 2k rows", *small, (32, 32), 2, 20),
+        ("64-32-10, 20k rows", *large, (32,), 1, 2),
+    ]
+    if args.quick:
+        tasks = tasks[:1]
+    print(
+        f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, Python "
+        f"{platform.python_version()}; BLAS threads {args.threads}; median of "
+        f"{repeats} runs, {'CPU' if args.cpu else 'wall-clock'} ms per epoch; "
+        "peak traced MiB of one fit\n"
+    )
+    names = list(methods((1,), 1, 1, rule))
+    head = f"{'task':<22}{'B':>4}" + "".join(f"{n:>10}" for n in names)
+    head += f"{'link/bp':>9}{'f32/bp':>8}{'bp/sgd':>8}"
+    print(head)
+    print("-" * len(head))
+    ok = True
+    for task, X, y, hidden, *epochs in tasks:
+        for batch, n_epochs in zip((1, 32), epochs):
+            ests = methods(hidden, batch, n_epochs, rule)
+            times = {n: [] for n in ests}
+            for _ in range(repeats):
+                for name, est in ests.items():
+                    times[name].append(fit_seconds(est, X, y, clock) / n_epochs)
+            ms = {n: 1e3 * statistics.median(t) for n, t in times.items()}
+            mem = {n: peak_mib(est, X, y) for n, est in ests.items()}
+            link, f32 = ms["link"] / ms["backprop"], ms["link f32"] / ms["backprop"]
+            sgd = ms["backprop"] / ms["sk sgd"]
+            ok &= f32 <= (TARGET_ONLINE if batch == 1 else TARGET_BATCH)
+            ok &= sgd <= TARGET_SKLEARN
+            print(
+                f"{task:<22}{batch:>4}"
+                + "".join(f"{ms[n]:>10.1f}" for n in names)
+                + f"{link:>9.2f}{f32:>8.2f}{sgd:>8.2f}"
+            )
+            print(f"{'  peak MiB':<26}" + "".join(f"{mem[n]:>10.1f}" for n in names))
+    print(
+        f"\ntargets: f32/bp <= {TARGET_ONLINE} online, <= {TARGET_BATCH} at batch "
+        f"32; bp/sgd <= {TARGET_SKLEARN}. All met: {'yes' if ok else 'no'}"
+    )
+
+
+def accuracy(args):
+    """Test accuracy at batch 32 on bench_transfer.py's tasks with a test split."""
+    from bench_transfer import make_suite
+
+    seeds = list(range(3 if args.quick else args.seeds))
+    batch = 32
+    common = dict(
+        mode="link",
+        variables=BATCH_VARIABLES,
+        target="scaled",
+        batch_size=batch,
+        n_teacher_runs=2 if args.quick else 8,
+        random_state=0,
+    )
+    # a synthetic task of another shape, none of the suite's
+    X_syn, y_syn = make_classification(
+        400, 8, n_informative=5, n_redundant=0, n_classes=3, random_state=7
+    )
+    X_syn = StandardScaler().fit_transform(X_syn)
+    synthetic = LearnedRuleMLPClassifier((6,), max_iter=100, **common)
+    synthetic = synthetic.fit(X_syn, y_syn).learner_
+    suite = {k: v for k, v in make_suite(args.quick).items() if v[2] is not None}
+    print(
+        f"batch {batch}; median test accuracy over {len(seeds)} seeds, equal "
+        "epochs; rules: link, scaled target, variables " + ", ".join(BATCH_VARIABLES)
+    )
+    head = f"{'task':<16}{'ep':>5}{'backprop':>10}{'own rule':>10}{'synthetic':>10}"
+    print(head)
+    print("-" * len(head))
+    met = {"own rule": [], "synthetic": []}
+    for name, (X, y, X_te, y_te, hidden, epochs) in suite.items():
+        bp = BackpropMLPClassifier(
+            hidden, learning_rate_init=RATE, batch_size=batch, max_iter=epochs
+        )
+        own = LearnedRuleMLPClassifier(hidden, max_iter=epochs, **common)
+        own.fit_learner(X, y)
+        syn = LearnedRuleMLPClassifier(
+            hidden, max_iter=epochs, **{**common, "learner": FrozenEstimator(synthetic)}
+        )
+        syn.fit_learner(X, y)
+        acc = {}
+        for label, clf in [("backprop", bp), ("own rule", own), ("synthetic", syn)]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                students = clf.train_students(clf.training_data(X, y), seeds)
+            acc[label] = np.median(
+                [students.estimator(k).score(X_te, y_te) for k in range(len(seeds))]
+            )
+        for label in met:
+            if acc[label] >= ACCURACY_SHARE * acc["backprop"]:
+                met[label].append(name)
+        print(
+            f"{name:<16}{epochs:>5}{acc['backprop']:>10.3f}{acc['own rule']:>10.3f}"
+            f"{acc['synthetic']:>10.3f}"
+        )
+    for label, tasks in met.items():
+        print(
+            f"{label}: >= {ACCURACY_SHARE:.0%} of backprop's test accuracy on "
+            f"{len(tasks)} of {len(suite)} tasks: {tasks}"
+        )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case")
+    parser.add_argument("--quick", action="store_true", help="one task, 2 repeats")
+    parser.add_argument("--cpu", action="store_true", help="time CPU seconds")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--accuracy", action="store_true", help="test accuracy")
+    parser.add_argument("--seeds", type=int, default=10, help="students (accuracy)")
+    args = parser.parse_args(argv)
+    with threadpool_limits(args.threads):
+        if args.accuracy:
+            accuracy(args)
+        else:
+            timing(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
