@@ -547,14 +547,14 @@ class _LinkSource:
             return out
 
         neurons = sizes[1:]
-        # per-layer views of the segments (layers 1..L; acts 0..L)
-        self.views = {
-            s: cut(seg[s], neurons)
-            for s in ("in", "fp", "err", "delta", "delta_n", "err_n")
-            if s in seg
-        }
-        if "acts" in seg:
-            self.views["acts"] = cut(seg["acts"], sizes)
+        # the segments of values the step holds (or their batch means) lead
+        # the source vector: one concatenate writes them all
+        self.lead = [
+            s for s in ("params", "acts", "in", "fp", "err", "delta") if s in seg
+        ]
+        self.lead_end = mode._spans[self.lead[-1]][1] if self.lead else 0
+        # per-layer views of the computed segments
+        self.views = {s: cut(seg[s], neurons) for s in ("delta_n", "err_n") if s in seg}
         if "a_n" in seg:
             blocks = cut(seg["a_n"], [n + 1 for n in sizes[:-1]])
             self.views["a_n"] = [b[:, :-1] for b in blocks]
@@ -564,7 +564,10 @@ class _LinkSource:
         self.mean_ins = [np.empty((K, n)) for n in neurons]
         self.mean_fp = [np.empty((K, n)) for n in neurons]
         self.mean_deltas = [np.empty((K, n)) for n in neurons]
-        self.errors = self.views.get("err") or [np.empty((K, n)) for n in neurons]
+        # hidden layers' errors, then the outputs' batch mean (at B > 1)
+        self.hidden_errors = [np.empty((K, n)) for n in neurons[:-1]]
+        self.mean_err = np.empty((K, neurons[-1]))
+        self.errors = None
         # (K, L) per-layer quantities: sums of squares, then rms
         self.send_rms = np.empty((K, L))  # of a layer's inputs and the bias's 1
         self.send_count = np.array([n + 1.0 for n in sizes[:-1]])
@@ -590,35 +593,28 @@ class _LinkSource:
         """Compute this update's source vectors, scales and row scales."""
         mode, views, seg = self.mode, self.views, self.seg
         B = step.acts[0].shape[1]
-        if "params" in seg:
-            # the loop keeps the same parameter arrays for a whole run
-            if step.coefs is not self.params_of:
-                self.params_of = step.coefs
-                self.params = mode.layout.base_of(step.coefs, step.intercepts)
-            if self.params is None:
-                mode.layout.flatten(step.coefs, step.intercepts, out=seg["params"])
-            else:
-                np.copyto(seg["params"], self.params)
         n_acts = len(step.acts) if self.need_acts else len(step.acts) - 1
         acts = [_batch_mean(a, m) for a, m in zip(step.acts[:n_acts], self.mean_acts)]
         deltas = step.deltas()
         mean_d = [_batch_mean(d, m) for d, m in zip(deltas, self.mean_deltas)]
-        if views:
-            self._copy_means(step, acts, mean_d)
         if self.need_errors:
             # sum_h delta_h w_hi in hidden layers (of the mean deltas), ev - y
             # at the outputs
-            errors = self.errors
-            for d, w, out in zip(mean_d[1:], step.coefs[1:], errors):
+            for d, w, out in zip(mean_d[1:], step.coefs[1:], self.hidden_errors):
                 np.matmul(d[:, None, :], w.transpose(0, 2, 1), out=out[:, None, :])
-            np.copyto(errors[-1], _batch_mean(step.err, errors[-1]))
-        # rms of what the links into layer l carry: layer l - 1 and the bias's 1
+            self.errors = [*self.hidden_errors, _batch_mean(step.err, self.mean_err)]
+        if self.lead:
+            parts = self._lead_parts(step, acts, mean_d)
+            np.concatenate(parts, axis=1, out=self.src[:, : self.lead_end])
         r = self.send_rms
-        for l, a in enumerate(acts[: r.shape[1]]):
-            np.einsum("kj,kj->k", a, a, out=r[:, l])
-        np.add(r, 1.0, out=r)
-        np.divide(r, self.send_count, out=r)
-        np.sqrt(r, out=r)
+        if "a_n" in views or (self.need_scales and B == 1):
+            # rms of what the links into layer l carry: layer l - 1 and the
+            # bias's 1
+            for l, a in enumerate(acts[: r.shape[1]]):
+                np.einsum("kj,kj->k", a, a, out=r[:, l])
+            np.add(r, 1.0, out=r)
+            np.divide(r, self.send_count, out=r)
+            np.sqrt(r, out=r)
         if "a_n" in views:
             f = np.maximum(r, LINK_SCALE_FLOOR, out=self.floored)
             for l, (a, x_n, one_n) in enumerate(zip(acts, views["a_n"], self.ones_n)):
@@ -642,20 +638,33 @@ class _LinkSource:
             if "g_n" in seg:
                 np.divide(self.g, self.row_scales, out=seg["g_n"])
 
-    def _copy_means(self, step, acts, mean_d):
-        views = self.views
-        if "acts" in views:
-            for a, out in zip(acts, views["acts"]):
-                np.copyto(out, a)
-        if "delta" in views:
-            for d, out in zip(mean_d, views["delta"]):
-                np.copyto(out, d)
-        if "in" in views:
-            for x, m, out in zip(step.ins, self.mean_ins, views["in"]):
-                np.copyto(out, _batch_mean(x, m))
-        if "fp" in views:
-            for x, m, out in zip(step.fprime(), self.mean_fp, views["fp"]):
-                np.copyto(out, _batch_mean(x, m))
+    def _lead_parts(self, step, acts, mean_d):
+        """The arrays whose concatenation is the leading segments."""
+        parts = []
+        for name in self.lead:
+            if name == "params":
+                # the loop keeps the same parameter arrays for a whole run
+                if step.coefs is not self.params_of:
+                    self.params_of = step.coefs
+                    layout = self.mode.layout
+                    self.params = layout.base_of(step.coefs, step.intercepts)
+                if self.params is None:
+                    K = step.n_networks
+                    parts += [c.reshape(K, -1) for c in step.coefs]
+                    parts += step.intercepts
+                else:
+                    parts.append(self.params)
+            elif name == "acts":
+                parts += acts
+            elif name == "in":
+                parts += map(_batch_mean, step.ins, self.mean_ins)
+            elif name == "fp":
+                parts += map(_batch_mean, step.fprime(), self.mean_fp)
+            elif name == "err":
+                parts += self.errors
+            else:
+                parts += mean_d
+        return parts
 
     def _rms(self, values, out):
         """Root-mean-square of each layer's ``values`` (K, n_l): into ``out``."""
