@@ -476,11 +476,15 @@ class _Epochs:
         elif self.log_loss:
             self._cross_entropy(loop.Ye, E, loss)
         else:
-            np.multiply(
-                np.matmul(E.reshape(K, 1, -1), E.reshape(K, -1, 1), self.sq).reshape(K),
-                self.half_mean,
-                loss,
-            )
+            rows = E.reshape(K, -1)
+            if rows.shape[1] <= 4096:
+                # one tiny batched matmul: the cheapest call on the paper's nets
+                sq = np.matmul(rows[:, None, :], rows[:, :, None], self.sq)
+            else:
+                # threaded BLAS spends milliseconds starting a long batched
+                # dot product that einsum does in microseconds
+                sq = np.einsum("kn,kn->k", rows, rows)
+            np.multiply(sq.reshape(K), self.half_mean, loss)
         # A sum over every weight and loss is finite unless one of them is not
         # (or the sum overflows: the exact test then clears it).
         total = np.add.reduce(params, axis=None) + np.add.reduce(loss)
