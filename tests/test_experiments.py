@@ -1,16 +1,22 @@
 """The paper's experiments as data, the runner and the verdict rule."""
 
+import inspect
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from joblib import parallel_config
+from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 
 from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier
 from sk_metabp._modes import make_mode
 from sk_metabp.experiments import (
+    BETTER_FACTOR,
+    COMPARABLE_FACTOR,
     EXPERIMENTS,
+    PAPER_TIMES,
+    SHARE_TOLERANCE,
     VERDICTS,
     Experiment,
     judge,
@@ -72,6 +78,15 @@ def test_experiment_1_is_the_papers_setting():
     assert (e.task, e.learning_rate, e.epochs) == ("and", 0.23, 5000)
     assert "epochs" not in e.choices and "learning_rate" not in e.choices
     assert "epochs" in EXPERIMENTS["exp4"].choices
+
+
+def test_teacher_is_the_experiments_backprop():
+    for e in EXPERIMENTS.values():
+        t = e.teacher()
+        assert tuple(t.hidden_layer_sizes) == e.hidden_layer_sizes
+        assert (t.learning_rate_init, t.max_iter) == (e.learning_rate, e.epochs)
+        assert t.batch_size == 1  # online, as the paper
+    assert not hasattr(EXPERIMENTS["exp1"].teacher(), "coefs_")
 
 
 def test_quick_is_smaller():
@@ -224,6 +239,24 @@ def test_runner_rejects_bad_arguments(kwargs, match):
         run_experiments(**{"experiments": ["exp2"], "quick": True, **kwargs})
 
 
+def test_report_quotes_the_code(quick_run):
+    """The report's thresholds, bound and timings come from the code."""
+    md = quick_run.to_markdown()
+    assert f"at most {BETTER_FACTOR} times" in md
+    assert f"within a factor {COMPARABLE_FACTOR}" in md
+    assert f"{PAPER_TIMES['backprop']} s with backprop" in md
+    bound = inspect.signature(LearnedRuleMLPClassifier).parameters["max_update"]
+    assert f"bounded to [-{bound.default:g}, {bound.default:g}]" in md
+    # another bound on the fitted classifiers shows in the report
+    est = {
+        k: clone(c).set_params(max_update=0.5) for k, c in quick_run.estimators.items()
+    }
+    assert "bounded to [-0.5, 0.5]" in replace(quick_run, estimators=est).to_markdown()
+    # thresholds passed to the runner are the ones reported
+    opts = {**quick_run.settings, "judge_options": {"better_factor": 0.6}}
+    assert "at most 0.6 times" in replace(quick_run, settings=opts).to_markdown()
+
+
 # --- the verdict rule -------------------------------------------------------------
 
 
@@ -266,6 +299,16 @@ def _j(expected, jb, jl, sb=1.0, sl=1.0, rb=0.0, rl=0.0, **kw):
 )
 def test_judge_known_numbers(args, verdict):
     assert _j(*args) == verdict
+
+
+def test_judge_defaults_are_the_module_constants():
+    params = inspect.signature(judge).parameters
+    assert params["better_factor"].default == BETTER_FACTOR
+    assert params["comparable_factor"].default == COMPARABLE_FACTOR
+    assert params["share_tolerance"].default == SHARE_TOLERANCE
+    # the boundary is the constant: at it reproduced, just past it not
+    assert _j("better", 1.0, BETTER_FACTOR) == "reproduced"
+    assert _j("better", 1.0, BETTER_FACTOR * 1.01) == "partly"
 
 
 def test_judge_options_and_reason():
