@@ -262,7 +262,8 @@ def resolve_experiments(experiments=None):
     Raises
     ------
     ValueError
-        For an unknown name, naming the known ones.
+        For an unknown name, naming the known ones; for an experiment asked
+        for twice (each runs once per call: ask for more seeds instead).
     """
     if experiments is None:
         return tuple(EXPERIMENTS.values())
@@ -283,6 +284,13 @@ def resolve_experiments(experiments=None):
         out.append(EXPERIMENTS[key])
     if not out:
         raise ValueError("No experiment to run.")
+    names = [e.name for e in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"Experiment {', '.join(map(repr, twice))} asked for more than once; "
+            "each experiment runs once per call (for more runs, ask for more seeds)."
+        )
     return tuple(out)
 
 
