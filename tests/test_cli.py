@@ -42,13 +42,16 @@ def test_reproduce_quick_writes_every_promised_file(tmp_path):
         assert height > 100 and width > 100
     results = pd.read_csv(out / "results.csv")
     assert set(results["experiment"]) == {"exp1", "exp2", "exp3", "exp4"}
-    assert sorted(results["seed"].unique()) == [0, 1, 2, 3]  # --quick: 4 seeds
+    # --quick: 2 fits of 4 seeds each
+    assert sorted(results["fit"].unique()) == [0, 1]
+    assert sorted(results["seed"].unique()) == list(range(8))
     summary = (out / "summary.md").read_text()
     for name in ("exp1", "exp2", "exp3", "exp4"):
         assert name in summary
+    assert "2 of 2 fits" in summary or "1 of 2 fits" in summary
     # progress: a line per learner and per seed batch, with the elapsed time
     progress = [line for line in proc.stdout.splitlines() if line.startswith("[")]
-    assert len(progress) == 4 + 4 * 2
+    assert len(progress) == 4 * 2 + 4 * 2 * 2
     assert all(" s] exp" in line for line in progress)
     assert "verdict" in proc.stdout
 
@@ -62,6 +65,8 @@ def test_reproduce_options(tmp_path, capsys):
             "2,exp1",
             "--seeds",
             "2",
+            "--fits",
+            "1",
             "--out",
             str(tmp_path),
             "--n-jobs",
@@ -90,6 +95,8 @@ def test_reproduce_options(tmp_path, capsys):
         (["--seeds", "1001"], "--seeds: at most 1000 seeds"),
         (["--seeds", "99999999999999999999"], "--seeds: at most 1000 seeds"),
         (["--experiments", "1", "1"], "'exp1' asked for more than once"),
+        (["--fits", "0"], "--fits: must be at least 1"),
+        (["--fits", "51"], "--fits: at most 50 fits"),
         (["--experiments", "exp2,2"], "'exp2' asked for more than once"),
         (["--n-jobs", "0"], "--n-jobs: 0 workers"),
         (["--learner", "huge"], "--learner: invalid choice"),
@@ -138,7 +145,7 @@ def test_a_huge_seed_count_stops_before_any_work(tmp_path):
 
 # --- the output folder: one run, complete or absent --------------------------------
 
-QUICK = ["reproduce", "--quick", "--seeds", "1", "--n-jobs", "1"]
+QUICK = ["reproduce", "--quick", "--fits", "1", "--seeds", "1", "--n-jobs", "1"]
 
 
 def _quick(out, *experiments):

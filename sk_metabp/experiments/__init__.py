@@ -17,7 +17,13 @@ from .catalogue import (
     resolve_experiments,
 )
 from .report import format_summary, summary_markdown, summary_table
-from .runner import METHODS, Reproduction, run_experiments
+from .runner import (
+    DEFAULT_FITS,
+    METHODS,
+    Reproduction,
+    headline_verdict,
+    run_experiments,
+)
 from .verdict import (
     BETTER_FACTOR,
     COMPARABLE_FACTOR,
@@ -31,6 +37,7 @@ from .verdict import (
 __all__ = [
     "BETTER_FACTOR",
     "COMPARABLE_FACTOR",
+    "DEFAULT_FITS",
     "EXPECTATIONS",
     "EXPERIMENTS",
     "METHODS",
@@ -41,6 +48,7 @@ __all__ = [
     "Reproduction",
     "Verdict",
     "format_summary",
+    "headline_verdict",
     "judge",
     "make_learner",
     "resolve_experiments",

@@ -9,13 +9,21 @@ and compares them. Its phases are the functions below, in order:
 :func:`_train_students`, :func:`_results_frame` (tidy curves) and
 :func:`_summary` (one judged row per experiment).
 
-The paper reports single runs. Here every comparison is over seeds: medians and
+The paper reports single runs. Here every comparison is over seeds and over
+independent fits of the learner: each experiment is repeated over ``n_fits``
+fits (fit ``r`` records its teacher runs and fits its learner from
+``random_state + r``) with ``n_seeds`` students of each method per fit. Each
+fit gets its own verdict from :func:`~sk_metabp.experiments.judge` (medians and
 quartiles of the final error, the share of runs that classify every training
-pattern correctly, and a verdict on the paper's claim from
-:func:`~sk_metabp.experiments.judge`. Besides the catalogue's settings:
+pattern correctly); the summary gives the verdict most fits give, the share of
+fits giving each verdict, and the spread over fits of the median final error.
+Besides the catalogue's settings:
 
-- students start from seeds that no teacher run used; backprop's and the
-  learned rule's student of the same seed start from the same weights;
+- students start from seeds that no teacher run of their fit used and no
+  student of an earlier fit used; backprop's and the learned rule's student
+  of the same seed start from the same weights;
+- the headline verdict is the one most fits give; a tie goes to the less
+  favourable verdict (later in :data:`~sk_metabp.experiments.VERDICTS`);
 - a run counts as *solved* when it classifies every training pattern
   correctly; accuracy takes the output above 0.5 for one output unit, the
   most active unit for two (experiment 4's ``innersquare``/``outersquare``);
@@ -31,16 +39,20 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import clone
 
 from .._mlp import forward
 from ..backprop import BackpropMLPRegressor
 from ..learned import LearnedRuleMLPClassifier
 from .catalogue import make_learner, resolve_experiments
 from .report import summary_markdown
-from .verdict import judge
+from .verdict import VERDICTS, judge
 
 #: The two ways a student is trained.
 METHODS = ("backprop", "learned")
+
+#: Independent fits of each experiment's learner when ``n_fits`` is not given.
+DEFAULT_FITS = 3
 
 
 @dataclass
@@ -50,20 +62,28 @@ class Reproduction:
     Attributes
     ----------
     results : pandas.DataFrame
-        Tidy: one row per experiment, method, seed and kept epoch, with the
-        columns ``experiment, method, seed, epoch, J, train_accuracy,
+        Tidy: one row per experiment, method, fit, seed and kept epoch, with
+        the columns ``experiment, method, fit, seed, epoch, J, train_accuracy,
         test_accuracy`` (``test_accuracy`` is NaN without a test set). ``J``
         is the epoch's mean pattern error (eq. 2, ``loss_curve_``); the
         accuracies are those of the weights at the end of that epoch.
     summary : pandas.DataFrame
-        One row per experiment: final J median and quartiles, share of runs
-        solved and of runs whose error rose, median test accuracy, wall
-        times, the paper's claim and the verdict.
+        One row per experiment, over all its fits' students: final J median
+        and quartiles, share of runs solved and of runs whose error rose,
+        median test accuracy, wall times; the min, median and max over fits
+        of each fit's median final J (``J_learned_fits_min`` ...); the paper's
+        claim, the verdict most fits give (``verdict``, ``verdict_fits``: the
+        share of fits giving it) and the share of fits giving each verdict
+        (``fits_reproduced``, ``fits_partly``, ``fits_not_reproduced``).
+    fits : pandas.DataFrame
+        One row per experiment and fit, with the summary's statistics over
+        that fit's students, its ``verdict`` and ``reason``.
     learner_curves : pandas.DataFrame
-        ``experiment, epoch, loss``: each learner's training error.
+        ``experiment, fit, epoch, loss``: each learner's training error.
     estimators : dict
-        Experiment name -> the fitted :class:`LearnedRuleMLPClassifier`
-        holding the learner (``learner_``) and the teacher's recording.
+        Experiment name -> list of the fitted
+        :class:`LearnedRuleMLPClassifier`, one per fit, holding the learner
+        (``learner_``) and the teacher's recording.
     experiments : tuple of Experiment
         The experiments as run (after ``quick``).
     settings : dict
@@ -72,6 +92,7 @@ class Reproduction:
 
     results: pd.DataFrame
     summary: pd.DataFrame
+    fits: pd.DataFrame
     learner_curves: pd.DataFrame
     estimators: dict
     experiments: tuple
@@ -85,6 +106,7 @@ class Reproduction:
 def run_experiments(
     experiments=None,
     *,
+    n_fits=DEFAULT_FITS,
     n_seeds=32,
     n_jobs=None,
     quick=False,
@@ -109,8 +131,12 @@ def run_experiments(
         Names (``"exp1"`` or ``"1"``) or :class:`Experiment` objects (for
         changed settings, ``dataclasses.replace(EXPERIMENTS["exp4"],
         epochs=300)``); None runs all four.
+    n_fits : int, default=DEFAULT_FITS
+        Independent fits of each experiment's learner: fit ``r`` records the
+        teacher from ``random_state + r`` and fits the learner with
+        ``random_state + r`` (a learner without ``random_state`` is cloned).
     n_seeds : int, default=32
-        Students per method and experiment.
+        Students per method, experiment and fit.
     n_jobs : int or None, default=None
         joblib workers, for the learners' fits (one per experiment) and the
         seed batches; None follows ``joblib.parallel_config`` (1 by default).
@@ -123,7 +149,8 @@ def run_experiments(
         About how many epochs of each run to keep in ``results`` (half spread
         on a log scale, half evenly); the summary uses every epoch.
     random_state : int, default=0
-        Seeds the teacher runs (their seeds are drawn from it).
+        Seeds the fits: fit ``r`` draws its teacher runs' seeds from, and
+        seeds its learner with, ``random_state + r``.
     judge_options : dict, default=None
         Keyword arguments for :func:`judge` (its factors and tolerance).
     guard : bool, default=False
@@ -145,30 +172,35 @@ def run_experiments(
     Examples
     --------
     >>> from sk_metabp.experiments import run_experiments
-    >>> rep = run_experiments(["exp2"], n_seeds=2, quick=True)
-    >>> sorted(set(rep.results["method"])), sorted(set(rep.results["seed"].tolist()))
+    >>> rep = run_experiments(["exp2"], n_fits=2, n_seeds=2, quick=True)
+    >>> sorted(set(rep.results["method"])), sorted(set(rep.results["fit"].tolist()))
     (['backprop', 'learned'], [0, 1])
+    >>> rep.results["seed"].nunique()  # each fit has students of its own
+    4
     >>> rep.summary.loc[0, "verdict"] in ("reproduced", "partly", "not reproduced")
     True
+    >>> len(rep.fits)  # one judged row per fit
+    2
     """
-    n_seeds, experiments, learners = _prepare(
-        experiments, n_seeds, curve_points, quick, learner
+    n_fits, n_seeds, experiments, learners = _prepare(
+        experiments, n_fits, n_seeds, curve_points, quick, learner, random_state
     )
     judge_options = dict(judge_options or {})
     report = _progress(verbose)
     started = time.perf_counter()
     workers = effective_n_jobs(n_jobs)
     estimators, fit_times = _fit_learners(
-        experiments, learners, random_state, n_jobs, report
+        experiments, learners, n_fits, random_state, n_jobs, report
     )
     tasks = _student_tasks(
         experiments, estimators, n_seeds, workers, guard, curve_points
     )
     parts = _train_students(tasks, n_jobs, report)
     results = _results_frame(experiments, parts, curve_points)
-    summary = _summary(experiments, estimators, fit_times, parts, judge_options)
+    fits, summary = _summary(experiments, estimators, fit_times, parts, judge_options)
     learner_curves = _learner_curves(experiments, estimators)
     settings = {
+        "n_fits": n_fits,
         "n_seeds": n_seeds,
         "n_jobs": n_jobs,
         "workers": workers,
@@ -181,18 +213,20 @@ def run_experiments(
         "wall_time_s": time.perf_counter() - started,
     }
     return Reproduction(
-        results, summary, learner_curves, estimators, experiments, settings
+        results, summary, fits, learner_curves, estimators, experiments, settings
     )
 
 
-def _prepare(experiments, n_seeds, curve_points, quick, learner):
+def _prepare(experiments, n_fits, n_seeds, curve_points, quick, learner, seed):
     """Check the arguments; the experiments as run and a learner for each."""
-    if (
-        not isinstance(n_seeds, Integral)
-        or isinstance(n_seeds, bool)
-        or int(n_seeds) < 1
-    ):
-        raise ValueError(f"n_seeds must be an integer >= 1; got {n_seeds!r}.")
+    for name, value in (("n_fits", n_fits), ("n_seeds", n_seeds)):
+        if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
+    if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(
+            f"random_state must be an integer >= 0 (fit r uses random_state + r); "
+            f"got {seed!r}."
+        )
     if not isinstance(curve_points, Integral) or curve_points < 2:
         raise ValueError(f"curve_points must be an integer >= 2; got {curve_points!r}.")
     experiments = resolve_experiments(experiments)
@@ -203,30 +237,38 @@ def _prepare(experiments, n_seeds, curve_points, quick, learner):
         learners[e.name] = make_learner(e, learner)
         if quick and isinstance(learners[e.name], BackpropMLPRegressor):
             learners[e.name].set_params(max_iter=min(20, learners[e.name].max_iter))
-    return int(n_seeds), experiments, learners
+    return int(n_fits), int(n_seeds), experiments, learners
 
 
-def _fit_learners(experiments, learners, random_state, n_jobs, report):
-    """Steps 1 and 2: one learner per experiment, the experiments over workers."""
+def _fit_learners(experiments, learners, n_fits, random_state, n_jobs, report):
+    """Steps 1 and 2: a learner per experiment and fit, spread over workers.
+
+    Returns ``estimators`` and ``fit_times``: experiment name -> a list with
+    one entry per fit.
+    """
     by_name = {e.name: e for e in experiments}
-    estimators, fit_times = {}, {}
-    fits = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_fit_learner)(e, learners[e.name], random_state) for e in experiments
+    estimators = {e.name: [None] * n_fits for e in experiments}
+    fit_times = {e.name: [None] * n_fits for e in experiments}
+    jobs = [(e, r) for e in experiments for r in range(n_fits)]
+    done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_fit_learner)(e, learners[e.name], r, random_state + r) for e, r in jobs
     )
-    for name, clf, elapsed in fits:
+    for name, fit, clf, elapsed in done:
         e = by_name[name]
-        estimators[name], fit_times[name] = clf, elapsed
+        estimators[name][fit], fit_times[name][fit] = clf, elapsed
         report(
-            f"{name} {e.title}: learner {_learner_topology(clf)} fitted on "
-            f"{len(clf.recorder_.features_):,} rows from {e.n_teacher_runs} teacher "
-            f"runs of {e.epochs} epochs in {elapsed:.1f} s"
+            f"{name} {e.title}: fit {fit}: learner {_learner_topology(clf)} fitted "
+            f"on {len(clf.recorder_.features_):,} rows from {e.n_teacher_runs} "
+            f"teacher runs of {e.epochs} epochs in {elapsed:.1f} s"
         )
     return estimators, fit_times
 
 
-def _fit_learner(experiment, learner, random_state):
-    """Record the teacher and fit the learner (in one worker)."""
+def _fit_learner(experiment, learner, fit, random_state):
+    """Record the teacher and fit the learner of one fit (in one worker)."""
     X, y, _, _ = experiment.load_data()
+    if "random_state" in learner.get_params():
+        learner = clone(learner).set_params(random_state=random_state)
     # max_iter=1: fit trains one student epoch; the students proper are
     # trained as stacks by _train_batch
     clf = LearnedRuleMLPClassifier(
@@ -242,7 +284,7 @@ def _fit_learner(experiment, learner, random_state):
     )
     start = time.perf_counter()
     clf.fit(X, y)
-    return experiment.name, clf, time.perf_counter() - start
+    return experiment.name, fit, clf, time.perf_counter() - start
 
 
 def _student_tasks(experiments, estimators, n_seeds, workers, guard, curve_points):
@@ -250,18 +292,21 @@ def _student_tasks(experiments, estimators, n_seeds, workers, guard, curve_point
     tasks = []
     n_batches = max(1, min(n_seeds, workers))
     for e in experiments:
-        clf = copy.copy(estimators[e.name])
-        clf.recorder_ = None  # the recording stays here; workers need the learner
-        if guard:
-            clf.on_divergence = "fallback"
-        seeds = _student_seeds(n_seeds, estimators[e.name].recorder_.seeds_)
         keep = _curve_epochs(e.epochs, curve_points)
-        for method in METHODS:
-            for batch in _batches(seeds, n_batches):
-                student = clf if method == "learned" else None
-                tasks.append((e, method, student, batch, keep))
+        used = set()  # each fit's students are new networks
+        for fit, fitted in enumerate(estimators[e.name]):
+            clf = copy.copy(fitted)
+            clf.recorder_ = None  # the recording stays here; workers need the rule
+            if guard:
+                clf.on_divergence = "fallback"
+            seeds = _student_seeds(n_seeds, used | set(fitted.recorder_.seeds_))
+            used.update(seeds)
+            for method in METHODS:
+                for batch in _batches(seeds, n_batches):
+                    student = clf if method == "learned" else None
+                    tasks.append((e, fit, method, student, batch, keep))
     # longest first, so that no worker is left with a long batch at the end
-    tasks.sort(key=lambda t: -_cost(t[0], t[1]) * len(t[3]))
+    tasks.sort(key=lambda t: -_cost(t[0], t[2]) * len(t[4]))
     return tasks
 
 
@@ -276,7 +321,8 @@ def _train_students(tasks, n_jobs, report):
         parts.append(part)
         s = part["seeds"]
         report(
-            f"{part['experiment']}: {part['method']:8s} seeds {s.min()}-{s.max()} "
+            f"{part['experiment']}: fit {part['fit']}: {part['method']:8s} seeds "
+            f"{s.min()}-{s.max()} "
             f"({len(s)} networks x {epochs[part['experiment']]} epochs) in "
             f"{part['time']:.1f} s, median final J {np.nanmedian(part['final_J']):.3g}"
         )
@@ -295,6 +341,7 @@ def _results_frame(experiments, parts, curve_points):
                 {
                     "experiment": p["experiment"],
                     "method": p["method"],
+                    "fit": p["fit"],
                     "seed": np.repeat(p["seeds"], len(keep)),
                     "epoch": np.tile(keep, K),
                     "J": p["J"].ravel(),
@@ -307,7 +354,7 @@ def _results_frame(experiments, parts, curve_points):
     return (
         pd.concat(frames, ignore_index=True)
         .sort_values(
-            ["experiment", "method", "seed", "epoch"],
+            ["experiment", "method", "fit", "seed", "epoch"],
             key=lambda c: c.map(order) if c.name == "experiment" else c,
         )
         .reset_index(drop=True)
@@ -315,41 +362,30 @@ def _results_frame(experiments, parts, curve_points):
 
 
 def _summary(experiments, estimators, fit_times, parts, judge_options):
-    """One judged row per experiment."""
-    return pd.DataFrame(
-        [
-            _summarise(
-                e,
-                estimators[e.name],
-                fit_times[e.name],
-                [p for p in parts if p["experiment"] == e.name],
-                judge_options,
-            )
-            for e in experiments
-        ]
-    )
+    """One judged row per experiment and fit, and one row per experiment."""
+    fit_rows, rows = [], []
+    for e in experiments:
+        mine = [p for p in parts if p["experiment"] == e.name]
+        judged = []
+        for fit, clf in enumerate(estimators[e.name]):
+            curve = _learner_curve(clf)
+            row = {
+                "experiment": e.name,
+                "fit": fit,
+                "learner_fit_s": fit_times[e.name][fit],
+                "learner_loss": curve[-1] if len(curve) else np.nan,
+                **_stats([p for p in mine if p["fit"] == fit]),
+            }
+            row.update(_judged(e, row, judge_options))
+            judged.append(row)
+        fit_rows += judged
+        rows.append(_experiment_row(e, estimators[e.name][0], mine, judged))
+    return pd.DataFrame(fit_rows), pd.DataFrame(rows)
 
 
-def _learner_curves(experiments, estimators):
-    """``experiment, epoch, loss``: each learner's training error."""
-    return pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "experiment": e.name,
-                    "epoch": np.arange(1, len(curve) + 1),
-                    "loss": curve,
-                }
-            )
-            for e in experiments
-            for curve in [_learner_curve(estimators[e.name])]
-        ],
-        ignore_index=True,
-    )
-
-
-def _summarise(experiment, clf, fit_time, parts, judge_options):
-    curve = _learner_curve(clf)
+def _experiment_row(experiment, clf, parts, judged):
+    """An experiment's summary: all fits' students, and the fits' verdicts."""
+    fits = pd.DataFrame(judged)
     row = {
         "experiment": experiment.name,
         "title": experiment.title,
@@ -357,10 +393,53 @@ def _summarise(experiment, clf, fit_time, parts, judge_options):
         "epochs": experiment.epochs,
         "learner": _learner_topology(clf),
         "paper_learner": experiment.paper_learning_network,
-        "learner_fit_s": fit_time,
-        "learner_loss": curve[-1] if len(curve) else np.nan,
+        "n_fits": len(fits),
+        "learner_fit_s": fits["learner_fit_s"].median(),
+        "learner_loss": fits["learner_loss"].median(),
+        **_stats(parts),
     }
-    stats = {}
+    row["n_seeds"] = int(fits["n_seeds"].iloc[0])  # per fit
+    for method in METHODS:
+        medians = fits[f"J_{method}"]
+        row[f"J_{method}_fits_min"] = medians.min()
+        row[f"J_{method}_fits_median"] = medians.median()
+        row[f"J_{method}_fits_max"] = medians.max()
+    best, shares = headline_verdict(fits["verdict"])
+    for v in VERDICTS:
+        row[f"fits_{v.replace(' ', '_')}"] = shares[v]
+    row["claim"] = experiment.claim
+    row["expected"] = experiment.expected
+    row["verdict"] = best
+    row["verdict_fits"] = shares[best]
+    row["reason"] = fits.loc[fits["verdict"] == best, "reason"].iloc[0]
+    return row
+
+
+def headline_verdict(verdicts):
+    """The verdict most fits give, and the share of fits giving each verdict.
+
+    A tie goes to the less favourable verdict (the later in
+    :data:`~sk_metabp.experiments.VERDICTS`).
+
+    Examples
+    --------
+    >>> from sk_metabp.experiments import headline_verdict
+    >>> headline_verdict(["reproduced", "partly", "reproduced"])[0]
+    'reproduced'
+    >>> headline_verdict(["reproduced", "partly"])[0]
+    'partly'
+    """
+    verdicts = list(verdicts)
+    if not verdicts or not set(verdicts) <= set(VERDICTS):
+        raise ValueError(f"verdicts must be some of {VERDICTS}; got {verdicts!r}.")
+    shares = {v: verdicts.count(v) / len(verdicts) for v in VERDICTS}
+    best = max(VERDICTS, key=lambda v: (shares[v], VERDICTS.index(v)))
+    return best, shares
+
+
+def _stats(parts):
+    """Final J quartiles, shares solved, rose and fell back, times: per method."""
+    row = {}
     for method in METHODS:
         done = [p for p in parts if p["method"] == method]
         final = np.concatenate([p["final_J"] for p in done])
@@ -370,7 +449,6 @@ def _summarise(experiment, clf, fit_time, parts, judge_options):
         test = np.concatenate([p["final_test_accuracy"] for p in done])
         q1, med, q3 = _quartiles(final)
         rose = diverged | ~(final <= first)
-        stats[method] = (med, solved.mean(), rose.mean())
         row[f"J_{method}"] = med
         row[f"J_{method}_q1"] = q1
         row[f"J_{method}_q3"] = q3
@@ -389,21 +467,42 @@ def _summarise(experiment, clf, fit_time, parts, judge_options):
         if row["time_backprop_s"] > 0
         else np.nan
     )
+    return row
+
+
+def _judged(experiment, row, judge_options):
+    """The verdict on the experiment's claim from one fit's statistics."""
     v = judge(
         experiment.expected,
-        J_backprop=stats["backprop"][0],
-        J_learned=stats["learned"][0],
-        solved_backprop=stats["backprop"][1],
-        solved_learned=stats["learned"][1],
-        rose_backprop=stats["backprop"][2],
-        rose_learned=stats["learned"][2],
+        J_backprop=row["J_backprop"],
+        J_learned=row["J_learned"],
+        solved_backprop=row["solved_backprop"],
+        solved_learned=row["solved_learned"],
+        rose_backprop=row["rose_backprop"],
+        rose_learned=row["rose_learned"],
         **judge_options,
     )
-    row["claim"] = experiment.claim
-    row["expected"] = experiment.expected
-    row["verdict"] = v.verdict
-    row["reason"] = v.reason
-    return row
+    return {"verdict": v.verdict, "reason": v.reason}
+
+
+def _learner_curves(experiments, estimators):
+    """``experiment, fit, epoch, loss``: each learner's training error."""
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "experiment": e.name,
+                    "fit": fit,
+                    "epoch": np.arange(1, len(curve) + 1),
+                    "loss": curve,
+                }
+            )
+            for e in experiments
+            for fit, clf in enumerate(estimators[e.name])
+            for curve in [_learner_curve(clf)]
+        ],
+        ignore_index=True,
+    )
 
 
 def _learner_topology(clf):
@@ -450,7 +549,7 @@ def _truth(Y):
     return Y[:, 0] > 0.5 if Y.shape[1] == 1 else Y.argmax(axis=1)
 
 
-def _train_batch(experiment, method, clf, seeds, keep):
+def _train_batch(experiment, fit, method, clf, seeds, keep):
     """One stack of seeds (in one worker): train, keep curves and accuracies."""
     X, y, X_test, y_test = experiment.load_data()
     backprop = experiment.teacher()
@@ -493,6 +592,7 @@ def _train_batch(experiment, method, clf, seeds, keep):
     final_acc = acc[np.arange(K), np.searchsorted(keep, last + 1, side="right") - 1]
     return {
         "experiment": experiment.name,
+        "fit": fit,
         "method": method,
         "seeds": np.asarray(seeds),
         "J": J,
@@ -514,9 +614,9 @@ def _cost(experiment, method):
     return experiment.epochs * n * (2.5 if method == "learned" else 1.0)
 
 
-def _student_seeds(n_seeds, teacher_seeds):
-    """The first ``n_seeds`` integers that no teacher run started from."""
-    taken = {int(s) for s in teacher_seeds}
+def _student_seeds(n_seeds, taken):
+    """The first ``n_seeds`` integers not in ``taken`` (teachers', earlier fits')."""
+    taken = {int(s) for s in taken}
     seeds, s = [], 0
     while len(seeds) < n_seeds:
         if s not in taken:
