@@ -6,9 +6,9 @@ Reproducing the paper's four experiments
 The paper trains a *learning network* to imitate backprop and then trains
 fresh networks with it, in four experiments: AND on a 2-1-1 network, AND
 without a hidden layer, OR on 2-4-1, and the inner-square task on 2-5-2. It
-reports single runs. Here each experiment is repeated over several seeds with
-:func:`sk_metabp.experiments.run_experiments`, which also gives each claim of
-the paper a verdict.
+reports single runs. Here each experiment is repeated over several learner fits
+and seeds with :func:`sk_metabp.experiments.run_experiments`, which also gives
+each claim of the paper a verdict.
 
 Run as a script: ``python plot_paper_experiments.py [folder]`` writes the
 figures into ``folder`` (a temporary folder by default). With
@@ -44,21 +44,26 @@ for e in EXPERIMENTS.values():
 # %%
 # Run them over seeds
 # -------------------
-# One learner per experiment (the default 32-unit learner), then the same
-# seeds trained with backprop and with the learned rule.
+# Three independent fits of each experiment's learner (the default 32-unit
+# learner; each fit records its own teacher runs), each with its own seeds
+# trained with backprop and with the learned rule.
 rep = run_experiments(n_seeds=2 if QUICK else 8, quick=QUICK, verbose=True)
 print(format_summary(rep.summary))
 
 # %%
 # The learners' training error and the networks they train
 # ---------------------------------------------------------
-# Top row: each learner's error while it learns to imitate backprop (the
+# Top row: each fit's learner error while it learns to imitate backprop (the
 # paper's Figs 4, 6, 8 and 10). Bottom row: the error J of networks trained by
-# backprop and by the learned rule, median and quartiles over seeds (Figs 5,
-# 7, 9 and 11).
+# backprop and by the learned rule, median and quartiles over the seeds of all
+# fits (Figs 5, 7, 9 and 11).
 fig, axes = plt.subplots(2, 4, figsize=(18, 7), layout="constrained")
 for i, e in enumerate(rep.experiments):
-    LearnerErrorDisplay.from_results(rep, e.name, ax=axes[0, i])
+    curves = rep.learner_curves
+    for fit, curve in curves[curves["experiment"] == e.name].groupby("fit"):
+        LearnerErrorDisplay.from_results(
+            curve, e.name, ax=axes[0, i], name=f"fit {fit}", color=f"C{2 + fit}"
+        )
     TrainingCurveDisplay.from_results(rep, e.name, ax=axes[1, i], title=e.title)
     verdict = rep.summary.set_index("experiment").loc[e.name, "verdict"]
     axes[1, i].set_xlabel(f"epoch  (verdict on the claim: {verdict})")

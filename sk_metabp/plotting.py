@@ -486,7 +486,8 @@ class LearnerErrorDisplay:
         ----------
         reproduction : Reproduction or pandas.DataFrame
             A :class:`~sk_metabp.experiments.Reproduction`, or its
-            ``learner_curves`` frame (``experiment, epoch, loss``).
+            ``learner_curves`` frame (``experiment, fit, epoch, loss``) or the
+            rows of one fit of it; a frame of several fits is refused.
         experiment : str, default=None
             May be omitted when there is only one.
         name : str, default=None
@@ -502,6 +503,11 @@ class LearnerErrorDisplay:
         """
         frame = getattr(reproduction, "learner_curves", reproduction)
         experiment, frame = _pick_experiment(frame, experiment)
+        if "fit" in frame.columns and frame["fit"].nunique() > 1:
+            raise ValueError(
+                f"The learner curves of {experiment} hold {frame['fit'].nunique()} "
+                "fits; pass the rows of one, e.g. frame[frame['fit'] == 0]."
+            )
         curve = frame.sort_values("epoch")["loss"].to_numpy()
         title = f"{experiment}: the learner's training error"
         disp = cls(curve, name="learner" if name is None else name, title=title)
@@ -638,15 +644,34 @@ class SquaresDisplay:
         return disp.plot(ax=ax, **kwargs)
 
 
+def _fit_medians(disp, rows, metric):
+    """Add each fit's median curve, thin, in its method's colour, to ``disp``."""
+    for method, line in disp.lines_.items():
+        runs = rows[rows["method"] == method]
+        for i, (_, fit) in enumerate(runs.groupby("fit", sort=True)):
+            med = fit.groupby("epoch")[metric].median()
+            disp.ax_.plot(
+                med.index,
+                med.to_numpy(),
+                color=line.get_color(),
+                linewidth=0.7,
+                alpha=0.8,
+                label=f"{method}: median of each fit" if i == 0 else None,
+            )
+    disp.ax_.legend(fontsize="small")
+
+
 def save_figures(reproduction, directory, *, dpi=100):
     """Write a reproduction's figures as PNG files.
 
     Per experiment: ``learner_error_<name>.png`` (the learner's training
     error, the paper's Figs 4, 6, 8, 10) and ``training_curve_<name>.png`` (J
     over epochs, backprop against the learned rule, median and quartiles over
-    seeds: Figs 5, 7, 9, 11). With a test set also ``test_accuracy_<name>.png``;
-    with the square task ``squares_data.png`` (Fig. 12). Figures are made
-    without pyplot, so no window opens and no backend is changed.
+    the seeds of all fits, and each fit's median: Figs 5, 7, 9, 11); the
+    learner error figure has a curve per fit. With a test set also
+    ``test_accuracy_<name>.png``; with the square task ``squares_data.png``
+    (Fig. 12). Figures are made without pyplot, so no window opens and no
+    backend is changed.
 
     Parameters
     ----------
@@ -678,29 +703,35 @@ def save_figures(reproduction, directory, *, dpi=100):
         paths.append(path)
 
     results = reproduction.results
+    curves = reproduction.learner_curves
     for e in reproduction.experiments:
         fig = _figure("save_figures", figsize=(6, 4))
-        LearnerErrorDisplay.from_results(reproduction, e.name, ax=fig.subplots())
-        fig.axes[0].set_title(f"{e.name} {e.title}: the learner's training error")
+        ax = fig.subplots()
+        mine = curves[curves["experiment"] == e.name]
+        for i, (fit, curve) in enumerate(mine.groupby("fit", sort=True)):
+            LearnerErrorDisplay.from_results(
+                curve, e.name, name=f"fit {fit}", ax=ax, color=f"C{2 + i}"
+            )
+        ax.set_title(f"{e.name} {e.title}: the learner's training error, each fit")
         save(fig, f"learner_error_{e.name}.png")
 
-        fig = _figure("save_figures", figsize=(6, 4))
-        disp = TrainingCurveDisplay.from_results(results, e.name, ax=fig.subplots())
-        n = results.loc[results["experiment"] == e.name, "seed"].nunique()
-        disp.ax_.set_title(f"{e.name} {e.title}: J over {n} seeds (median, quartiles)")
-        save(fig, f"training_curve_{e.name}.png")
-
         rows = results[results["experiment"] == e.name]
-        if rows["test_accuracy"].notna().any():
+        n = rows["seed"].nunique()
+        n_fits = rows["fit"].nunique()
+        for metric, what in (("J", "J"), ("test_accuracy", "test accuracy")):
+            if not rows[metric].notna().any():
+                continue
             fig = _figure("save_figures", figsize=(6, 4))
-            TrainingCurveDisplay.from_results(
-                rows,
-                e.name,
-                metric="test_accuracy",
-                ax=fig.subplots(),
-                title=f"{e.name} {e.title}: test accuracy over {n} seeds",
+            disp = TrainingCurveDisplay.from_results(
+                rows, e.name, metric=metric, ax=fig.subplots()
             )
-            save(fig, f"test_accuracy_{e.name}.png")
+            _fit_medians(disp, rows, metric)
+            disp.ax_.set_title(
+                f"{e.name} {e.title}: {what} over {n_fits} fits x {n // n_fits} "
+                "seeds\n(median and quartiles of all; thin: each fit's median)"
+            )
+            name = "training_curve" if metric == "J" else "test_accuracy"
+            save(fig, f"{name}_{e.name}.png")
         if e.task == "squares":
             X_tr, y_tr, X_te, y_te = e.load_data()
             fig = _figure("save_figures", figsize=(9, 4.5))

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sk_metabp.__main__ import main
+from sk_metabp.__main__ import MARKER, main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TABLES = ["results.csv", "learner_curves.csv", "summary.md"]
@@ -42,13 +42,16 @@ def test_reproduce_quick_writes_every_promised_file(tmp_path):
         assert height > 100 and width > 100
     results = pd.read_csv(out / "results.csv")
     assert set(results["experiment"]) == {"exp1", "exp2", "exp3", "exp4"}
-    assert sorted(results["seed"].unique()) == [0, 1, 2, 3]  # --quick: 4 seeds
+    # --quick: 2 fits of 4 seeds each
+    assert sorted(results["fit"].unique()) == [0, 1]
+    assert sorted(results["seed"].unique()) == list(range(8))
     summary = (out / "summary.md").read_text()
     for name in ("exp1", "exp2", "exp3", "exp4"):
         assert name in summary
+    assert "2 of 2 fits" in summary or "1 of 2 fits" in summary
     # progress: a line per learner and per seed batch, with the elapsed time
     progress = [line for line in proc.stdout.splitlines() if line.startswith("[")]
-    assert len(progress) == 4 + 4 * 2
+    assert len(progress) == 4 * 2 + 4 * 2 * 2
     assert all(" s] exp" in line for line in progress)
     assert "verdict" in proc.stdout
 
@@ -62,6 +65,8 @@ def test_reproduce_options(tmp_path, capsys):
             "2,exp1",
             "--seeds",
             "2",
+            "--fits",
+            "1",
             "--out",
             str(tmp_path),
             "--n-jobs",
@@ -87,6 +92,12 @@ def test_reproduce_options(tmp_path, capsys):
         (["--seeds", "0"], "--seeds: must be at least 1"),
         (["--seeds", "-3"], "--seeds: must be at least 1"),
         (["--seeds", "many"], "--seeds: expected an integer"),
+        (["--seeds", "1001"], "--seeds: at most 1000 seeds"),
+        (["--seeds", "99999999999999999999"], "--seeds: at most 1000 seeds"),
+        (["--experiments", "1", "1"], "'exp1' asked for more than once"),
+        (["--fits", "0"], "--fits: must be at least 1"),
+        (["--fits", "51"], "--fits: at most 50 fits"),
+        (["--experiments", "exp2,2"], "'exp2' asked for more than once"),
         (["--n-jobs", "0"], "--n-jobs: 0 workers"),
         (["--learner", "huge"], "--learner: invalid choice"),
     ],
@@ -116,6 +127,95 @@ def test_bad_arguments_in_a_real_process(tmp_path):
     assert not (tmp_path / "results.csv").exists()
 
 
+def test_a_huge_seed_count_stops_before_any_work(tmp_path):
+    proc = _run(
+        "reproduce",
+        "--quick",
+        "--experiments",
+        "1",
+        "--seeds",
+        "99999999999999999999",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert proc.returncode == 2
+    assert "at most 1000 seeds" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the output folder: one run, complete or absent --------------------------------
+
+QUICK = ["reproduce", "--quick", "--fits", "1", "--seeds", "1", "--n-jobs", "1"]
+
+
+def _quick(out, *experiments):
+    return main([*QUICK, "--experiments", *experiments, "--out", str(out)])
+
+
+def _listing(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_rerun_replaces_the_earlier_run_whole(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _quick(out, "2,4") == 0
+    assert (out / "squares_data.png").exists()
+    assert _quick(out, "2") == 0
+    # nothing of experiment 4 is left beside experiment 2's summary
+    assert not any("exp4" in p.name or "squares" in p.name for p in out.iterdir())
+    listed = (out / MARKER).read_text().splitlines()[1:]
+    assert sorted(listed) == sorted(p.name for p in out.iterdir() if p.name != MARKER)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no leftovers
+
+
+def test_an_empty_folder_is_used(tmp_path, capsys):
+    assert _quick(tmp_path, "2") == 0
+    assert (tmp_path / "summary.md").exists()
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_other_files_are_never_replaced(tmp_path, capsys, marked):
+    out = tmp_path / "out"
+    if marked:  # an earlier run, and a file of the user's beside it
+        assert _quick(out, "2") == 0
+    else:
+        out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    before = _listing(out)
+    with pytest.raises(SystemExit) as exc:
+        _quick(out, "2")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "holds files this command did not write (notes.txt)" in err
+    assert _listing(out) == before
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_an_interrupted_write_leaves_the_earlier_run_or_nothing(
+    tmp_path, capsys, monkeypatch, earlier
+):
+    import sk_metabp.plotting as plotting
+
+    out = tmp_path / "out"
+    if earlier:
+        assert _quick(out, "2,4") == 0
+        before = _listing(out)
+    real = plotting.save_figures
+
+    def interrupted(rep, directory, **kwargs):
+        real(rep, directory, **kwargs)  # some figures are written, then ^C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plotting, "save_figures", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _quick(out, "2")
+    if earlier:
+        assert _listing(out) == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    else:
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_without_matplotlib_tables_and_a_hint(tmp_path):
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
@@ -137,7 +237,7 @@ def test_without_matplotlib_tables_and_a_hint(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert 'pip install "sk-metabp[plot]"' in proc.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(TABLES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*TABLES, MARKER])
 
 
 def test_no_arguments_runs_the_demo(capsys, monkeypatch):
