@@ -120,6 +120,10 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
     learner : regressor or FrozenEstimator, default=None
         Maps the rows of ``mode`` to changes. ``None`` is
         :func:`default_learner`, a 32-unit :class:`BackpropMLPRegressor`.
+        Its parameters can be set through this classifier as
+        ``learner__<name>`` (``set_params``, grid searches) even while
+        ``learner`` is None: ``learner`` then first becomes a fresh
+        :func:`default_learner` of this classifier's own.
     mode : {"network", "link", "delta"}, default="network"
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
@@ -298,6 +302,38 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+
+    def set_params(self, **params):
+        """Set parameters; ``learner__<name>`` also with the default learner.
+
+        scikit-learn sets a nested parameter on the estimator a parameter
+        holds; ``learner=None`` holds none. A ``learner__`` parameter with
+        ``learner`` None (now or in ``params``) first sets ``learner`` to a
+        fresh :func:`default_learner`, a new instance per classifier, so
+        ``GridSearchCV(LearnedRuleMLPClassifier(), {"learner__max_iter":
+        [...]})`` searches the default learner's settings.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, nested ones as ``learner__<name>``.
+
+        Returns
+        -------
+        self : object
+
+        Examples
+        --------
+        >>> from sk_metabp import LearnedRuleMLPClassifier
+        >>> clf = LearnedRuleMLPClassifier()
+        >>> clf = clf.set_params(learner__hidden_layer_sizes=(8,))
+        >>> clf.learner.hidden_layer_sizes, clf.learner.learning_rate_init
+        ((8,), 0.02)
+        """
+        nested = any(key.startswith("learner__") for key in params)
+        if nested and params.get("learner", self.learner) is None:
+            params = {**params, "learner": default_learner()}
+        return super().set_params(**params)
 
     def _teachers(self):
         """Clones of the teacher(s) to record; the default is the paper's backprop."""

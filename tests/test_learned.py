@@ -4,7 +4,7 @@ import joblib
 import numpy as np
 import pytest
 from _broken import constant_learner
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.datasets import load_iris, make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -22,6 +22,7 @@ from sk_metabp import (
 )
 from sk_metabp._mlp import forward
 from sk_metabp.datasets import make_boolean
+from sk_metabp.learned import default_learner
 
 
 def small_learner(**kw):
@@ -156,6 +157,55 @@ def test_level2_grid_search_cross_val_and_pipeline():
     assert scores.shape == (2,) and np.isfinite(scores).all()
     pipe = make_pipeline(StandardScaler(), clf).fit(X, y)
     assert pipe.predict(X).shape == (40,)
+
+
+def test_learner_params_set_with_the_default_learner():
+    clf, other = LearnedRuleMLPClassifier(), LearnedRuleMLPClassifier()
+    assert clf.learner is None  # __init__ stores the default as it is
+    assert not any(k.startswith("learner__") for k in clf.get_params(deep=True))
+    clf.set_params(learner__hidden_layer_sizes=(8,), max_iter=7)
+    expected = {**default_learner().get_params(), "hidden_layer_sizes": (8,)}
+    assert clf.learner.get_params() == expected and clf.max_iter == 7
+    assert clf.get_params(deep=True)["learner__hidden_layer_sizes"] == (8,)
+    # a fresh default per classifier: nothing shared with another one
+    assert other.learner is None
+    other.set_params(learner__max_iter=3)
+    assert other.learner is not clf.learner and clf.learner.max_iter == 200
+    # learner=None given with its nested parameters, in either order
+    clf.set_params(learner__max_iter=5, learner=None)
+    assert clf.learner.get_params() == {**default_learner().get_params(), "max_iter": 5}
+    # a learner of the user's own takes them as scikit-learn sets them
+    ridge = Ridge()
+    clf.set_params(learner=ridge, learner__alpha=3.0)
+    assert clf.learner is ridge and ridge.alpha == 3.0
+
+
+def test_grid_search_over_the_default_learner():
+    X, y = _moons()
+    base = LearnedRuleMLPClassifier((1,), max_iter=50, n_teacher_runs=2, random_state=0)
+    grid = {"learner__hidden_layer_sizes": [(2,), (4,)]}
+    search = GridSearchCV(base, grid, cv=2).fit(X, y)
+    assert base.learner is None  # the search set its clones only
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    best = search.best_params_["learner__hidden_layer_sizes"]
+    assert search.best_estimator_.learner_.hidden_layer_sizes == best
+    # the rest of the learner is the default one
+    fitted = search.best_estimator_.learner_.get_params()
+    assert fitted == {**default_learner().get_params(), "hidden_layer_sizes": best}
+
+
+def test_clone_of_learner_set_through_the_classifier_is_equivalent():
+    X, y = _moons()
+    clf = LearnedRuleMLPClassifier(
+        (1,), max_iter=20, n_teacher_runs=2, random_state=0
+    ).set_params(learner__hidden_layer_sizes=(4,), learner__max_iter=20)
+    twin = clone(clf)
+    assert twin.learner is not clf.learner
+    assert twin.learner.get_params() == clf.learner.get_params()
+    clf.fit(X, y)
+    twin.fit(X, y)
+    np.testing.assert_array_equal(twin.loss_curve_, clf.loss_curve_)
+    assert twin.learner_.hidden_layer_sizes == (4,)
 
 
 def test_saved_network_rule_trains_other_data_of_same_topology(
