@@ -208,6 +208,23 @@ def test_clone_of_learner_set_through_the_classifier_is_equivalent():
     assert twin.learner_.hidden_layer_sizes == (4,)
 
 
+@pytest.mark.parametrize("mode", ["network", "link", "delta"])
+def test_partial_fit_first_chunk_with_one_class(mode):
+    # as BackpropMLPClassifier: classes names every class, the chunk may lack
+    # some; the teacher is recorded with them all
+    X, y = _moons()
+    first = y == 0
+    params = dict(max_iter=20, n_teacher_runs=2, record_every=4, random_state=0)
+    clf = LearnedRuleMLPClassifier((2,), learner=small_learner(), mode=mode, **params)
+    clf.partial_fit(X[first], y[first], classes=[0, 1])
+    assert clf.recorder_.teacher_.classes_.tolist() == [0, 1]
+    assert clf.classes_.tolist() == [0, 1] and clf.n_outputs_ == 1
+    clf.partial_fit(X[~first], y[~first])
+    assert np.isfinite(clf.loss_curve_).all() and len(clf.loss_curve_) == 2
+    assert set(clf.predict(X)) <= {0, 1}
+    BackpropMLPClassifier((2,)).partial_fit(X[first], y[first], classes=[0, 1])
+
+
 def test_saved_network_rule_trains_other_data_of_same_topology(
     and_network_clf, tmp_path
 ):
