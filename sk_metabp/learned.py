@@ -1,5 +1,6 @@
 """Networks trained by a fitted learner instead of backprop (the paper's steps 2-3)."""
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -170,8 +171,14 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         :data:`~sk_metabp._modes.LINK_BATCH`; delta mode: one row per hidden
         neuron and pattern), and the default teacher records backprop's
         batch-mean changes at the same batch size.
-    shuffle, init_scale, tol, n_iter_no_change, warm_start, random_state, verbose
+    shuffle, init_scale, tol, n_iter_no_change, warm_start, random_state
         As in :class:`BackpropMLPClassifier`, for the student.
+    verbose : bool or int, default=False
+        Print progress: the recording (see ``verbose`` of
+        :class:`TrajectoryRecorder`), the learner's fit (rows, time, final
+        ``loss_``; a learner with a ``verbose`` parameter left falsy prints
+        its own epochs too, as the default learner does), then the student's
+        loss after every epoch.
     max_update : float or None, default=1.0
         Bound on each weight or bias change: a learner that extrapolates wildly
         cannot throw the weights far in one step.
@@ -434,15 +441,38 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
                 every=self.record_every,
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
+                verbose=self.verbose,
             ).fit(X, y, classes=classes)
-            learner = default_learner() if self.learner is None else self.learner
-            rec = self.recorder_
-            self.learner_ = clone(learner).fit(
-                pd.DataFrame(rec.features_, columns=rec.feature_names_),
-                pd.DataFrame(rec.targets_, columns=rec.target_names_),
-            )
+            self.learner_ = self._fit_learner_on(self.recorder_)
         check_learner_layout(self.learner_, self.mode_)
         return self
+
+    def _fit_learner_on(self, rec):
+        """A clone of ``learner`` (or the default) fitted on recording ``rec``."""
+        learner = clone(default_learner() if self.learner is None else self.learner)
+        X = pd.DataFrame(rec.features_, columns=rec.feature_names_)
+        Y = pd.DataFrame(rec.targets_, columns=rec.target_names_)
+        if not self.verbose:
+            return learner.fit(X, Y)
+        own = learner.get_params(deep=False).get("verbose", True)
+        if not own:  # it reports its own epochs while it fits, then as it was
+            learner.set_params(verbose=self.verbose)
+        print(
+            f"Fitting the learner {type(learner).__name__} on {len(X):,} rows "
+            f"({X.shape[1]} features, {Y.shape[1]} targets)",
+            flush=True,
+        )
+        started = time.perf_counter()
+        learner.fit(X, Y)
+        if not own:
+            learner.set_params(verbose=own)
+        loss = getattr(learner, "loss_", None)
+        print(
+            f"Fitted the learner in {time.perf_counter() - started:.1f} s"
+            + ("" if loss is None else f", final loss {loss:.6g}"),
+            flush=True,
+        )
+        return learner
 
     def update_rule(self):
         """The learned rule ``fit`` trains with: ``learner_`` in the fitted mode.
@@ -484,6 +514,8 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         """
         self._validate_params()
         self.fit_learner(X, y)
+        if self.verbose:
+            print(f"Training the network with the learned rule, {self.layout_}")
         return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y, classes=None):

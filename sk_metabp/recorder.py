@@ -1,5 +1,6 @@
 """Sample a training run, update by update, into learner rows (the paper's step 1)."""
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -55,13 +56,36 @@ def _sample_updates(n_updates, every, candidates=None):
     return starts + rng.randint(0, np.minimum(every, n_updates - starts))
 
 
-def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
+def _progress_marks(picks, per_epoch, n_epochs, name):
+    """``{s: message}``: what to print after writing sampled update ``s``.
+
+    One message about every tenth of the epochs (at the first sampled update
+    after it; ``per_epoch`` updates make an epoch), so that a long recording
+    shows it is moving.
+    """
+    epochs = picks // per_epoch
+    marks = {}
+    for done in np.unique(np.linspace(0, n_epochs, 11)[1:-1].astype(int)):
+        s = int(np.searchsorted(epochs, done))
+        if done and s < len(picks):
+            marks[s] = f"  {name}: {done} of {n_epochs} epochs done"
+    return marks
+
+
+def _runs(index):
+    """``'run 3'`` or ``'runs 1-2'`` for 0-based run indices."""
+    first, last = index[0] + 1, index[-1] + 1
+    return f"run {first}" if first == last else f"runs {first}-{last}"
+
+
+def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype, progress=None):
     """Train one lockstep stack of runs and keep the updates in ``picks``.
 
     Returns the rows, shape ``(K, len(picks), R, n_features + n_targets)`` (the
     features, then the targets), the loss curves and the divergence epochs of
     the K runs. Rows of updates a stopped stack never reached are left
-    unwritten (the caller drops them).
+    unwritten (the caller drops them). ``progress``, from
+    :func:`_progress_marks`, prints its messages as the stack reaches them.
     """
     K, S, R = len(seeds), len(picks), mode.rows_per_update
     rows = np.empty((K, S, R, mode.n_features + mode.n_targets), dtype=dtype)
@@ -76,6 +100,17 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype):
         if step.step == wanted[s]:
             write(step, dcoefs, dintercepts, rows[:, s])
             at[0] = s + 1
+
+    if progress:
+        started = time.perf_counter()
+        record = callback
+
+        def callback(step, dcoefs, dintercepts):
+            s = at[0]
+            record(step, dcoefs, dintercepts)
+            if at[0] != s and s in progress:
+                elapsed = time.perf_counter() - started
+                print(f"{progress[s]} ({elapsed:.1f} s)", flush=True)
 
     students = estimator.train_students(
         TrainingData(X, Y, sizes), seeds, callback=callback
@@ -161,6 +196,10 @@ class TrajectoryRecorder(BaseEstimator):
         ``None`` follows ``joblib.parallel_config`` (so a dask backend works).
     dtype : numpy dtype, default=np.float32
         Of the recorded features and targets.
+    verbose : int, default=0
+        Print the recording's progress: what each teacher's runs will record,
+        a line about every tenth of their epochs (per lockstep stack; joblib
+        workers print in their own process), and the rows and time taken.
 
     Attributes
     ----------
@@ -219,6 +258,7 @@ class TrajectoryRecorder(BaseEstimator):
         random_state=None,
         n_jobs=None,
         dtype=np.float32,
+        verbose=0,
     ):
         self.estimator = estimator
         self.mode = mode
@@ -231,6 +271,7 @@ class TrajectoryRecorder(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.dtype = dtype
+        self.verbose = verbose
 
     def _check_params(self):
         for name in ("n_runs", "every", "max_rows"):
@@ -252,6 +293,10 @@ class TrajectoryRecorder(BaseEstimator):
             raise ValueError(
                 f"dtype must be a floating point type such as np.float32; got "
                 f"{self.dtype!r}."
+            )
+        if not isinstance(self.verbose, Integral) or self.verbose < 0:
+            raise ValueError(
+                f"verbose must be a bool or an integer >= 0; got {self.verbose!r}."
             )
 
     def fit(self, X, y, *, classes=None):
@@ -308,7 +353,7 @@ class TrajectoryRecorder(BaseEstimator):
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(plans) * self.n_runs)
         parts = [
-            self._record(plan, seeds[t * self.n_runs : (t + 1) * self.n_runs])
+            self._record(plan, seeds[t * self.n_runs : (t + 1) * self.n_runs], t)
             for t, plan in enumerate(plans)
         ]
         # only now, with nothing left to fail, does the recorder change
@@ -433,8 +478,8 @@ class TrajectoryRecorder(BaseEstimator):
             "n_rows": self.n_runs * S * R,
         }
 
-    def _record(self, plan, seeds):
-        """Record ``len(seeds)`` runs of one planned teacher."""
+    def _record(self, plan, seeds, t=0):
+        """Record ``len(seeds)`` runs of planned teacher ``t``."""
         teacher, mode, S = plan["teacher"], plan["mode"], plan["S"]
         R, per_epoch = mode.rows_per_update, plan["per_epoch"]
         n_updates = teacher.max_iter * per_epoch
@@ -447,6 +492,22 @@ class TrajectoryRecorder(BaseEstimator):
         n_chunks = max(1, min(K, effective_n_jobs(self.n_jobs)))
         chunks = np.array_split(np.arange(K), n_chunks)
         dtype = np.dtype(self.dtype)
+        started = time.perf_counter()
+        if self.verbose:
+            print(
+                f"Recording teacher {t + 1}: {K} runs of {teacher.max_iter} epochs "
+                f"in {n_chunks} lockstep stack(s), {S:,} sampled updates per run, "
+                f"{plan['n_rows']:,} rows; {mode.describe()}",
+                flush=True,
+            )
+        marks = [
+            _progress_marks(
+                picks, per_epoch, teacher.max_iter, f"teacher {t + 1}, {_runs(c)}"
+            )
+            if self.verbose
+            else None
+            for c in chunks
+        ]
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_record_chunk)(
                 teacher,
@@ -457,8 +518,9 @@ class TrajectoryRecorder(BaseEstimator):
                 mode,
                 picks,
                 dtype,
+                progress=m,
             )
-            for c in chunks
+            for c, m in zip(chunks, marks)
         )
         rows = _join([r[0] for r in results])
         curves = np.full((K, teacher.max_iter), np.nan)
@@ -494,6 +556,12 @@ class TrajectoryRecorder(BaseEstimator):
                 stacklevel=3,
             )
         kept_per_run = keep.sum(axis=1)
+        if self.verbose:
+            print(
+                f"Recorded teacher {t + 1}: {K} runs, {len(rows):,} rows in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
         codes = (
             None
             if mode.unit_names() is None

@@ -225,6 +225,31 @@ def test_partial_fit_first_chunk_with_one_class(mode):
     BackpropMLPClassifier((2,)).partial_fit(X[first], y[first], classes=[0, 1])
 
 
+def test_verbose_reports_recording_learner_fit_and_student(capsys):
+    X, y = make_boolean("and")
+    params = dict(n_teacher_runs=2, record_every=2, max_iter=10, random_state=0)
+    LearnedRuleMLPClassifier((1,), learner=small_learner(), **params).fit(X, y)
+    assert capsys.readouterr().out == ""
+    clf = LearnedRuleMLPClassifier((1,), learner=small_learner(), verbose=1, **params)
+    clf.fit(X, y)
+    out = capsys.readouterr().out
+    recording, rest = out.split("Fitting the learner BackpropMLPRegressor on 40 rows")
+    assert recording.startswith("Recording teacher 1: 2 runs of 10 epochs")
+    assert "Recorded teacher 1: 2 runs, 40 rows" in recording
+    learner_fit, student = rest.split("Training the network with the learned rule")
+    # the learner prints its own 30 epochs, then the time and its final loss
+    assert learner_fit.count("Iteration") == 30
+    assert f"final loss {clf.learner_.loss_:.6g}" in learner_fit
+    assert student.count("Iteration") == 10
+    # its verbose was lent for the fit only
+    assert clf.learner_.verbose is False
+    # a learner without a verbose parameter: a line before and after its fit
+    clf.set_params(learner=Ridge()).fit(X, y)
+    out = capsys.readouterr().out
+    learner_fit = out[out.index("Fitting the learner Ridge") : out.index("Training")]
+    assert "Iteration" not in learner_fit and "Fitted the learner in" in learner_fit
+
+
 def test_saved_network_rule_trains_other_data_of_same_topology(
     and_network_clf, tmp_path
 ):

@@ -597,3 +597,25 @@ def test_records_an_estimators_own_update_rule():
     np.testing.assert_allclose(half.targets_, full.targets_)
     np.testing.assert_array_equal(half.features_, full.features_)
     assert np.abs(half.targets_).max() > 0
+
+
+def test_verbose_reports_runs_progress_and_rows(capsys):
+    X, y = make_boolean("and")
+    teacher = BackpropMLPClassifier((1,), max_iter=20)
+    quiet = TrajectoryRecorder(teacher, n_runs=3, every=2, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    rec = TrajectoryRecorder(teacher, n_runs=3, every=2, random_state=0, verbose=1)
+    rec.fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Recording teacher 1: 3 runs of 20 epochs")
+    assert "40 sampled updates per run, 120 rows; mode='network'" in lines[0]
+    # about every tenth of the epochs, in order
+    done = [
+        int(re.search(r"runs 1-3: (\d+) of 20 epochs done", s)[1]) for s in lines[1:-1]
+    ]
+    assert done == list(range(2, 20, 2))
+    assert re.fullmatch(r"Recorded teacher 1: 3 runs, 120 rows in [\d.]+ s", lines[-1])
+    # the printing leaves the recording as it was
+    np.testing.assert_array_equal(rec.features_, quiet.features_)
+    with pytest.raises(ValueError, match="verbose must be"):
+        TrajectoryRecorder(teacher, verbose="yes").fit(X, y)
