@@ -250,7 +250,7 @@ def _deltas(step):
 
 
 #: Network mode: variable -> the (K, n) arrays of a step that hold its columns
-#: (named functions, so that a mode holding them pickles).
+#: (looked up by name where a row is made: a mode holds no functions).
 _NETWORK_PARTS = {
     "w": _flat_coefs,
     "b": _biases,
@@ -299,6 +299,22 @@ class _Mode:
             f"{list(self.variables)} ({self.n_features} features, "
             f"{self.n_targets} targets)"
         )
+
+    def arguments(self):
+        """The arguments of :func:`make_mode` that build this mode again.
+
+        Plain values (str, int, float and lists of them): what an estimator
+        saves in place of a fitted mode (see :class:`ModeStateMixin`).
+        """
+        rate = self.learning_rate
+        return {
+            "mode": self.name,
+            "sizes": [int(n) for n in self.sizes],
+            "variables": list(self.variables),
+            "learning_rate": None if rate is None else float(rate),
+            "target": getattr(self, "target", "change"),
+            "batch_size": self.batch_size,
+        }
 
     def unit_names(self):
         """The name of each row of an update (a link, a neuron), or None when an
@@ -358,6 +374,41 @@ class ViewCache:
         return parts
 
 
+class ModeStateMixin:
+    """Saves an estimator's fitted modes as the arguments that rebuild them.
+
+    A mode is derived from a few plain values (:meth:`_Mode.arguments`); an
+    estimator's saved state (``pickle``, ``joblib``, ``skops.io``) holds those
+    in place of the mode, which is built again on loading. A fitted estimator
+    then loads with ``skops.io`` trusting no private type, and a saved file
+    does not depend on the modes' internals.
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        modes = {k: v.arguments() for k, v in state.items() if isinstance(v, _Mode)}
+        if modes:
+            state = {k: v for k, v in state.items() if k not in modes}
+            state[_SAVED_MODES] = modes
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        modes = state.pop(_SAVED_MODES, {})
+        state.update({k: make_mode(**args) for k, args in modes.items()})
+        super().__setstate__(state)
+
+    def __copy__(self):
+        # a shallow copy shares the modes, as every other attribute
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+
+#: The key of :class:`ModeStateMixin`'s saved modes in an estimator's state.
+_SAVED_MODES = "_modes_as_arguments"
+
+
 class NetworkMode(_Mode):
     """The paper's mode: one row per update with the whole network's state."""
 
@@ -385,13 +436,12 @@ class NetworkMode(_Mode):
         }
         self.feature_names = [n for v in self.variables for n in names[v]]
         self.target_names = ["d" + n for n in names["w"] + names["b"]]
-        self._getters = tuple(_NETWORK_PARTS[v] for v in self.variables)
 
     def _parts(self, step):
         """The arrays whose concatenation is the row, shape (K, n) each."""
         parts = []
-        for get in self._getters:
-            parts += get(step)
+        for v in self.variables:
+            parts += _NETWORK_PARTS[v](step)
         return parts
 
     def rows(self, step, dcoefs, dintercepts, out):
@@ -457,9 +507,9 @@ class NetworkMode(_Mode):
         """
         params = self.layout.base_of(step.coefs, step.intercepts)
         parts, prev = [], None
-        for v, get in zip(self.variables, self._getters):
+        for v in self.variables:
             if params is None or v not in ("w", "b"):
-                parts += get(step)
+                parts += _NETWORK_PARTS[v](step)
             elif v == "b" and prev == "w":
                 parts[-1] = params  # weights then biases: the flat array itself
             else:

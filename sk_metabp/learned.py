@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseMLP, _BaseMLPClassifier
-from ._modes import make_mode, sizes_from_names, topology
+from ._modes import ModeStateMixin, make_mode, sizes_from_names, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .recorder import TrajectoryRecorder
 from .rules import BackpropRule, BoundedRule, FallbackRule, LearnedRule, unwrap_learner
@@ -102,7 +102,7 @@ def check_learner_layout(learner, mode):
     )
 
 
-class LearnedRuleMLPClassifier(_BaseMLPClassifier):
+class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
     """A sigmoid MLP classifier whose weights are updated by a fitted learner.
 
     ``fit(X, y)`` does the paper's three steps when ``learner`` is unfitted:
@@ -221,7 +221,8 @@ class LearnedRuleMLPClassifier(_BaseMLPClassifier):
         The rows the learner reads: mode, topology, variables.
     mode_ : mode object
         What the learner reads and predicts (``mode_.feature_names``,
-        ``mode_.target_names``, ``mode_.learning_rate``).
+        ``mode_.target_names``, ``mode_.learning_rate``). Saved as the plain
+        ``mode_.arguments()`` that build it again on loading.
     fallback_epoch_ : int
         The epoch (counting from 1) at which the student fell back to
         backprop, or -1 (always -1 unless ``on_divergence="fallback"``).

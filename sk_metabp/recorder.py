@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 
 from ._base import TrainingData
-from ._modes import make_mode
+from ._modes import ModeStateMixin, make_mode
 
 
 def _check_teacher(estimator):
@@ -132,7 +132,7 @@ def _join(arrays):
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-class TrajectoryRecorder(BaseEstimator):
+class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
     """Record backprop training, update by update, as rows a learner can fit.
 
     ``record(X, y)`` trains ``n_runs`` copies of ``estimator`` on (X, y), each

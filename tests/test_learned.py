@@ -292,6 +292,58 @@ def test_skops_round_trip(and_network_clf, tmp_path):
     np.testing.assert_array_equal(rule.predict(X), and_network_clf.learner_.predict(X))
 
 
+#: The types a saved learned classifier asks to trust (README, "Saving with
+#: skops.io"); numpy's and scikit-learn's are trusted by skops already.
+PUBLIC_TYPES = {
+    "sk_metabp.learned.LearnedRuleMLPClassifier",
+    "sk_metabp.backprop.BackpropMLPRegressor",
+    "sk_metabp.backprop.BackpropMLPClassifier",
+    "sk_metabp.recorder.TrajectoryRecorder",
+}
+
+
+@pytest.mark.parametrize(
+    "mode, target, batch_size",
+    [
+        ("network", "change", 1),
+        ("link", "change", 1),
+        ("link", "residual_odd", 1),
+        ("delta", "change", 1),
+        ("link", "scaled", 2),
+        ("delta", "change", 2),
+    ],
+)
+def test_skops_saves_the_classifier_with_public_types_only(mode, target, batch_size):
+    sio = pytest.importorskip("skops.io")
+    X, y = make_boolean("and")
+    params = dict(mode=mode, target=target, batch_size=batch_size, max_iter=30)
+    fitted = LearnedRuleMLPClassifier(
+        (2,), n_teacher_runs=2, random_state=0, **params
+    ).fit(X, y)
+    frozen = LearnedRuleMLPClassifier(
+        (2,), learner=FrozenEstimator(fitted.learner_), random_state=0, **params
+    ).fit(X, y)
+    for clf in (fitted, frozen):
+        data = sio.dumps(clf)
+        untrusted = sio.get_untrusted_types(data=data)
+        assert set(untrusted) <= PUBLIC_TYPES, untrusted
+        loaded = sio.loads(data, trusted=untrusted)
+        assert loaded.mode_.arguments() == clf.mode_.arguments()
+        np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+        if clf.recorder_ is not None:
+            assert loaded.recorder_.mode_.describe() == clf.recorder_.mode_.describe()
+            np.testing.assert_array_equal(
+                loaded.recorder_.features_, clf.recorder_.features_
+            )
+        # training goes on from the saved state as from the original
+        loaded.partial_fit(X, y)
+        clf.partial_fit(X, y)
+        for a, b in zip(
+            loaded.coefs_ + loaded.intercepts_, clf.coefs_ + clf.intercepts_
+        ):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_network_learner_refuses_another_topology(and_network_clf):
     X, y = make_boolean("or")
     clf = LearnedRuleMLPClassifier(

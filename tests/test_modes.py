@@ -1,5 +1,8 @@
 """The variable catalogue: parameter layout, column names and the three modes."""
 
+import inspect
+import pickle
+
 import numpy as np
 import pytest
 
@@ -263,3 +266,31 @@ def test_row_parts_concatenate_to_the_row(variables):
 
     with pytest.raises(StopIteration):
         _steps(sizes)(inspect)
+
+
+@pytest.mark.parametrize(
+    "name, variables, target, batch_size",
+    [
+        ("network", None, "change", 1),
+        ("network", "all", "change", 1),
+        ("link", ["w", "a_n", "delta_n", "log_scale"], "residual_odd", 4),
+        ("delta", None, "change", 3),
+    ],
+)
+def test_a_mode_is_built_again_from_its_plain_arguments(
+    name, variables, target, batch_size
+):
+    mode = make_mode(
+        name, [3, 4, 2], variables, np.float64(0.23), target, np.int64(batch_size)
+    )
+    args = mode.arguments()
+    # every argument of make_mode, so none is lost on saving (see ModeStateMixin)
+    assert list(args) == list(inspect.signature(make_mode).parameters)
+    assert all(type(v) in (str, int, float, list) for v in args.values())
+    assert args["batch_size"] == batch_size
+    again = make_mode(**args)
+    assert type(again) is type(mode) and again.describe() == mode.describe()
+    assert again.learning_rate == 0.23 and again.feature_names == mode.feature_names
+    # a pickled mode holds names only, no functions of this module
+    saved = pickle.dumps(mode)
+    assert b"_flat_coefs" not in saved and b"_deltas" not in saved
