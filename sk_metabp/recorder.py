@@ -598,8 +598,11 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         if len(self.teachers_) > 1:
             columns = {"teacher": self.teacher_ids_, **columns}
         if self.units_ is not None:
+            # a row position's unit; on a batch several positions share one
+            # (delta mode: a neuron per pattern), so the categories are unique
+            per_position, units = pd.factorize(self._unit_names(self.mode_))
             columns["unit"] = pd.Categorical.from_codes(
-                self._unit_codes, categories=self._unit_names(self.mode_)
+                per_position[self._unit_codes], categories=units
             )
         head = pd.DataFrame(columns)
         body = pd.DataFrame(

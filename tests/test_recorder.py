@@ -619,3 +619,14 @@ def test_verbose_reports_runs_progress_and_rows(capsys):
     np.testing.assert_array_equal(rec.features_, quiet.features_)
     with pytest.raises(ValueError, match="verbose must be"):
         TrajectoryRecorder(teacher, verbose="yes").fit(X, y)
+
+
+def test_delta_recording_of_a_batch_teacher_makes_a_frame():
+    # one row per hidden neuron and pattern: the unit column names each neuron
+    X, y = make_boolean("xor")
+    rec = TrajectoryRecorder(
+        BackpropMLPClassifier((3,), batch_size=2, max_iter=2), mode="delta", n_runs=1
+    )
+    frame = rec.record(X, y)
+    assert list(frame["unit"].cat.categories) == ["h1_0", "h1_1", "h1_2"]
+    assert (frame["unit"].astype(str).to_numpy() == rec.units_).all()
