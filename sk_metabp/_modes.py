@@ -779,8 +779,8 @@ def _link_rows(sizes):
 
     Receiving neurons index the concatenation of layers 1..L, sending
     activations layers 0..L (-1 on a bias), normalised ones the blocks of
-    ``n_{l-1} + 1`` values that ``_normalised_acts`` lays out per receiving
-    layer.
+    ``n_{l-1} + 1`` values (layer l - 1's, then the bias's 1) that the
+    ``a_n`` segment holds per receiving layer.
     """
     L = len(sizes) - 1
     offsets = np.cumsum([0] + sizes)

@@ -27,7 +27,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from .backprop import BackpropMLPRegressor
 from .learned import LearnedRuleMLPClassifier
-from .rules import BackpropRule, BoundedRule, LearnedRule, ParamLayout
+from .rules import (
+    BackpropRule,
+    BoundedRule,
+    LearnedRule,
+    ParamLayout,
+    unwrap_learner,
+)
 
 
 def _flatten(learner):
@@ -243,7 +249,7 @@ def refine_learner(
     >>> bool(refined.refine_loss_ <= refined.refine_start_loss_)
     True
     """
-    base = learner.estimator if isinstance(learner, FrozenEstimator) else learner
+    base = unwrap_learner(learner)
     if not isinstance(base, BackpropMLPRegressor):
         raise TypeError(
             "refine_learner perturbs the weights of a BackpropMLPRegressor; got "

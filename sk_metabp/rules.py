@@ -260,12 +260,9 @@ class FallbackRule(UpdateRule):
         self.rule.start(step)
         self.fallback.start(step)
         K = step.n_networks
-        self.flat, self.dcoefs, self.dintercepts = ParamLayout.of(step.coefs).zeros(
-            step.n_networks
-        )
-        self.best_params, *best = ParamLayout.of(step.coefs).zeros(step.n_networks)
-        for dst, src in zip([*best[0], *best[1]], [*step.coefs, *step.intercepts]):
-            np.copyto(dst, src)
+        layout = ParamLayout.of(step.coefs)
+        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K)
+        self.best_params = layout.flatten(step.coefs, step.intercepts)
         self.best = np.full(K, np.inf)
         # any finite loss is within the limit until a first epoch sets it
         self._limit = np.full(K, np.finfo(float).max)

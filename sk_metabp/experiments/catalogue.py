@@ -177,7 +177,7 @@ class Experiment:
 #: Settings every experiment takes from this library, not from the paper.
 _CHOSEN = ("n_teacher_runs", "record_every", "learner_hidden", "learner_rate")
 
-#: The paper's experiments by name (``PAPER.md``, section "The four experiments").
+#: The paper's experiments by name (``docs/equations.md``, "The four experiments").
 EXPERIMENTS = {
     e.name: e
     for e in (
