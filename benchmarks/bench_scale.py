@@ -49,6 +49,9 @@ import warnings
 
 import numpy as np
 import sklearn
+
+# the link variables of the sibling benchmark, one definition for both
+from bench_transfer import VARIABLES
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -64,16 +67,6 @@ TARGET_ONLINE, TARGET_BATCH, TARGET_SKLEARN = 6.0, 3.0, 0.3
 ACCURACY_SHARE = 0.95
 #: the link rules' variables: bench_transfer.py's normalised ones, and g_n,
 #: the batch-mean gradient in units of its layer's scale
-VARIABLES = (
-    "w",
-    "a_n",
-    "delta_n",
-    "err_n",
-    "log_scale",
-    "is_bias",
-    "is_output",
-    "depth",
-)
 BATCH_VARIABLES = (*VARIABLES, "g_n")
 
 
