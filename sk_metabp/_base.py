@@ -140,6 +140,10 @@ class _BaseMLP(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    #: The precisions the network trains in: float32 X is kept where listed
+    #: (as scikit-learn's MLP keeps it), other X is converted to the first.
+    _fit_dtypes = (np.float64,)
+
     def _hidden_activation(self):
         return getattr(self, "activation", "logistic")
 
@@ -195,7 +199,7 @@ class _BaseMLP(BaseEstimator):
             y,
             reset=reset,
             accept_sparse=("csr", "csc"),
-            dtype=np.float64,
+            dtype=self._fit_dtype(reset),
             multi_output=True,
             ensure_min_samples=min_samples,
             y_numeric=not isinstance(self, ClassifierMixin),
@@ -204,9 +208,17 @@ class _BaseMLP(BaseEstimator):
             # the loop trains on dense batches of patterns
             X = X.toarray()
         Y = self._encode_targets(y, first=reset, classes=classes, continuing=continuing)
+        Y = Y.astype(X.dtype, copy=False)
         Xs = self._scale_inputs(X, first=reset)
         sizes = layer_sizes(X.shape[1], self._validate_hidden(), Y.shape[1])
         return TrainingData(Xs, Y, sizes)
+
+    def _fit_dtype(self, reset):
+        """The dtypes ``validate_data`` may keep for training data: the fitted
+        network's precision when continuing it, else :attr:`_fit_dtypes`."""
+        if not reset and hasattr(self, "coefs_"):
+            return self.coefs_[0].dtype
+        return list(self._fit_dtypes)
 
     def _check_data(self, *args, **kwargs):
         """scikit-learn's ``validate_data``, saying what to do with text in X."""
@@ -288,6 +300,7 @@ class _BaseMLP(BaseEstimator):
             rngs,
             init_scale=self.init_scale,
             activation=self._hidden_activation(),
+            dtype=X.dtype,
         )
         rule = self.update_rule() if rule is None else rule
         result = train(
@@ -327,12 +340,13 @@ class _BaseMLP(BaseEstimator):
         """The fitted parameters as a stack of K = 1 networks (views, not copies)."""
         return [c[None] for c in self.coefs_], [b[None] for b in self.intercepts_]
 
-    def _initialize(self, sizes, rng):
+    def _initialize(self, sizes, rng, dtype=np.float64):
         coefs, intercepts = init_params(
             sizes,
             [rng],
             init_scale=self.init_scale,
             activation=self._hidden_activation(),
+            dtype=dtype,
         )
         self._adopt([c[0] for c in coefs], [b[0] for b in intercepts], [])
 
@@ -350,7 +364,7 @@ class _BaseMLP(BaseEstimator):
             continuing=continuing,
         )
         if first:
-            self._initialize(sizes, self._random_state)
+            self._initialize(sizes, self._random_state, Xs.dtype)
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} outputs but the network was fitted with "
@@ -451,7 +465,7 @@ class _BaseMLP(BaseEstimator):
         """Validated float X for prediction (sparse X densified)."""
         check_is_fitted(self)
         X = self._check_data(
-            X, reset=False, accept_sparse=("csr", "csc"), dtype=np.float64
+            X, reset=False, accept_sparse=("csr", "csc"), dtype=[np.float64, np.float32]
         )
         return X.toarray() if sparse.issparse(X) else X
 
@@ -476,9 +490,9 @@ class _BaseMLP(BaseEstimator):
             )
         return out
 
-    def _forward_plan(self, n_rows):
+    def _forward_plan(self, n_rows, dtype=np.float64):
         """What a forward pass of ``n_rows`` rows needs: see :class:`_ForwardPlan`."""
-        return _ForwardPlan(self, n_rows)
+        return _ForwardPlan(self, n_rows, dtype)
 
     def _forward_raw(self, X, plan=None):
         """The output units for validated float X; no checks (a hot path).
@@ -488,7 +502,7 @@ class _BaseMLP(BaseEstimator):
         buffer, overwritten by the next call with the same plan.
         """
         if plan is None:
-            plan = self._forward_plan(X.shape[0])
+            plan = self._forward_plan(X.shape[0], np.result_type(X, self.coefs_[0]))
         acts = plan.acts
         acts[0] = self._scale_inputs(X, first=False, plan=plan)[None]
         _forward(plan.coefs, plan.biases, plan.funcs, acts, plan.ins)
@@ -569,7 +583,7 @@ class _ForwardPlan:
     allocating; ``predict`` makes a fresh one per call.
     """
 
-    def __init__(self, estimator, n_rows):
+    def __init__(self, estimator, n_rows, dtype=np.float64):
         coefs, intercepts = estimator._stack()
         self.coefs = coefs
         self.biases = [b[:, None, :] for b in intercepts]
@@ -579,7 +593,7 @@ class _ForwardPlan:
             len(coefs),
             0,
         )
-        self.ins = [np.empty((1, n_rows, w.shape[2])) for w in coefs]
+        self.ins = [np.empty((1, n_rows, w.shape[2]), dtype=dtype) for w in coefs]
         self.acts = [None, *(np.empty_like(z) for z in self.ins)]
         self.output = self.acts[-1][0]
 
@@ -693,8 +707,9 @@ class _BaseMLPClassifier(ClassifierMixin, _BaseMLP):
         proba : ndarray of shape (n_samples, n_classes)
         """
         # A saturated sigmoid rounds to exactly 0 or 1; keep probabilities open.
-        eps = np.finfo(np.float64).eps
-        out = np.clip(self._forward_output(X), eps, 1.0 - eps)
+        out = self._forward_output(X)
+        eps = np.finfo(out.dtype).eps
+        out = np.clip(out, eps, 1.0 - eps)
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return out
         if out.shape[1] == 1:

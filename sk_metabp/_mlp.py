@@ -104,14 +104,18 @@ def layer_sizes(n_features, hidden_layer_sizes, n_outputs):
     return [int(n_features), *(int(h) for h in hidden_layer_sizes), int(n_outputs)]
 
 
-def init_params(sizes, random_states, *, init_scale=1.0, activation="logistic"):
+def init_params(
+    sizes, random_states, *, init_scale=1.0, activation="logistic", dtype=np.float64
+):
     """Draw the weights and biases of K networks, one random state each.
 
     Weights and biases of layer l are uniform on ``[-a, a]`` with Glorot's bound
     ``a = init_scale * sqrt(c / (n_{l-1} + n_l))``, ``c = 2`` for logistic units and
     6 otherwise (scikit-learn's ``MLPClassifier`` draws the same way). Network k
     draws from ``random_states[k]`` only, so a network is the same whether it is
-    initialised alone or in a stack.
+    initialised alone or in a stack. The draws are in float64 whatever
+    ``dtype``, so a float32 network starts from the float64 one's weights,
+    rounded.
     """
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
@@ -122,8 +126,8 @@ def init_params(sizes, random_states, *, init_scale=1.0, activation="logistic"):
         for k, rng in enumerate(random_states):
             w[k] = rng.uniform(-bound, bound, (fan_in, fan_out))
             b[k] = rng.uniform(-bound, bound, fan_out)
-        coefs.append(w)
-        intercepts.append(b)
+        coefs.append(w.astype(dtype, copy=False))
+        intercepts.append(b.astype(dtype, copy=False))
     return coefs, intercepts
 
 
@@ -184,12 +188,12 @@ class ParamLayout:
         return np.concatenate(parts, axis=1, out=out)
 
     def base_of(self, coefs, intercepts):
-        """The ``(K, n_params)`` float64 array that ``coefs`` and ``intercepts``
+        """The ``(K, n_params)`` float array that ``coefs`` and ``intercepts``
         are views of in this order, or None if there is none."""
         base = coefs[0].base
         if base is None or base.ndim != 2 or base.shape[1] != self.n_params:
             return None
-        if base.dtype != np.float64:
+        if base.dtype.kind != "f":
             return None
         got = [*coefs, *intercepts]
         expected = [v for vs in self.views(base) for v in vs]
@@ -239,9 +243,10 @@ def forward(
     ins = [None] * len(coefs) if ins is None else ins
     acts = [None] * len(coefs) if acts is None else acts
     shape = X.shape[:-1]
+    dtype = np.result_type(X, *coefs)
     for l, w in enumerate(coefs):
         if ins[l] is None:
-            ins[l] = np.empty((*shape, w.shape[-1]))
+            ins[l] = np.empty((*shape, w.shape[-1]), dtype=dtype)
         if acts[l] is None:
             acts[l] = np.empty_like(ins[l])
     out = [X, *acts]
@@ -307,6 +312,11 @@ class Step:
     @property
     def batch_size(self):
         return self.acts[0].shape[1]
+
+    @property
+    def dtype(self):
+        """The networks' precision: a rule's changes are best made in it."""
+        return self.coefs[0].dtype
 
     def fprime(self):
         """``f'(in)`` of layers 1..L, written from the activations."""
@@ -376,10 +386,15 @@ class _Batches:
         K = coefs[0].shape[0]
         self.layout = ParamLayout.of(coefs)
         sizes = self.layout.sizes
+        # the loop computes in the parameters' precision (float32 networks
+        # train on float32 data, as scikit-learn's MLP does)
+        dtype = self.dtype = coefs[0].dtype
+        X = np.asarray(X).astype(dtype, copy=False)
+        Y = np.asarray(Y).astype(dtype, copy=False)
         self.X, self.Y = _per_network(X, K), _per_network(Y, K)
         n = self.n = self.X.shape[1]
         batch_size = max(1, min(int(batch_size), n))
-        self.params = np.empty((K, self.layout.n_params))
+        self.params = np.empty((K, self.layout.n_params), dtype=dtype)
         self.coefs, self.intercepts = self.layout.views(self.params)
         for dst, src in zip([*self.coefs, *self.intercepts], [*coefs, *intercepts]):
             np.copyto(dst, src)
@@ -388,23 +403,23 @@ class _Batches:
         self.saved = np.empty_like(self.params)
         self.biases = [b[:, None, :] for b in self.intercepts]
         self.funcs = _layer_functions(hidden, output, len(coefs), 0)
-        self.Xe = np.empty((K, n, self.X.shape[2]))
-        self.Ye = np.empty((K, n, self.Y.shape[2]))
-        self.E = np.empty((K, n, self.Y.shape[2]))
+        self.Xe = np.empty((K, n, self.X.shape[2]), dtype=dtype)
+        self.Ye = np.empty((K, n, self.Y.shape[2]), dtype=dtype)
+        self.E = np.empty((K, n, self.Y.shape[2]), dtype=dtype)
         self.idx = np.broadcast_to(np.arange(n), (K, n)).copy()
         # per-pattern weights, (K, n, 1), reordered with the patterns
         self.W = self.We = None
         if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64)
+            w = np.asarray(sample_weight, dtype=dtype)
             self.W = _per_network(w.reshape(*w.shape, 1), K)
-            self.We = np.empty((K, n, 1))
+            self.We = np.empty((K, n, 1), dtype=dtype)
         by_size = {}
         self.batches = []
         for key, start in enumerate(range(0, n, batch_size)):
             s = slice(start, min(start + batch_size, n))
             B = s.stop - s.start
             if B not in by_size:
-                ins = [np.empty((K, B, m)) for m in sizes[1:]]
+                ins = [np.empty((K, B, m), dtype=dtype) for m in sizes[1:]]
                 by_size[B] = (ins, [None, *(np.empty_like(z) for z in ins)])
             views = (self.Xe[:, s], self.Ye[:, s], self.E[:, s], self.idx[:, s])
             wv = None if self.We is None else self.We[:, s]

@@ -1170,6 +1170,12 @@ class DeltaMode(_Mode):
 
     def learned_state(self, step, rule):
         # rules (5) and (3) stay analytic, at the mode's rate
+        if self.learning_rate is None:
+            raise ValueError(
+                "mode='delta' steps the weights with rule (3) at the teacher's "
+                "learning rate, and this mode has none: give the teacher a "
+                "learning_rate_init."
+            )
         backprop = BackpropRule(self.learning_rate)
         backprop.start(step)
         return {"backprop": backprop}

@@ -32,6 +32,9 @@ _BACKPROP_CONSTRAINTS = {
 class _BackpropMixin:
     """Trains with backprop: the update rule of both estimators here."""
 
+    # float32 X trains a float32 network, as in scikit-learn's MLP
+    _fit_dtypes = (np.float64, np.float32)
+
     def _rate(self):
         """The initial learning rate; a number in ``learning_rate`` still is one."""
         if isinstance(self.learning_rate, str):
@@ -429,13 +432,13 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         np.subtract(X, plan.x_mean, plan.centered)
         return np.divide(plan.centered, plan.x_scale, plan.inputs)
 
-    def _forward_plan(self, n_rows):
-        plan = super()._forward_plan(n_rows)
-        plan.x_mean = _repeat(self.x_mean_, n_rows)
-        plan.x_scale = _repeat(self.x_scale_, n_rows)
-        plan.y_mean = _repeat(self.y_mean_, n_rows)
-        plan.y_scale = _repeat(self.y_scale_, n_rows)
-        plan.centered = np.empty((n_rows, self.x_mean_.shape[0]))
+    def _forward_plan(self, n_rows, dtype=np.float64):
+        plan = super()._forward_plan(n_rows, dtype)
+        plan.x_mean, plan.x_scale, plan.y_mean, plan.y_scale = (
+            _repeat(v.astype(dtype, copy=False), n_rows)
+            for v in (self.x_mean_, self.x_scale_, self.y_mean_, self.y_scale_)
+        )
+        plan.centered = np.empty((n_rows, self.x_mean_.shape[0]), dtype=dtype)
         plan.inputs = np.empty_like(plan.centered)
         plan.unscaled = np.empty_like(plan.output)
         return plan
@@ -592,7 +595,7 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         ``out`` (shape ``(len(X), n_outputs)``) nothing is allocated.
         """
         if plan is None:
-            plan = self._forward_plan(X.shape[0])
+            plan = self._forward_plan(X.shape[0], np.result_type(X, self.coefs_[0]))
         raw = self._forward_raw(X, plan)
         np.multiply(raw, plan.y_scale, plan.unscaled)
         return np.add(plan.unscaled, plan.y_mean, out)

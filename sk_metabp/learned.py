@@ -14,7 +14,14 @@ from ._base import _BaseMLP, _BaseMLPClassifier
 from ._modes import ModeStateMixin, make_mode, sizes_from_names, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .recorder import TrajectoryRecorder
-from .rules import BackpropRule, BoundedRule, FallbackRule, LearnedRule, unwrap_learner
+from .rules import (
+    BackpropRule,
+    BoundedRule,
+    FallbackRule,
+    LearnedRule,
+    teacher_rate,
+    unwrap_learner,
+)
 
 #: The paper's learning rate for the teacher, experiment 1.
 PAPER_RATE = 0.23
@@ -405,7 +412,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
             self.mode,
             sizes,
             self.variables,
-            getattr(teachers[0].update_rule(), "learning_rate", PAPER_RATE),
+            teacher_rate(teachers[0]),
             target=self.target,
             batch_size=min(self.batch_size, X_enc.shape[0]),
         )
@@ -451,8 +458,13 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
     def _fit_learner_on(self, rec):
         """A clone of ``learner`` (or the default) fitted on recording ``rec``."""
         learner = clone(default_learner() if self.learner is None else self.learner)
+        # in float64 whatever the recording's dtype: a float32 recording saves
+        # memory, and a float32 X would fit a float32 learner
         X = pd.DataFrame(rec.features_, columns=rec.feature_names_)
         Y = pd.DataFrame(rec.targets_, columns=rec.target_names_)
+        # the learner trains in float64 on the (float32) recording, as the rule
+        # feeds it float64 rows; its targets are standardised as they come
+        X = X.astype(np.float64)
         if not self.verbose:
             return learner.fit(X, Y)
         own = learner.get_params(deep=False).get("verbose", True)

@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 
 from ._base import TrainingData
 from ._modes import ModeStateMixin, make_mode
+from .rules import teacher_rate
 
 
 def _check_teacher(estimator):
@@ -443,10 +444,8 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         # validates its parameters first
         Xs, Y, sizes = teacher.training_data(X, y, classes=classes)
         _check_online(teacher, self.mode)
-        if rate is None:  # the teacher's rule's rate, or its nominal one
-            rate = getattr(
-                teacher.update_rule(), "learning_rate", teacher.learning_rate_init
-            )
+        if rate is None:
+            rate = teacher_rate(teacher)
         n = Xs.shape[0]
         # the loop's batches: the last of an epoch may be short
         B = min(teacher.batch_size, n)

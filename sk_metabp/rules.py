@@ -53,6 +53,7 @@ __all__ = [
     "FallbackRule",
     "LearnedRule",
     "learner_predictor",
+    "teacher_rate",
     "unwrap_learner",
 ]
 
@@ -145,7 +146,7 @@ class BackpropRule(UpdateRule):
             )
         K = step.n_networks
         layout = ParamLayout.of(step.coefs)
-        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K)
+        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K, step.dtype)
         if self.velocity is not None:
             dcoefs, dintercepts = self.velocity
             mine = [*self.dcoefs, *self.dintercepts]
@@ -261,7 +262,7 @@ class FallbackRule(UpdateRule):
         self.fallback.start(step)
         K = step.n_networks
         layout = ParamLayout.of(step.coefs)
-        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K)
+        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K, step.dtype)
         self.best_params = layout.flatten(step.coefs, step.intercepts)
         self.best = np.full(K, np.inf)
         # any finite loss is within the limit until a first epoch sets it
@@ -346,7 +347,9 @@ class BoundedRule(UpdateRule):
     def start(self, step):
         self.rule.start(step)
         self._layout = ParamLayout.of(step.coefs)
-        self.flat, self.dcoefs, self.dintercepts = self._layout.zeros(step.n_networks)
+        self.flat, self.dcoefs, self.dintercepts = self._layout.zeros(
+            step.n_networks, step.dtype
+        )
         self._raw = np.empty_like(self.flat)
         self._lower = np.empty_like(self.flat)
         self._hi = np.array(float(self.max_update))
@@ -389,6 +392,35 @@ def unwrap_learner(learner):
     """The estimator inside a :class:`~sklearn.frozen.FrozenEstimator`, or
     ``learner`` itself."""
     return learner.estimator if isinstance(learner, FrozenEstimator) else learner
+
+
+def teacher_rate(teacher):
+    """The learning rate a teacher estimator steps at, for the modes that need one.
+
+    Its update rule's ``learning_rate`` (backprop's), else the estimator's
+    ``learning_rate_init`` (a custom rule's nominal rate), else None. Delta
+    mode's rule and link mode's residual targets step at this rate.
+
+    Parameters
+    ----------
+    teacher : estimator
+        With :meth:`update_rule`, such as a backprop estimator.
+
+    Returns
+    -------
+    rate : float or None
+
+    Examples
+    --------
+    >>> from sk_metabp import BackpropMLPClassifier
+    >>> from sk_metabp.rules import teacher_rate
+    >>> teacher_rate(BackpropMLPClassifier(learning_rate_init=0.5))
+    0.5
+    """
+    rate = getattr(teacher.update_rule(), "learning_rate", None)
+    if rate is None:
+        rate = getattr(teacher, "learning_rate_init", None)
+    return None if rate is None else float(rate)
 
 
 def learner_predictor(learner, n_rows, feature_names=None, dtype=np.float64):

@@ -294,3 +294,19 @@ def test_a_mode_is_built_again_from_its_plain_arguments(
     # a pickled mode holds names only, no functions of this module
     saved = pickle.dumps(mode)
     assert b"_flat_coefs" not in saved and b"_deltas" not in saved
+
+
+def test_delta_mode_without_a_rate_says_what_to_do():
+    from sk_metabp import BackpropMLPClassifier, BackpropMLPRegressor
+    from sk_metabp.datasets import make_boolean
+    from sk_metabp.rules import LearnedRule
+
+    X, y = make_boolean("and")
+    clf = BackpropMLPClassifier((2,), max_iter=2)
+    data = clf.training_data(X, y)
+    mode = DeltaMode(data.sizes)  # no learning_rate
+    learner = BackpropMLPRegressor((2,), max_iter=1, random_state=0).fit(
+        np.zeros((4, mode.n_features)), np.zeros(4)
+    )
+    with pytest.raises(ValueError, match="give the teacher a learning_rate_init"):
+        clf.train_students(data, [0], rule=LearnedRule(mode, learner))

@@ -237,3 +237,69 @@ def test_class_weight_tools_and_adaboost_accept_the_classifier():
     clf.fit(X, y, sample_weight=compute_sample_weight("balanced", y))
     boost = AdaBoostClassifier(clf, n_estimators=3, random_state=0).fit(X, y)
     assert boost.score(X, y) > 0.5
+
+
+@pytest.mark.parametrize("Est", [BackpropMLPClassifier, BackpropMLPRegressor])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_and_predictions_keep_the_input_precision(Est, dtype):
+    # scikit-learn's test_mlp_param_dtypes, for ours
+    X, y = make_classification(40, 4, random_state=0)
+    est = Est((3,), max_iter=3, random_state=0).fit(X.astype(dtype), y)
+    assert {a.dtype for a in [*est.coefs_, *est.intercepts_]} == {np.dtype(dtype)}
+    out = est.predict_proba(X.astype(dtype)) if Est is BackpropMLPClassifier else None
+    out = est.predict(X.astype(dtype)) if out is None else out
+    assert out.dtype == dtype
+    # a float32 network trains on: partial_fit and warm starts keep its precision
+    est.partial_fit(X, y)
+    est.set_params(warm_start=True).fit(X, y)
+    assert est.coefs_[0].dtype == dtype
+    assert np.isfinite(est.loss_curve_).all()
+
+
+@pytest.mark.parametrize("Est", [BackpropMLPClassifier, BackpropMLPRegressor])
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_float32_training_follows_float64_training(Est, batch_size):
+    # scikit-learn's test_mlp_float32_float64_equivalence, for ours: a float32
+    # network starts from the float64 one's weights, rounded, and stays close
+    X, y = make_classification(60, 5, random_state=0)
+    fits = [
+        Est(
+            (4,),
+            batch_size=batch_size,
+            momentum=0.5,
+            max_iter=10,
+            random_state=0,
+        ).fit(X.astype(dtype), y)
+        for dtype in (np.float32, np.float64)
+    ]
+    np.testing.assert_allclose(fits[0].loss_curve_, fits[1].loss_curve_, rtol=1e-3)
+    np.testing.assert_allclose(fits[0].predict(X), fits[1].predict(X), atol=1e-3)
+
+
+def test_float32_sparse_input_stays_float32():
+    from scipy import sparse
+
+    X, y = make_classification(40, 6, random_state=0)
+    Xs = sparse.csr_matrix(X.astype(np.float32))
+    clf = BackpropMLPClassifier((3,), max_iter=3, random_state=0).fit(Xs, y)
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.predict_proba(Xs).dtype == np.float32
+
+
+def test_float32_students_and_the_learned_classifier_stays_float64():
+    from sk_metabp import LearnedRuleMLPClassifier
+
+    X, y = make_boolean("and")
+    teacher = BackpropMLPClassifier((1,), max_iter=5)
+    students = teacher.train_students(
+        teacher.training_data(X.astype(np.float32), y), seeds=[0, 1]
+    )
+    assert students.coefs[0].dtype == np.float32
+    assert students.estimator(1).predict_proba(X.astype(np.float32)).dtype == (
+        np.float32
+    )
+    # the learner was fitted on float64 states: the rule's networks stay float64
+    clf = LearnedRuleMLPClassifier(
+        (1,), n_teacher_runs=2, max_iter=3, random_state=0
+    ).fit(X.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float64

@@ -78,3 +78,40 @@ def test_classifier_learner_fits_the_union_of_teachers():
         clf.learner_.x_mean_, rec.features_.astype(np.float64).mean(axis=0), rtol=1e-5
     )
     assert np.isfinite(clf.loss_curve_).all()
+
+
+class _SignTeacher(BackpropMLPClassifier):
+    """A teacher whose rule does not name a learning rate: sign-SGD."""
+
+    def update_rule(self):
+        from sk_metabp.rules import BackpropRule, UpdateRule
+
+        rate = self.learning_rate_init
+
+        class SignRule(UpdateRule):
+            def start(self, step):
+                self.inner = BackpropRule(1.0)
+                self.inner.start(step)
+
+            def __call__(self, step):
+                dcoefs, dintercepts = self.inner(step)
+                for d in [*dcoefs, *dintercepts]:
+                    np.multiply(np.sign(d), rate, out=d)
+                return dcoefs, dintercepts
+
+        return SignRule()
+
+
+def test_recorder_and_learned_classifier_read_one_teacher_rate():
+    from sk_metabp.rules import teacher_rate
+
+    X, y = make_boolean("and")
+    teacher = _SignTeacher((1,), learning_rate_init=0.7, max_iter=3)
+    assert teacher_rate(teacher) == 0.7
+    assert teacher_rate(BackpropMLPClassifier(learning_rate_init=0.4)) == 0.4
+    rec = TrajectoryRecorder(teacher, mode="delta", n_runs=2, random_state=0)
+    rec.fit(X, y)
+    clf = LearnedRuleMLPClassifier(
+        (1,), mode="delta", teacher=teacher, n_teacher_runs=2, max_iter=2
+    ).fit(X, y)
+    assert rec.mode_.learning_rate == clf.mode_.learning_rate == 0.7
