@@ -106,3 +106,78 @@ def test_make_squares_reproducible():
 def test_make_squares_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_squares(**kwargs)
+
+
+def test_make_teacher_task_is_deterministic_and_shaped():
+    from sk_metabp.datasets import make_teacher_task
+
+    X, y = make_teacher_task(150, 6, 4, hidden=(5, 3), random_state=3)
+    X2, y2 = make_teacher_task(150, 6, 4, hidden=(5, 3), random_state=3)
+    assert X.shape == (150, 6) and y.shape == (150,) and y.dtype.kind == "i"
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    X3, y3 = make_teacher_task(150, 6, 4, hidden=(5, 3), random_state=4)
+    assert not np.array_equal(y, y3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+@pytest.mark.parametrize("hidden", [(), (8,), (6, 4)])
+def test_make_teacher_task_balances_the_classes(n_classes, hidden):
+    from sk_metabp.datasets import make_teacher_task
+
+    # every class holds at least 80% of its share, on every seed tried
+    for seed in range(10):
+        _, y = make_teacher_task(200, 3, n_classes, hidden=hidden, random_state=seed)
+        counts = np.bincount(y, minlength=n_classes)
+        assert counts.min() >= 0.8 * 200 / n_classes, (seed, counts)
+
+
+def test_make_teacher_task_labels_follow_a_network():
+    # a linear teacher's labels are split by a hyperplane on every seed; a
+    # hidden layer's are not on some (2 of 6 seeds at least, with 2 inputs)
+    from sklearn.linear_model import LogisticRegression
+
+    from sk_metabp.datasets import make_teacher_task
+
+    curved = 0
+    for seed in range(6):
+        X, y = make_teacher_task(400, 2, 2, hidden=(), random_state=seed)
+        assert LogisticRegression().fit(X, y).score(X, y) >= 0.97
+        X, y = make_teacher_task(400, 2, 2, hidden=(8,), random_state=seed)
+        curved += LogisticRegression().fit(X, y).score(X, y) < 0.9
+    assert curved >= 2
+
+
+def test_make_teacher_task_bad_input():
+    from sk_metabp.datasets import make_teacher_task
+
+    with pytest.raises(ValueError, match="n_classes >= 2"):
+        make_teacher_task(10, 2, 1)
+    with pytest.raises(ValueError, match="hidden layer sizes must be positive"):
+        make_teacher_task(10, 2, 2, hidden=(0,))
+    with pytest.raises(ValueError, match="gain must be positive"):
+        make_teacher_task(10, 2, 2, gain=0)
+
+
+def test_make_teacher_family_draws_shapes_in_range():
+    from sk_metabp.datasets import make_teacher_family
+
+    tasks = make_teacher_family(
+        12, n_features=(3, 9), n_classes=(2, 5), hidden_units=(2, 6), random_state=1
+    )
+    again = make_teacher_family(
+        12, n_features=(3, 9), n_classes=(2, 5), hidden_units=(2, 6), random_state=1
+    )
+    assert len(tasks) == 12
+    shapes = set()
+    for (X, y, hidden), (X2, y2, hidden2) in zip(tasks, again):
+        np.testing.assert_array_equal(X, X2)
+        np.testing.assert_array_equal(y, y2)
+        assert hidden == hidden2 and 1 <= len(hidden) <= 2
+        assert all(2 <= h <= 6 for h in hidden)
+        assert 3 <= X.shape[1] <= 9 and 60 <= X.shape[0] <= 200
+        assert 2 <= len(set(y.tolist())) <= 5
+        shapes.add((X.shape[1], len(hidden)))
+    assert len(shapes) >= 4  # the family varies its shapes
+    with pytest.raises(ValueError, match="n_features must be an inclusive range"):
+        make_teacher_family(2, n_features=(5, 2))
