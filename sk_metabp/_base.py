@@ -41,7 +41,7 @@ from ._mlp import (
     train,
     warn_diverged,
 )
-from .rules import BackpropRule
+from .rules import AdamRule, BackpropRule
 
 
 class TrainingData(NamedTuple):
@@ -375,6 +375,9 @@ class _BaseMLP(BaseEstimator):
         if isinstance(rule, BackpropRule) and not first:
             # momentum carries over warm starts and partial_fit calls
             rule.velocity = getattr(self, "_velocity", None)
+        elif isinstance(rule, AdamRule) and incremental and not first:
+            # Adam's moments carry over partial_fit calls (scikit-learn's too)
+            rule.state = getattr(self, "_adam_state", None)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, Xs)
         monitor = None
@@ -409,6 +412,9 @@ class _BaseMLP(BaseEstimator):
             (rule.dcoefs, rule.dintercepts)
             if isinstance(rule, BackpropRule) and not self.diverged_
             else None
+        )
+        self._adam_state = (
+            rule.state if isinstance(rule, AdamRule) and not self.diverged_ else None
         )
         if self.diverged_:
             self._diverged(int(diverged[0]))

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseMLP, _BaseMLPClassifier
 from ._mlp import _forward
-from .rules import BackpropRule
+from .rules import AdamRule, BackpropRule
 
 _BACKPROP_CONSTRAINTS = {
     **_BaseMLP._parameter_constraints,
@@ -24,6 +24,10 @@ _BACKPROP_CONSTRAINTS = {
     "power_t": [Interval(Real, 0, None, closed="left")],
     "alpha": [Interval(Real, 0, None, closed="left")],
     "momentum": [Interval(Real, 0, 1, closed="left")],
+    "solver": [StrOptions({"sgd", "adam"})],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
 }
@@ -50,13 +54,26 @@ class _BackpropMixin:
         return float(self.learning_rate)
 
     def update_rule(self):
-        """Backprop at ``learning_rate_init`` with ``momentum``: the rule ``fit``
-        uses.
+        """Backprop at ``learning_rate_init`` with ``momentum`` (or Adam's steps
+        with ``solver="adam"``): the rule ``fit`` uses.
 
         Returns
         -------
-        rule : sk_metabp.rules.BackpropRule
+        rule : sk_metabp.rules.BackpropRule or sk_metabp.rules.AdamRule
         """
+        if self.solver == "adam":
+            if self.learning_rate != "constant":
+                raise ValueError(
+                    f"solver='adam' takes only learning_rate='constant' (Adam "
+                    f"sets each weight's step itself); got {self.learning_rate!r}."
+                )
+            return AdamRule(
+                self.learning_rate_init,
+                self.beta_1,
+                self.beta_2,
+                self.epsilon,
+                alpha=self.alpha,
+            )
         schedule = self.learning_rate
         return BackpropRule(
             self._rate(),
@@ -110,6 +127,17 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         The exponent of ``"invscaling"``.
     momentum : float, default=0.0
         Momentum of the update (0 is the paper's plain backprop).
+    solver : {"sgd", "adam"}, default="sgd"
+        Plain gradient steps (the paper's, with ``momentum`` and the
+        ``learning_rate`` schedule), or Adam's per-weight steps from the same
+        gradient (:class:`~sk_metabp.rules.AdamRule`), as scikit-learn's
+        ``solver="adam"``; Adam's moments continue over ``partial_fit`` calls
+        and start afresh at each ``fit`` (also with ``warm_start``), as
+        scikit-learn's do. Adam takes ``learning_rate="constant"`` only and
+        ignores ``momentum``; scikit-learn's default rate for it is 0.001.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's decay rates of the gradient's running mean and mean square,
+        and the term that keeps its steps finite (``solver="adam"`` only).
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (not the biases), added to
         the gradient as scikit-learn does; 0, the paper's, has none.
@@ -203,6 +231,10 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         learning_rate="constant",
         power_t=0.5,
         momentum=0.0,
+        solver="sgd",
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         alpha=0.0,
         activation="logistic",
         loss="squared_error",
@@ -223,6 +255,10 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         self.learning_rate = learning_rate
         self.power_t = power_t
         self.momentum = momentum
+        self.solver = solver
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.alpha = alpha
         self.activation = activation
         self.loss = loss
@@ -303,6 +339,17 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
     power_t : float, default=0.5
     momentum : float, default=0.9
+    solver : {"sgd", "adam"}, default="sgd"
+        Plain gradient steps (the paper's, with ``momentum`` and the
+        ``learning_rate`` schedule), or Adam's per-weight steps from the same
+        gradient (:class:`~sk_metabp.rules.AdamRule`), as scikit-learn's
+        ``solver="adam"``; Adam's moments continue over ``partial_fit`` calls
+        and start afresh at each ``fit`` (also with ``warm_start``), as
+        scikit-learn's do. Adam takes ``learning_rate="constant"`` only and
+        ignores ``momentum``; scikit-learn's default rate for it is 0.001.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's decay rates of the gradient's running mean and mean square,
+        and the term that keeps its steps finite (``solver="adam"`` only).
     alpha : float, default=0.0
     early_stopping : bool, default=False
         As in :class:`BackpropMLPClassifier`, scored by R^2.
@@ -358,6 +405,10 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         learning_rate="constant",
         power_t=0.5,
         momentum=0.9,
+        solver="sgd",
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         alpha=0.0,
         max_iter=200,
         batch_size=32,
@@ -378,6 +429,10 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         self.learning_rate = learning_rate
         self.power_t = power_t
         self.momentum = momentum
+        self.solver = solver
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.alpha = alpha
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -16,7 +16,8 @@ adds to them. The protocol (:class:`UpdateRule`) has three calls:
   parameters.
 
 The rules here: :class:`BackpropRule` (rules 3, 5 and 6 of
-``docs/equations.md``, with optional momentum), :class:`LearnedRule` (a fitted
+``docs/equations.md``, with optional momentum), :class:`AdamRule` (backprop's
+gradient with Adam's per-weight step sizes), :class:`LearnedRule` (a fitted
 learner predicts the changes), :class:`BoundedRule` (clips another rule's
 changes, and treats a non-finite change as divergence) and
 :class:`FallbackRule` (hands a network whose loss rises over to another rule).
@@ -49,6 +50,7 @@ __all__ = [
     "ParamLayout",
     "UpdateRule",
     "BackpropRule",
+    "AdamRule",
     "BoundedRule",
     "FallbackRule",
     "LearnedRule",
@@ -529,4 +531,94 @@ class LearnedRule(UpdateRule):
 
     def __call__(self, step):
         self.mode.learned_changes(step, self, self.flat, self._state)
+        return self.dcoefs, self.dintercepts
+
+
+class AdamRule(UpdateRule):
+    """Backprop's gradient with Adam's steps, as scikit-learn's ``solver="adam"``.
+
+    With ``g`` the batch-mean gradient of rules (5), (6) and (3) per unit rate
+    (the change :class:`BackpropRule` makes at rate 1, with ``alpha``'s L2 term
+    ``-alpha * w / B`` on the weights), every update ``t = 1, 2, ...`` keeps
+    per-parameter running averages ``m = beta_1 m + (1 - beta_1) g`` and ``v =
+    beta_2 v + (1 - beta_2) g**2`` and changes each parameter by ``gamma_t * m
+    / (sqrt(v) + epsilon)`` with ``gamma_t = gamma * sqrt(1 - beta_2**t) / (1 -
+    beta_1**t)``: a step of about ``gamma`` in the direction the gradient
+    keeps, whatever its scale. ``state``, the ``(m, v, t)`` a previous run
+    ended with (``m`` and ``v`` of shape ``(K, n_params)`` in the parameters'
+    flat order), continues that run; :attr:`state` holds the current one.
+
+    Examples
+    --------
+    >>> from sk_metabp import BackpropMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> X, y = make_boolean("xor")
+    >>> clf = BackpropMLPClassifier((4,), solver="adam", learning_rate_init=0.05,
+    ...                             max_iter=300, random_state=0).fit(X, y)
+    >>> type(clf.update_rule()).__name__, clf.predict(X).tolist()
+    ('AdamRule', [0, 1, 1, 0])
+    """
+
+    def __init__(
+        self,
+        learning_rate,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        *,
+        alpha=0.0,
+        state=None,
+    ):
+        self.learning_rate = learning_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.alpha = alpha
+        self.state = state
+
+    def start(self, step):
+        K = step.n_networks
+        layout = ParamLayout.of(step.coefs)
+        self.flat, self.dcoefs, self.dintercepts = layout.zeros(K, step.dtype)
+        self._grad, self._gcoefs, self._gintercepts = layout.zeros(K, step.dtype)
+        self._m, self._v = np.zeros_like(self.flat), np.zeros_like(self.flat)
+        self._t = 0
+        if self.state is not None:
+            m, v, t = self.state
+            if np.shape(m) != self.flat.shape or np.shape(v) != self.flat.shape:
+                raise ValueError("Adam's state does not match the networks' shapes.")
+            np.copyto(self._m, m)
+            np.copyto(self._v, v)
+            self._t = int(t)
+        self.state = (self._m, self._v, self._t)
+        self._tmp = [np.empty_like(w) for w in self.dcoefs]
+        self._sq = np.empty_like(self.flat)
+
+    def __call__(self, step):
+        deltas = step.deltas()
+        B = deltas[0].shape[1]
+        for a, d, gw, gb in zip(step.acts, deltas, self._gcoefs, self._gintercepts):
+            np.matmul(a.transpose(0, 2, 1), d, out=gw)
+            gw /= B
+            np.add.reduce(d, axis=1, out=gb)
+            gb /= B
+        if self.alpha:
+            for w, gw, tmp in zip(step.coefs, self._gcoefs, self._tmp):
+                np.multiply(w, self.alpha / B, out=tmp)
+                gw -= tmp
+        g, m, v, sq = self._grad, self._m, self._v, self._sq
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1
+        m += (1.0 - b1) * g
+        np.multiply(g, g, out=sq)
+        v *= b2
+        v += (1.0 - b2) * sq
+        self._t += 1
+        t = self._t
+        rate = self.learning_rate * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        np.sqrt(v, out=sq)
+        sq += self.epsilon
+        np.divide(m, sq, out=self.flat)
+        self.flat *= rate
+        self.state = (m, v, t)
         return self.dcoefs, self.dintercepts

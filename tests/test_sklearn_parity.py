@@ -303,3 +303,65 @@ def test_float32_students_and_the_learned_classifier_stays_float64():
         (1,), n_teacher_runs=2, max_iter=3, random_state=0
     ).fit(X.astype(np.float32), y)
     assert clf.coefs_[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("alpha", [0.0, 0.01])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_adam_matches_scikit_learn(batch_size, alpha, n_classes):
+    # from the same weights, a fresh Adam each (fit with warm_start), then
+    # partial_fit continuing both Adams
+    X, y = make_classification(
+        30, 4, n_informative=3, n_redundant=0, n_classes=n_classes, random_state=1
+    )
+    common = dict(
+        hidden_layer_sizes=(3,),
+        activation="tanh",
+        solver="adam",
+        learning_rate_init=0.01,
+        alpha=alpha,
+        batch_size=batch_size,
+        shuffle=False,
+        warm_start=True,
+        random_state=0,
+    )
+    theirs = MLPClassifier(max_iter=1, tol=0, **common)
+    ours = BackpropMLPClassifier(max_iter=1, loss="log_loss", **common)
+    with pytest.warns(ConvergenceWarning):
+        theirs.fit(X, y)
+    ours.fit(X, y)
+    for dst, src in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]
+    ):
+        np.copyto(dst, src)
+    start = ours.coefs_[0].copy()
+    theirs.set_params(max_iter=3)
+    ours.set_params(max_iter=3)
+    with pytest.warns(ConvergenceWarning):
+        theirs.fit(X, y)
+    ours.fit(X, y)
+    for _ in range(2):
+        theirs.partial_fit(X, y)
+        ours.partial_fit(X, y)
+    for a, b in zip(
+        [*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    # Adam moved the weights: the parity is not of untouched weights
+    assert np.abs(ours.coefs_[0] - start).max() > 1e-3
+
+
+def test_adam_refuses_a_schedule():
+    X, y = make_boolean("and")
+    clf = BackpropMLPClassifier((2,), solver="adam", learning_rate="invscaling")
+    with pytest.raises(ValueError, match="solver='adam' takes only"):
+        clf.fit(X, y)
+
+
+def test_adam_keeps_float32():
+    X, y = make_classification(40, 4, random_state=0)
+    clf = BackpropMLPClassifier((3,), solver="adam", learning_rate_init=0.01)
+    clf.set_params(max_iter=3, random_state=0).fit(X.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float32 and np.isfinite(clf.loss_curve_).all()
+    clf.partial_fit(X.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float32

@@ -115,3 +115,22 @@ def test_recorder_and_learned_classifier_read_one_teacher_rate():
         (1,), mode="delta", teacher=teacher, n_teacher_runs=2, max_iter=2
     ).fit(X, y)
     assert rec.mode_.learning_rate == clf.mode_.learning_rate == 0.7
+
+
+def test_adam_teacher_is_recorded_in_link_mode():
+    # Adam's first step is about gamma * sign(g) on every link with a gradient:
+    # the recording holds the Adam teacher's changes, not backprop's
+    X, y = make_boolean("xor")
+    adam = BackpropMLPClassifier(
+        (3,), solver="adam", learning_rate_init=0.01, max_iter=2
+    )
+    rec = TrajectoryRecorder(
+        adam, mode="link", n_runs=1, random_state=0, dtype=np.float64
+    )
+    frame = rec.record(X, y)
+    first = frame[(frame["epoch"] == 0) & (frame["step"] == 0)]
+    moved = first["dw"].abs() > 1e-6
+    assert moved.sum() >= 3
+    np.testing.assert_allclose(first.loc[moved, "dw"].abs(), 0.01, rtol=1e-3)
+    # later steps are no longer plain multiples of the gradient's sign
+    assert frame["dw"].abs().std() > 1e-4
