@@ -3,7 +3,9 @@
 ``python -m sk_metabp`` trains the paper's AND network once with backprop and
 once with a learned rule and compares them. ``python -m sk_metabp reproduce``
 runs the four experiments over many seeds and writes ``results.csv``,
-``learner_curves.csv``, ``summary.md`` and PNG figures.
+``learner_curves.csv``, ``summary.md`` and PNG figures. ``python -m sk_metabp
+pretrain --out DIR`` rebuilds the shipped pretrained rule
+(:mod:`sk_metabp.pretrained`), on a dask cluster with ``--scheduler``.
 
 The output folder holds one run, complete: everything is written into a hidden
 sibling folder first, which then takes the folder's place. A folder is replaced
@@ -196,7 +198,87 @@ def _parser():
         help="beyond the paper: a learned student whose error rises falls back "
         "to backprop from its best epoch (on_divergence='fallback')",
     )
+    pre = sub.add_parser(
+        "pretrain",
+        help="rebuild the pretrained learned rule (sk_metabp.pretrained)",
+        description="Choose each synthetic task's best teacher, record it in "
+        "link mode, fit one learner on the union and write learner.npz and "
+        "manifest.json into --out. The same --random-state gives the same "
+        "weights.",
+    )
+    pre.add_argument("--out", required=True, help="folder to write")
+    pre.add_argument(
+        "--random-state", type=int, default=0, help="seed of everything (default 0)"
+    )
+    pre.add_argument(
+        "--budget",
+        choices=["full", "tiny"],
+        default="full",
+        help="'full' (minutes; the shipped rule's) or 'tiny' (seconds, a smoke test)",
+    )
+    pre.add_argument(
+        "--teachers",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="candidate teachers, names of sk_metabp.pretrained.TEACHERS "
+        "(default: RECIPE_TEACHERS, backprop at rates 0.23 to 16)",
+    )
+    pre.add_argument(
+        "--choice",
+        choices=["suite", "task"],
+        default="suite",
+        help="record every task with the teacher best over all tasks (suite, "
+        "the shipped rule's) or with each task's own best (task)",
+    )
+    pre.add_argument(
+        "--n-jobs", type=_n_jobs, default=None, help="joblib workers (default 1)"
+    )
+    pre.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the tasks on the existing dask cluster at ADDRESS (needs "
+        "distributed installed)",
+    )
     return parser
+
+
+def pretrain(args):
+    """The ``pretrain`` command: build the rule, locally or on a dask cluster."""
+    from contextlib import nullcontext
+
+    from .pretrained import pretrain as build
+
+    context, client = nullcontext(), None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            print(
+                "--scheduler needs dask's distributed package: pip install distributed",
+                file=sys.stderr,
+            )
+            return 2
+        import joblib
+
+        client = Client(args.scheduler)
+        print(f"running on the dask cluster at {args.scheduler}", flush=True)
+        context = joblib.parallel_config(backend="dask", n_jobs=-1)
+    try:
+        with context:
+            build(
+                args.out,
+                budget=args.budget,
+                random_state=args.random_state,
+                teachers=args.teachers,
+                choice=args.choice,
+                n_jobs=args.n_jobs,
+            )
+    finally:
+        if client is not None:
+            client.close()
+    return 0
 
 
 def _foreign_files(path):
@@ -372,6 +454,8 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "reproduce":
         return reproduce(args, parser)
+    if args.command == "pretrain":
+        return pretrain(args)
     return demo()
 
 

@@ -125,9 +125,16 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
     ----------
     hidden_layer_sizes : tuple of int, default=(1,)
         The student's (and the default teacher's) hidden layers.
-    learner : regressor or FrozenEstimator, default=None
+    learner : regressor, FrozenEstimator or "pretrained", default=None
         Maps the rows of ``mode`` to changes. ``None`` is
         :func:`default_learner`, a 32-unit :class:`BackpropMLPRegressor`.
+        ``"pretrained"`` is the rule shipped with the library
+        (:func:`sk_metabp.pretrained.load`): nothing is recorded or fitted,
+        and the mode, variables and target are the pretrained rule's (link
+        mode; leave ``mode``, ``variables`` and ``target`` at their defaults
+        or pass the pretrained rule's own). It holds a learner fitted online
+        and one fitted at batch size 32; the one nearer ``batch_size`` is
+        used.
         Its parameters can be set through this classifier as
         ``learner__<name>`` (``set_params``, grid searches) even while
         ``learner`` is None: ``learner`` then first becomes a fresh
@@ -249,7 +256,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
 
     _parameter_constraints = {
         **_BaseMLP._parameter_constraints,
-        "learner": [HasMethods(["fit", "predict"]), None],
+        "learner": [HasMethods(["fit", "predict"]), StrOptions({"pretrained"}), None],
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
         "target": [StrOptions({"change", "scaled", "residual", "residual_odd"})],
@@ -404,6 +411,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         -------
         self : object
         """
+        if isinstance(self.learner, str):
+            return self._use_pretrained(X, y, classes)
         teachers = self._teachers()
         X_enc, _, sizes = self.training_data(X, y, classes=classes)
         # delta mode's rule (3) steps at the (first) teacher's rate; network
@@ -455,6 +464,50 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         check_learner_layout(self.learner_, self.mode_)
         return self
 
+    def _use_pretrained(self, X, y, classes):
+        """``fit_learner`` with ``learner="pretrained"``: load, check, no fit."""
+        from . import pretrained
+
+        info = pretrained.load_manifest()
+        variables = list(info["variables"])
+        if self.mode not in ("network", "link"):
+            raise ValueError(
+                f"learner='pretrained' is a link-mode rule; got mode={self.mode!r}. "
+                "Leave mode at its default or pass mode='link'."
+            )
+        if (
+            self.variables is not None
+            and (
+                [self.variables]
+                if isinstance(self.variables, str)
+                else list(self.variables)
+            )
+            != variables
+        ):
+            raise ValueError(
+                f"learner='pretrained' reads the variables {variables}; got "
+                f"variables={self.variables!r}. Leave variables=None."
+            )
+        if self.target not in ("change", info["target"]):
+            raise ValueError(
+                f"learner='pretrained' predicts target={info['target']!r}; got "
+                f"target={self.target!r}. Leave target at its default."
+            )
+        X_enc, _, sizes = self.training_data(X, y, classes=classes)
+        self.mode_ = make_mode(
+            "link",
+            sizes,
+            variables,
+            info["learning_rate"],
+            target=info["target"],
+            batch_size=min(self.batch_size, X_enc.shape[0]),
+        )
+        self.layout_ = self.mode_.describe()
+        self.recorder_ = None
+        self.learner_ = pretrained.load(batch_size=self.batch_size)
+        check_learner_layout(self.learner_, self.mode_)
+        return self
+
     def _fit_learner_on(self, rec):
         """A clone of ``learner`` (or the default) fitted on recording ``rec``."""
         learner = clone(default_learner() if self.learner is None else self.learner)
@@ -503,7 +556,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         if self.max_update is not None:
             rule = BoundedRule(rule, self.max_update)
         if self.on_divergence == "fallback":
-            rate = self.mode_.learning_rate
+            # a pretrained rule with a scaled target knows no teacher rate
+            rate = self.mode_.learning_rate or PAPER_RATE
             rule = FallbackRule(rule, BackpropRule(rate), self.fallback_tol)
         return rule
 

@@ -1,0 +1,281 @@
+"""Benchmark: the shipped pretrained rule against tuned backprop on unseen tasks.
+
+The pretrained rule (``LearnedRuleMLPClassifier(hidden, learner="pretrained")``)
+was fitted only on synthetic tasks the library generates. Here it trains
+networks on tasks from scikit-learn's datasets and generators, which it never
+saw, for the same epochs and from the same seeds as:
+
+- ``bp 0.23``: backprop at the paper's rate;
+- ``bp best``: backprop at the single rate of :data:`RATES` best over the
+  whole table (lowest geometric mean of the final training losses; chosen on
+  this table, as the issue defines it);
+- ``oracle``: backprop at each task's own best rate of :data:`RATES`;
+- ``sk adam``: scikit-learn's ``MLPClassifier`` (``solver="adam"``, its
+  default rate 0.001, logistic units, same hidden layers, batch size and
+  epochs). It learns the log-loss, so only its test accuracy is comparable.
+
+Each task is standardised and split 75/25 (stratified). Cells: the median over
+the seeds of the final training loss (the squared error J of eq. (2), averaged
+over the last epoch's patterns) and of the test accuracy. Time: the median over
+tasks of each method's CPU seconds per epoch for the seeds' networks in lockstep,
+as a ratio to ``bp 0.23``'s (the two sides alternate per task).
+
+Targets (the issue's): a lower final training loss than ``bp best`` on at
+least 2/3 of the tasks, test accuracy at least 98% of ``bp best``'s on every
+one, never a NaN, and a cost per epoch at most 3 times backprop's at batch 32.
+
+Run ``python benchmarks/bench_pretrained.py [--batch-size 32] [--epochs 100]
+[--seeds 5] [--rule DIR]`` (``--rule`` evaluates a rule rebuilt with ``python -m
+sk_metabp pretrain --out DIR``; ``--validate`` runs the same comparison on
+synthetic validation tasks instead, the tasks the recipe was chosen on).
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_blobs,
+    make_circles,
+    make_classification,
+    make_gaussian_quantiles,
+    make_moons,
+)
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+
+from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier, pretrained
+from sk_metabp.datasets import make_teacher_family
+
+RATES = (0.1, 0.23, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+PAPER_RATE = 0.23
+ACCURACY_SHARE = 0.98
+MAX_COST = 3.0
+
+
+def _split(X, y, seed=0):
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_tr)
+    return scaler.transform(X_tr), y_tr, scaler.transform(X_te), y_te
+
+
+def evaluation_tasks():
+    """name -> (X_train, y_train, X_test, y_test, hidden): 9 unseen tasks."""
+    tasks = {}
+    for name, loader, hidden in [
+        ("iris 4-8-3", load_iris, (8,)),
+        ("wine 13-8-3", load_wine, (8,)),
+        ("cancer 30-8-1", load_breast_cancer, (8,)),
+    ]:
+        tasks[name] = (*_split(*loader(return_X_y=True)), hidden)
+    X, y = load_digits(return_X_y=True)
+    tasks["digits 64-16-10"] = (*_split(X[:800], y[:800]), (16,))
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    tasks["moons 2-8-8-1"] = (*_split(X, y), (8, 8))
+    X, y = make_circles(300, noise=0.1, factor=0.5, random_state=0)
+    tasks["circles 2-8-1"] = (*_split(X, y), (8,))
+    X, y = make_classification(
+        400, 20, n_informative=8, n_classes=4, n_clusters_per_class=1, random_state=0
+    )
+    tasks["classif 20-16-8-4"] = (*_split(X, y), (16, 8))
+    X, y = make_blobs(300, 8, centers=5, cluster_std=3.0, random_state=0)
+    tasks["blobs 8-8-5"] = (*_split(X, y), (8,))
+    X, y = make_gaussian_quantiles(
+        n_samples=300, n_features=6, n_classes=3, random_state=0
+    )
+    tasks["quantiles 6-12-3"] = (*_split(X, y), (12,))
+    return tasks
+
+
+def validation_tasks():
+    """Synthetic validation tasks (random teacher networks), none in the
+    pretraining set: the recipe was chosen on these."""
+    tasks = {}
+    for i, (X, y, hidden) in enumerate(make_teacher_family(8, random_state=12345)):
+        shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
+        tasks[f"synthetic {i} {shape}"] = (*_split(X, y), hidden)
+    return tasks
+
+
+def _students(clf, X, y, seeds, epochs, rule=None):
+    """Median final training loss and per-seed networks; CPU seconds taken."""
+    data = clf.training_data(X, y)
+    started = time.process_time()
+    with np.errstate(all="ignore"):
+        students = clf.train_students(data, seeds, rule=rule, max_iter=epochs)
+    seconds = time.process_time() - started
+    curves = students.loss_curves
+    done = (students.n_iter == epochs) & (students.diverged < 0)
+    final = np.where(done, curves[:, -1] if curves.shape[1] else np.nan, np.nan)
+    return final, students, seconds
+
+
+def _accuracy(students, X_te, y_te):
+    return np.array(
+        [students.estimator(k).score(X_te, y_te) for k in range(len(students))]
+    )
+
+
+def run(tasks, learner, info, batch_size, epochs, seeds):
+    rows = {}
+    for name, (X, y, X_te, y_te, hidden) in tasks.items():
+        row = {}
+        t0 = time.perf_counter()
+        learned = LearnedRuleMLPClassifier(
+            hidden,
+            learner=FrozenEstimator(learner),
+            mode="link",
+            variables=info["variables"],
+            target=info["target"],
+            batch_size=batch_size,
+            max_iter=epochs,
+        )
+        learned.fit_learner(X, y)
+        rule = learned.update_rule()
+        for rate in RATES:
+            bp = BackpropMLPClassifier(
+                hidden, learning_rate_init=rate, batch_size=batch_size, max_iter=epochs
+            )
+            final, students, seconds = _students(bp, X, y, seeds, epochs)
+            row[rate] = (final, _accuracy(students, X_te, y_te), seconds / epochs)
+            if rate == PAPER_RATE:
+                # the learned rule right after backprop at 0.23: turns alternate
+                final, students, seconds = _students(
+                    learned, X, y, seeds, epochs, rule=learned.update_rule()
+                )
+                row["pretrained"] = (
+                    final,
+                    _accuracy(students, X_te, y_te),
+                    seconds / epochs,
+                )
+        accs, started = [], time.process_time()
+        for seed in seeds:
+            sk = MLPClassifier(
+                hidden,
+                activation="logistic",
+                solver="adam",
+                batch_size=batch_size,
+                max_iter=epochs,
+                tol=0,
+                n_iter_no_change=epochs + 1,
+                random_state=seed,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                accs.append(sk.fit(X, y).score(X_te, y_te))
+        sk_time = (time.process_time() - started) / epochs
+        row["sk adam"] = (np.full(len(seeds), np.nan), np.array(accs), sk_time)
+        rows[name] = row
+        del rule
+        print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
+    return rows
+
+
+def _gmean(values):
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).all():
+        return np.inf
+    return float(np.exp(np.log(np.maximum(values, 1e-300)).mean()))
+
+
+def report(rows, batch_size, epochs, n_seeds):
+    names = list(rows)
+    med = {n: {m: np.median(v[0]) for m, v in rows[n].items()} for n in names}
+    acc = {n: {m: np.median(v[1]) for m, v in rows[n].items()} for n in names}
+    best_single = min(RATES, key=lambda r: _gmean([med[n][r] for n in names]))
+    oracle = {n: min(RATES, key=lambda r: med[n][r]) for n in names}
+    print(
+        f"\nbatch size {batch_size}, {epochs} epochs, median over {n_seeds} seeds; "
+        f"loss = final training loss J, acc = test accuracy"
+    )
+    print(f"best single rate over the table: {best_single}")
+    methods = ["pretrained", "bp 0.23", "bp best", "oracle", "sk adam"]
+    header = "| task | " + " | ".join(methods) + " |"
+    print("\n" + header)
+    print("|" + "---|" * (len(methods) + 1))
+    better, kept, nans, costs = [], [], [], []
+    for n in names:
+        cells = {
+            "pretrained": (med[n]["pretrained"], acc[n]["pretrained"]),
+            "bp 0.23": (med[n][PAPER_RATE], acc[n][PAPER_RATE]),
+            "bp best": (med[n][best_single], acc[n][best_single]),
+            "oracle": (med[n][oracle[n]], acc[n][oracle[n]]),
+            "sk adam": (np.nan, acc[n]["sk adam"]),
+        }
+        text = []
+        for m in methods:
+            loss, a = cells[m]
+            if m == "sk adam":
+                text.append(f"{a:.2f}")
+            elif m == "oracle":
+                text.append(f"{loss:.3g} / {a:.2f} (rate {oracle[n]:g})")
+            else:
+                text.append(f"{loss:.3g} / {a:.2f}")
+        print(f"| {n} | " + " | ".join(text) + " |")
+        if cells["pretrained"][0] < cells["bp best"][0]:
+            better.append(n)
+        if cells["pretrained"][1] >= ACCURACY_SHARE * cells["bp best"][1]:
+            kept.append(n)
+        if not np.isfinite(rows[n]["pretrained"][0]).all():
+            nans.append(n)
+        costs.append(rows[n]["pretrained"][2] / rows[n][PAPER_RATE][2])
+    sk_costs = [rows[n]["sk adam"][2] / rows[n][PAPER_RATE][2] for n in names]
+    cost = float(np.median(costs))
+    print(
+        f"\nCPU time per epoch (lockstep {n_seeds} networks), median over tasks: "
+        f"pretrained / bp = {cost:.2f} (range {min(costs):.2f}-{max(costs):.2f}); "
+        f"sk adam (one network at a time) / bp = {np.median(sk_costs):.2f}"
+    )
+    need = int(np.ceil(2 * len(names) / 3))
+    print(
+        f"target {'MET' if len(better) >= need else 'NOT met'}: lower final "
+        f"training loss than bp best ({best_single}) on {len(better)} of "
+        f"{len(names)} tasks (need {need}): {better}"
+    )
+    missed = [n for n in names if n not in kept]
+    print(
+        f"target {'MET' if not missed else 'NOT met'}: test accuracy >= "
+        f"{ACCURACY_SHARE:.0%} of bp best's on every task; missed on {missed}"
+    )
+    print(
+        f"target {'MET' if not nans else 'NOT met'}: never a NaN (a diverged or "
+        f"non-finite student); on {nans}"
+    )
+    print(
+        f"target {'MET' if cost <= MAX_COST else 'NOT met'}: cost per epoch <= "
+        f"{MAX_COST:g} x backprop's: {cost:.2f}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--rule", default=None, help="a folder from pretrain")
+    parser.add_argument(
+        "--validate", action="store_true", help="synthetic validation tasks"
+    )
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")  # divergence is counted in the table
+    learner = pretrained.load(args.rule, batch_size=args.batch_size)
+    info = pretrained.load_manifest(args.rule)
+    tasks = validation_tasks() if args.validate else evaluation_tasks()
+    seeds = list(range(args.seeds))
+    t0 = time.perf_counter()
+    rows = run(tasks, learner, info, args.batch_size, args.epochs, seeds)
+    report(rows, args.batch_size, args.epochs, len(seeds))
+    print(f"\ntotal {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

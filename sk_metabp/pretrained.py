@@ -1,0 +1,703 @@
+"""A pretrained learned optimizer, shipped with the library, in a safe format.
+
+The pretrained rule is a link-mode learner (a fitted
+:class:`~sk_metabp.BackpropMLPRegressor`) that reads normalised link variables
+and predicts each weight's change in units of its layer's scale: one rule for
+any topology. It was fitted only on synthetic tasks the library generates
+(boolean functions, the inner square, and tasks labelled by random teacher
+networks, :func:`sk_metabp.datasets.make_teacher_family`), imitating on each
+task the teacher (backprop at one of several rates, with momentum, or Adam)
+that reached the lowest training loss on it. ``python -m sk_metabp pretrain
+--out DIR`` rebuilds it (:func:`pretrain`).
+
+Storage: a folder with ``learner.npz`` (the learner's arrays, read with
+``allow_pickle=False``) and ``manifest.json`` (the link mode's variables and
+target, the batch sizes, the library version, the tasks and teachers it was
+fitted on, the recipe, the learner's parameters and the SHA-256 of the
+``.npz``). Nothing is unpickled: loading builds the regressor from its
+parameters and arrays.
+
+Use it as ``LearnedRuleMLPClassifier(hidden, learner="pretrained")``: no
+recording, no fitting of a learner; or get the regressor with :func:`load`.
+"""
+
+import copy
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
+
+__all__ = [
+    "DEFAULT_DIR",
+    "FORMAT",
+    "best_teacher",
+    "load",
+    "load_manifest",
+    "save",
+]
+
+#: The shipped pretrained rule's folder (package data).
+DEFAULT_DIR = Path(__file__).resolve().parent / "pretrained_data"
+#: The storage format's version, in every manifest.
+FORMAT = 1
+_ARRAYS = "learner.npz"
+_MANIFEST = "manifest.json"
+#: The regressor's fitted arrays that a saved learner keeps, besides its
+#: layers' weights and biases.
+_MOMENTS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_")
+
+
+def _version():
+    from . import __version__
+
+    return __version__
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save(learners, directory, **manifest):
+    """Save fitted link-mode learners as ``learner.npz`` and ``manifest.json``.
+
+    Parameters
+    ----------
+    learners : dict of int to BackpropMLPRegressor, or BackpropMLPRegressor
+        One learner per batch size it was fitted at (a single learner is
+        taken as the online one, batch size 1). Each is fitted on a
+        recording's DataFrame (it knows its feature and target names).
+    directory : str or Path
+        Created if missing; its two files are replaced.
+    **manifest
+        What the rule needs and what it was fitted on: at least ``variables``,
+        ``target`` and ``learning_rate`` (the rate a residual target is taken
+        from, or None); the tasks, teachers and recipe are kept as given (JSON
+        values).
+
+    Returns
+    -------
+    manifest : dict
+        As written, with ``format``, ``version``, ``mode``, ``batch_sizes``,
+        each learner's ``params``, ``feature_names``, ``target_names`` and
+        ``n_layers`` (under ``learners``), and the arrays' ``sha256``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sk_metabp import pretrained
+    >>> info = pretrained.load_manifest()
+    >>> learners = {b: pretrained.load(batch_size=b) for b in info["batch_sizes"]}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = pretrained.save(
+    ...         learners, tmp, **{k: info[k] for k in pretrained.REQUIRED}
+    ...     )
+    ...     again = pretrained.load(tmp, batch_size=32)
+    >>> bool((again.coefs_[0] == learners[32].coefs_[0]).all())
+    True
+    """
+    if not isinstance(learners, dict):
+        learners = {1: learners}
+    missing = [k for k in REQUIRED if k not in manifest]
+    if missing:
+        raise ValueError(f"The manifest needs {missing}.")
+    arrays, described = {}, {}
+    for batch_size, learner in sorted(learners.items()):
+        if not isinstance(learner, BackpropMLPRegressor) or not hasattr(
+            learner, "coefs_"
+        ):
+            raise TypeError(
+                "save takes fitted BackpropMLPRegressor learners (the library's "
+                f"learner); got {type(learner).__name__}."
+            )
+        names = getattr(learner, "feature_names_in_", None)
+        targets = getattr(learner, "target_names_", None)
+        if names is None or targets is None:
+            raise ValueError(
+                "The learner must know its feature and target names: fit it on "
+                "the recording's DataFrames (rec.to_frame() columns)."
+            )
+        key = f"b{int(batch_size)}_"
+        arrays.update({f"{key}coef_{i}": c for i, c in enumerate(learner.coefs_)})
+        arrays.update(
+            {f"{key}intercept_{i}": b for i, b in enumerate(learner.intercepts_)}
+        )
+        arrays.update({key + name: getattr(learner, name) for name in _MOMENTS})
+        arrays[key + "loss_curve"] = learner.loss_curve_
+        params = learner.get_params(deep=False)
+        params["hidden_layer_sizes"] = list(np.atleast_1d(params["hidden_layer_sizes"]))
+        described[str(int(batch_size))] = {
+            "params": {k: _plain(v) for k, v in params.items()},
+            "feature_names": [str(n) for n in names],
+            "target_names": [str(n) for n in targets],
+            "n_layers": len(learner.coefs_),
+        }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
+    (directory / _ARRAYS).write_bytes(buffer.getvalue())
+    info = {
+        "format": FORMAT,
+        "version": _version(),
+        "mode": "link",
+        **manifest,
+        "batch_sizes": sorted(int(b) for b in learners),
+        "learners": described,
+        "sha256": _sha256(directory / _ARRAYS),
+    }
+    (directory / _MANIFEST).write_text(json.dumps(info, indent=1, sort_keys=True))
+    return info
+
+
+#: The manifest entries :func:`save` needs.
+REQUIRED = ("variables", "target", "learning_rate")
+
+
+def _plain(value):
+    """A JSON value for a parameter: numpy scalars as Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _folder(directory):
+    directory = DEFAULT_DIR if directory is None else Path(directory)
+    for name in (_MANIFEST, _ARRAYS):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(
+                f"No pretrained rule in {directory}: {name} is missing. Rebuild "
+                "it with `python -m sk_metabp pretrain --out DIR` and pass DIR."
+            )
+    return directory
+
+
+def load_manifest(directory=None):
+    """The manifest of a pretrained rule (the shipped one by default).
+
+    Parameters
+    ----------
+    directory : str or Path, default=None
+        A folder written by :func:`save`; None is :data:`DEFAULT_DIR`.
+
+    Returns
+    -------
+    manifest : dict
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import load_manifest
+    >>> info = load_manifest()
+    >>> info["mode"], info["target"], info["batch_sizes"]
+    ('link', 'scaled', [1, 32])
+    """
+    path = _folder(directory) / _MANIFEST
+    try:
+        info = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"The pretrained manifest {path} is not valid JSON ({exc}): the file "
+            "is corrupted. Rebuild it with `python -m sk_metabp pretrain`."
+        ) from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        found = info.get("format") if isinstance(info, dict) else None
+        raise ValueError(
+            f"The pretrained manifest {path} has format {found!r}; this version "
+            f"of sk_metabp reads format {FORMAT}. Rebuild it with `python -m "
+            "sk_metabp pretrain`."
+        )
+    missing = [
+        k for k in (*REQUIRED, "batch_sizes", "learners", "sha256") if k not in info
+    ]
+    if missing:
+        raise ValueError(f"The pretrained manifest {path} lacks {missing}.")
+    return info
+
+
+def nearest_batch_size(batch_sizes, batch_size):
+    """The batch size of ``batch_sizes`` nearest ``batch_size`` on a log scale.
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import nearest_batch_size
+    >>> [nearest_batch_size([1, 32], b) for b in (1, 4, 8, 64)]
+    [1, 1, 32, 32]
+    """
+    return min(
+        batch_sizes, key=lambda b: (abs(np.log(b) - np.log(max(batch_size, 1))), b)
+    )
+
+
+_CACHE = {}
+
+
+def load(directory=None, *, batch_size=1):
+    """The fitted learner of a pretrained rule (the shipped one by default).
+
+    The arrays are read with ``allow_pickle=False`` and checked against the
+    manifest's SHA-256 and shapes; a damaged or mismatched folder raises a
+    ``ValueError`` that says what is wrong.
+
+    Parameters
+    ----------
+    directory : str or Path, default=None
+        A folder written by :func:`save` (or ``python -m sk_metabp pretrain
+        --out``); None is the shipped rule.
+    batch_size : int, default=1
+        The batch size the rule will train at: the learner fitted at the
+        nearest of the manifest's ``batch_sizes`` (on a log scale) is returned.
+
+    Returns
+    -------
+    learner : BackpropMLPRegressor
+        Fitted: use it wrapped in :class:`sklearn.frozen.FrozenEstimator`, in
+        link mode with the manifest's ``variables`` and ``target`` (or simply
+        ``LearnedRuleMLPClassifier(learner="pretrained")``).
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import load, load_manifest
+    >>> learner = load()
+    >>> list(learner.feature_names_in_) == load_manifest()["variables"]
+    True
+    """
+    folder = _folder(directory)
+    info = load_manifest(folder)
+    arrays_path = folder / _ARRAYS
+    digest = _sha256(arrays_path)
+    chosen = nearest_batch_size(info["batch_sizes"], int(batch_size))
+    key = (str(arrays_path.resolve()), digest, info["sha256"], chosen)
+    if key not in _CACHE:
+        _CACHE[key] = _build(arrays_path, info, digest, chosen)
+    return copy.deepcopy(_CACHE[key])
+
+
+def _build(path, info, digest, batch_size):
+    if digest != info["sha256"]:
+        raise ValueError(
+            f"{path} does not match its manifest (SHA-256 {digest[:12]}..., the "
+            f"manifest says {info['sha256'][:12]}...): the file is corrupted or "
+            "from another build. Rebuild it with `python -m sk_metabp pretrain`."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable .npz file ({exc}).") from None
+    about = info["learners"].get(str(batch_size))
+    if about is None:
+        raise ValueError(
+            f"The manifest of {path} lists batch size {batch_size} but describes "
+            "no learner for it: the file is corrupted."
+        )
+    names, targets = about["feature_names"], about["target_names"]
+    params = dict(about["params"])
+    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    learner = BackpropMLPRegressor(**params)
+    # a one-epoch fit on rows of the right columns sets every fitted
+    # attribute the public way; the saved arrays then replace its numbers
+    rows = np.linspace(-1, 1, 2 * len(names)).reshape(2, -1)
+    learner.set_params(max_iter=1, verbose=False)
+    learner.fit(
+        pd.DataFrame(rows, columns=names),
+        pd.DataFrame(rows[:, : len(targets)], columns=targets),
+    )
+    learner.set_params(max_iter=params["max_iter"], verbose=params["verbose"])
+    n = int(about["n_layers"])
+    key = f"b{batch_size}_"
+    wanted = {f"coef_{i}": c for i, c in enumerate(learner.coefs_)}
+    wanted.update({f"intercept_{i}": b for i, b in enumerate(learner.intercepts_)})
+    wanted.update({name: getattr(learner, name) for name in _MOMENTS})
+    for name, like in wanted.items():
+        got = arrays.get(key + name)
+        if got is None or got.shape != like.shape:
+            raise ValueError(
+                f"{path} does not fit its manifest: {key + name} has shape "
+                f"{None if got is None else got.shape}, the learner in the "
+                f"manifest needs {like.shape}."
+            )
+    learner.coefs_ = [arrays[f"{key}coef_{i}"] for i in range(n)]
+    learner.intercepts_ = [arrays[f"{key}intercept_{i}"] for i in range(n)]
+    for name in _MOMENTS:
+        setattr(learner, name, arrays[key + name])
+    curve = arrays.get(key + "loss_curve", np.empty(0)).tolist()
+    learner.loss_curve_ = curve
+    learner.n_iter_ = len(curve)
+    learner.loss_ = curve[-1] if curve else np.nan
+    learner.best_loss_ = min(curve) if curve else np.inf
+    return learner
+
+
+def best_teacher(teachers, X, y, *, seeds=(0, 1, 2), max_iter=None):
+    """The teacher that reaches the lowest training loss on (X, y).
+
+    Each teacher trains one network per seed (in lockstep, through
+    :meth:`~sk_metabp.BackpropMLPClassifier.train_students`); its score is the
+    median final training loss, infinite for a network that diverged or
+    stopped early.
+
+    Parameters
+    ----------
+    teachers : sequence of BackpropMLPClassifier
+        The candidates (rates, momentum, Adam; same topology or not).
+    X, y : array-like
+        The task.
+    seeds : sequence of int, default=(0, 1, 2)
+    max_iter : int, default=None
+        Epochs; None is each teacher's ``max_iter``.
+
+    Returns
+    -------
+    index : int
+        The position of the best teacher in ``teachers`` (the first on ties).
+    losses : ndarray of shape (n_teachers,)
+        Each teacher's score.
+
+    Examples
+    --------
+    >>> from sk_metabp import BackpropMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> from sk_metabp.pretrained import best_teacher
+    >>> X, y = make_boolean("and")
+    >>> slow, fast = (BackpropMLPClassifier((1,), learning_rate_init=r, max_iter=200)
+    ...               for r in (0.05, 2.0))
+    >>> best_teacher([slow, fast], X, y)[0]
+    1
+    """
+    teachers = list(teachers)
+    if not teachers:
+        raise ValueError("best_teacher needs at least one teacher.")
+    losses = np.empty(len(teachers))
+    for i, teacher in enumerate(teachers):
+        epochs = teacher.max_iter if max_iter is None else int(max_iter)
+        with np.errstate(all="ignore"):
+            students = teacher.train_students(
+                teacher.training_data(X, y), list(seeds), max_iter=epochs
+            )
+        curves = students.loss_curves
+        done = (students.n_iter == epochs) & (students.diverged < 0)
+        final = curves[:, -1] if curves.shape[1] else np.full(len(done), np.inf)
+        final = np.where(done & np.isfinite(final), final, np.inf)
+        losses[i] = np.median(final)
+    return int(np.argmin(losses)), losses
+
+
+# -- the recipe ---------------------------------------------------------------
+
+#: The link variables: bench_transfer's normalised ones (each quantity over its
+#: rms across the layer, the layer's scale apart), which carry a rule across
+#: fan-ins and depths, and ``g_n``, the batch-mean gradient in those units,
+#: which lets one rule read mini-batches.
+VARIABLES = (
+    "w",
+    "a_n",
+    "delta_n",
+    "err_n",
+    "g_n",
+    "log_scale",
+    "is_bias",
+    "is_output",
+    "depth",
+)
+#: The variables that turn sign with the error: backprop's change does too.
+#: Every recorded row is also fitted with these and its target negated, so
+#: that the learner's prediction is (close to) odd in the error and the rule
+#: makes (almost) no change where the error is 0, instead of drifting.
+SIGNED = ("delta_n", "err_n", "g_n")
+#: The change in units of the layer's scale.
+TARGET = "scaled"
+#: The batch sizes recorded and served: online, and mini-batches of 32.
+BATCH_SIZES = (1, 32)
+#: The candidate teachers: name -> BackpropMLPClassifier parameters.
+TEACHERS = {
+    "sgd 0.23": dict(learning_rate_init=0.23),
+    "sgd 0.5": dict(learning_rate_init=0.5),
+    "sgd 1": dict(learning_rate_init=1.0),
+    "sgd 2": dict(learning_rate_init=2.0),
+    "sgd 4": dict(learning_rate_init=4.0),
+    "sgd 8": dict(learning_rate_init=8.0),
+    "sgd 16": dict(learning_rate_init=16.0),
+    "momentum 0.23": dict(learning_rate_init=0.23, momentum=0.9),
+    "adam 0.01": dict(solver="adam", learning_rate_init=0.01),
+    "adam 0.03": dict(solver="adam", learning_rate_init=0.03),
+}
+#: The teachers the shipped rule chooses from: backprop without memory, at
+#: rates from the paper's 0.23 to 16. Chosen on the synthetic validation tasks
+#: (see the README): with momentum or Adam among them, the recorded change in
+#: units of the layer's scale has outliers of 1e7 and more where the layer's
+#: gradient is small (their steps do not shrink with it), and the rule fitted
+#: to them saturated its students.
+RECIPE_TEACHERS = ("sgd 0.23", "sgd 0.5", "sgd 1", "sgd 2", "sgd 4", "sgd 8", "sgd 16")
+#: The budgets: synthetic tasks, teacher runs per task and batch size, epochs
+#: (online, batch 32), the seeds that choose a task's teacher, the sampling of
+#: updates, and the learner's epochs. "tiny" exists for tests.
+BUDGETS = {
+    "full": dict(
+        n_family=16,
+        n_runs=2,
+        epochs=(30, 100),
+        choice_seeds=3,
+        every=(48, 8),
+        learner_epochs=100,
+    ),
+    "tiny": dict(
+        n_family=2,
+        n_runs=1,
+        epochs=(3, 5),
+        choice_seeds=1,
+        every=(20, 2),
+        learner_epochs=2,
+    ),
+}
+#: Boolean tasks' four patterns are repeated so that an epoch has about as many
+#: updates as a synthetic task's.
+BOOLEAN_REPEATS = 12
+
+
+def training_tasks(n_family, random_state=0):
+    """The synthetic tasks a pretrained rule is fitted on: (name, X, y, hidden).
+
+    AND, OR and XOR (their patterns repeated :data:`BOOLEAN_REPEATS` times),
+    the inner square (100 points), and ``n_family`` tasks of
+    :func:`~sk_metabp.datasets.make_teacher_family`.
+    """
+    from .datasets import make_boolean, make_squares, make_teacher_family
+
+    tasks = []
+    for fn, hidden in (("and", (1,)), ("or", (4,)), ("xor", (2,))):
+        X, y = make_boolean(fn)
+        tasks.append(
+            (
+                f"{fn} 2-{hidden[0]}",
+                np.tile(X, (BOOLEAN_REPEATS, 1)),
+                np.tile(y, BOOLEAN_REPEATS),
+                hidden,
+            )
+        )
+    X, _, Y, _ = make_squares(100, 0, random_state=random_state)
+    tasks.append(("squares 2-5-2", X, Y, (5,)))
+    family = make_teacher_family(n_family, random_state=random_state)
+    for i, (X, y, hidden) in enumerate(family):
+        shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
+        tasks.append((f"teacher net {i} {shape}", X, y, hidden))
+    return tasks
+
+
+def _teacher(name, hidden, batch_size, epochs):
+    return BackpropMLPClassifier(
+        hidden, batch_size=batch_size, max_iter=epochs, **TEACHERS[name]
+    )
+
+
+def _score_task(task, batch_size, budget, teachers):
+    """Each candidate teacher's training loss on ``task`` at ``batch_size``."""
+    name, X, y, hidden = task
+    epochs = budget["epochs"][0 if batch_size == 1 else 1]
+    candidates = [_teacher(t, hidden, batch_size, epochs) for t in teachers]
+    seeds = [1000 + s for s in range(budget["choice_seeds"])]
+    _, losses = best_teacher(candidates, X, y, seeds=seeds)
+    return [float(v) for v in losses]
+
+
+def _record_task(task, batch_size, budget, random_state, teacher):
+    """Record ``teacher`` (a name of :data:`TEACHERS`) on ``task`` in link mode."""
+    from .recorder import TrajectoryRecorder
+
+    name, X, y, hidden = task
+    online = batch_size == 1
+    epochs = budget["epochs"][0 if online else 1]
+    rec = TrajectoryRecorder(
+        _teacher(teacher, hidden, batch_size, epochs),
+        mode="link",
+        variables=VARIABLES,
+        target=TARGET,
+        n_runs=budget["n_runs"],
+        every=budget["every"][0 if online else 1],
+        random_state=random_state,
+        dtype=np.float64,
+    ).fit(X, y)
+    return rec.features_, rec.targets_, list(rec.feature_names_), rec.target_names_
+
+
+def _gmean(values):
+    values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).all():
+        return np.inf
+    return float(np.exp(np.mean(np.log(np.maximum(values, 1e-300)))))
+
+
+def pretrain(
+    out,
+    *,
+    budget="full",
+    random_state=0,
+    teachers=None,
+    choice="suite",
+    n_jobs=None,
+    verbose=True,
+):
+    """Build a pretrained rule and save it in ``out`` (:func:`save`'s format).
+
+    For every training task (:func:`training_tasks`) and batch size
+    (:data:`BATCH_SIZES`), :func:`best_teacher` scores the candidate teachers
+    (:data:`TEACHERS`) by their training loss; the teacher chosen (see
+    ``choice``) is then recorded in link mode (:data:`VARIABLES`,
+    :data:`TARGET`). For each batch size one learner (the library's
+    :func:`~sk_metabp.learned.default_learner`) is fitted on the union of its
+    recordings, each row also with its :data:`SIGNED` variables and target
+    negated. The tasks run as joblib jobs: inside
+    ``joblib.parallel_config(backend="dask")`` they run on a dask cluster.
+    The same ``random_state`` gives the same weights.
+
+    Parameters
+    ----------
+    out : str or Path
+        The folder to write.
+    budget : {"full", "tiny"}, default="full"
+        See :data:`BUDGETS`; "tiny" takes seconds and is for tests.
+    random_state : int, default=0
+        Seeds the tasks, the recordings and the learner.
+    teachers : sequence of str, default=None
+        Names of :data:`TEACHERS` to choose from; None is
+        :data:`RECIPE_TEACHERS`.
+    choice : {"suite", "task"}, default="suite"
+        Which teacher each task is recorded with: for each batch size, the
+        one teacher with the lowest geometric mean of the final losses over
+        all the tasks (``"suite"``, the shipped rule's: see the README), or
+        each task's own best (``"task"``).
+    n_jobs : int or None, default=None
+        joblib workers.
+    verbose : bool, default=True
+        Print a line per task and per stage.
+
+    Returns
+    -------
+    manifest : dict
+    """
+    from .learned import default_learner
+
+    if choice not in ("suite", "task"):
+        raise ValueError(f"choice must be 'suite' or 'task'; got {choice!r}.")
+    if budget not in BUDGETS:
+        raise ValueError(f"Unknown budget {budget!r}; choose one of {list(BUDGETS)}.")
+    teachers = list(RECIPE_TEACHERS if teachers is None else teachers)
+    unknown = [t for t in teachers if t not in TEACHERS]
+    if unknown or not teachers:
+        raise ValueError(f"Unknown teachers {unknown}; choose among {list(TEACHERS)}.")
+    plan = BUDGETS[budget]
+    seed = int(random_state)
+    tasks = training_tasks(plan["n_family"], random_state=seed)
+    jobs = [(task, b) for b in BATCH_SIZES for task in tasks]
+    started = time.perf_counter()
+
+    def say(text):
+        if verbose:
+            print(f"[{time.perf_counter() - started:7.1f} s] {text}", flush=True)
+
+    say(
+        f"pretraining on {len(tasks)} synthetic tasks x batch sizes "
+        f"{list(BATCH_SIZES)} ({budget} budget, random_state={seed})"
+    )
+    scores = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_score_task)(task, b, plan, teachers) for task, b in jobs
+    )
+    losses = []
+    for i, row in enumerate(scores):
+        losses.append(row)
+        task, b = jobs[i]
+        say(
+            f"scored {i + 1}/{len(jobs)}: {task[0]} at batch {b}: best "
+            f"{teachers[int(np.argmin(row))]} ({min(row):.3g})"
+        )
+    chosen = []
+    for b in BATCH_SIZES:
+        mine = [row for (task, bb), row in zip(jobs, losses) if bb == b]
+        # the teacher with the lowest geometric mean over the batch size's tasks
+        suite = teachers[int(np.argmin([_gmean(col) for col in zip(*mine)]))]
+        if choice == "suite":
+            say(f"batch {b}: teacher {suite} for every task (best over the tasks)")
+        chosen.extend(
+            suite if choice == "suite" else teachers[int(np.argmin(row))]
+            for (task, bb), row in zip(jobs, losses)
+            if bb == b
+        )
+    recordings = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_record_task)(task, b, plan, seed + i, teacher)
+        for i, ((task, b), teacher) in enumerate(zip(jobs, chosen))
+    )
+    done = []
+    for i, (features, targets, names, target_names) in enumerate(recordings):
+        (task, b), teacher = jobs[i], chosen[i]
+        done.append(
+            {
+                "task": task[0],
+                "batch_size": b,
+                "teacher": teacher,
+                "teacher_losses": dict(zip(teachers, losses[i])),
+                "features": features,
+                "targets": targets,
+                "feature_names": names,
+                "target_names": target_names,
+            }
+        )
+        say(
+            f"recorded {i + 1}/{len(jobs)}: {task[0]} at batch {b}: teacher "
+            f"{teacher}, {len(features):,} rows"
+        )
+    learners = {}
+    for b in BATCH_SIZES:
+        mine = [r for r in done if r["batch_size"] == b]
+        X = pd.DataFrame(
+            np.concatenate([r["features"] for r in mine]),
+            columns=mine[0]["feature_names"],
+        )
+        Y = pd.DataFrame(
+            np.concatenate([r["targets"] for r in mine]),
+            columns=mine[0]["target_names"],
+        )
+        flipped = X.copy()
+        for name in SIGNED:
+            flipped[name] = -flipped[name]
+        X = pd.concat([X, flipped], ignore_index=True)
+        Y = pd.concat([Y, -Y], ignore_index=True)
+        say(f"fitting the learner for batch size {b} on {len(X):,} rows")
+        learners[b] = default_learner().set_params(
+            max_iter=plan["learner_epochs"], random_state=seed
+        )
+        learners[b].fit(X, Y)
+        say(f"fitted the learner for batch size {b}: loss {learners[b].loss_:.4g}")
+    info = save(
+        learners,
+        out,
+        variables=list(VARIABLES),
+        target=TARGET,
+        learning_rate=None,
+        random_state=seed,
+        budget=budget,
+        recipe={
+            "teachers": {t: TEACHERS[t] for t in teachers},
+            "choice": choice,
+            "signed": list(SIGNED),
+            **plan,
+        },
+        tasks=[
+            {
+                "task": r["task"],
+                "batch_size": r["batch_size"],
+                "teacher": r["teacher"],
+                "teacher_losses": r["teacher_losses"],
+                "rows": len(r["features"]),
+            }
+            for r in done
+        ],
+    )
+    say(f"saved to {out}")
+    return info

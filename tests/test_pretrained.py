@@ -1,0 +1,320 @@
+"""The shipped pretrained rule: safe storage, loading, use without fitting."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sk_metabp
+from sk_metabp import (
+    BackpropMLPClassifier,
+    BackpropMLPRegressor,
+    LearnedRuleMLPClassifier,
+    TrajectoryRecorder,
+    pretrained,
+)
+from sk_metabp.datasets import make_boolean, make_teacher_task
+from sk_metabp.rules import BackpropRule
+
+
+def _small_learner(seed=0):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["w", "a_n", "delta_n"])
+    Y = pd.DataFrame({"dw_n": X["a_n"] * X["delta_n"]})
+    return BackpropMLPRegressor((5,), max_iter=3, random_state=0).fit(X, Y), X
+
+
+MANIFEST = dict(variables=["w", "a_n", "delta_n"], target="scaled")
+
+
+def _save(tmp_path, **extra):
+    learner, X = _small_learner()
+    other, _ = _small_learner(seed=1)
+    info = pretrained.save(
+        {1: learner, 32: other},
+        tmp_path / "rule",
+        learning_rate=None,
+        **MANIFEST,
+        **extra,
+    )
+    return learner, X, info, tmp_path / "rule"
+
+
+def test_round_trip_is_exact(tmp_path):
+    learner, X, info, folder = _save(tmp_path, tasks=[{"task": "and"}])
+    again = pretrained.load(folder)
+    assert type(again) is BackpropMLPRegressor
+    assert again.get_params() == learner.get_params()
+    for a, b in zip(
+        [*learner.coefs_, *learner.intercepts_, learner.x_mean_, learner.y_scale_],
+        [*again.coefs_, *again.intercepts_, again.x_mean_, again.y_scale_],
+    ):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(learner.predict(X), again.predict(X))
+    np.testing.assert_array_equal(
+        learner.make_predictor(len(X))(X.to_numpy()),
+        again.make_predictor(len(X))(X.to_numpy()),
+    )
+    assert list(again.feature_names_in_) == list(X.columns)
+    assert again.target_names_ == ["dw_n"] and again.loss_curve_ == learner.loss_curve_
+    # the manifest is what was written, and holds no pickle
+    assert pretrained.load_manifest(folder) == info
+    with np.load(folder / "learner.npz", allow_pickle=False) as data:
+        assert {"b1_coef_0", "b32_coef_0"} <= set(data.files)
+    # the learner of the nearest batch size
+    at_32 = pretrained.load(folder, batch_size=20)
+    assert not np.array_equal(at_32.coefs_[0], learner.coefs_[0])
+    assert pretrained.load(folder, batch_size=4).coefs_[0].shape == (3, 5)
+    # each load is a copy: changing one leaves the next alone
+    again.coefs_[0][:] = 0
+    assert pretrained.load(folder).coefs_[0].any()
+
+
+def test_manifest_content(tmp_path):
+    _, _, info, _ = _save(tmp_path, tasks=[{"task": "and"}], recipe={"seed": 0})
+    assert info["format"] == pretrained.FORMAT
+    assert info["version"] == sk_metabp.__version__
+    assert info["mode"] == "link" and info["target"] == "scaled"
+    assert info["variables"] == MANIFEST["variables"]
+    assert info["batch_sizes"] == [1, 32]
+    assert info["tasks"] == [{"task": "and"}] and info["recipe"] == {"seed": 0}
+    assert info["learners"]["1"]["params"]["hidden_layer_sizes"] == [5]
+    assert info["learners"]["32"]["feature_names"] == ["w", "a_n", "delta_n"]
+    assert len(info["sha256"]) == 64
+
+
+def test_shipped_manifest_describes_the_shipped_rule():
+    info = pretrained.load_manifest()
+    assert info["variables"] == list(pretrained.VARIABLES)
+    assert info["target"] == pretrained.TARGET
+    assert info["batch_sizes"] == list(pretrained.BATCH_SIZES)
+    assert info["version"] == sk_metabp.__version__
+    for b in info["batch_sizes"]:
+        learner = pretrained.load(batch_size=b)
+        assert list(learner.feature_names_in_) == info["variables"]
+        assert learner.target_names_ == ["dw_n"]
+    # fitted on the library's synthetic tasks only, each at both batch sizes
+    names = {t["task"] for t in info["tasks"]}
+    assert {"and 2-1", "or 2-4", "xor 2-2", "squares 2-5-2"} <= names
+    assert any(name.startswith("teacher net") for name in names)
+    assert {t["teacher"] for t in info["tasks"]} <= set(pretrained.TEACHERS)
+    assert {t["batch_size"] for t in info["tasks"]} == set(info["batch_sizes"])
+
+
+def test_damaged_or_mismatched_files_give_clear_errors(tmp_path):
+    _, _, info, folder = _save(tmp_path)
+    # a changed byte in the arrays
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    raw = bytearray((bad / "learner.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (bad / "learner.npz").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupted or from another build"):
+        pretrained.load(bad)
+    # arrays of another learner under this manifest (checksum made to match)
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    wrong = json.loads((other / "manifest.json").read_text())
+    wrong["learners"]["1"]["params"]["hidden_layer_sizes"] = [7]
+    (other / "manifest.json").write_text(json.dumps(wrong))
+    with pytest.raises(ValueError, match="does not fit its manifest: b1_coef_0"):
+        pretrained.load(other)
+    # a manifest of another format, or not JSON
+    (other / "manifest.json").write_text(json.dumps({**info, "format": 99}))
+    with pytest.raises(ValueError, match="has format 99; this version"):
+        pretrained.load(other)
+    (other / "manifest.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        pretrained.load(other)
+    # a missing file says how to rebuild it
+    (other / "learner.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="sk_metabp pretrain --out DIR"):
+        pretrained.load(other)
+    # only the library's regressor, fitted on named columns, is saved
+    with pytest.raises(TypeError, match="fitted BackpropMLPRegressor"):
+        pretrained.save(
+            BackpropMLPRegressor(), tmp_path / "x", learning_rate=None, **MANIFEST
+        )
+    with pytest.raises(ValueError, match="manifest needs"):
+        pretrained.save(_small_learner()[0], tmp_path / "x", **MANIFEST)
+    unnamed = BackpropMLPRegressor((2,), max_iter=1).fit(np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match="feature and target names"):
+        pretrained.save(unnamed, tmp_path / "x", learning_rate=None, **MANIFEST)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_learner_pretrained_fits_without_recording(batch_size, monkeypatch):
+    def no_recording(*args, **kwargs):
+        raise AssertionError("learner='pretrained' must not record a teacher")
+
+    pretrained.load(batch_size=batch_size)  # built once, then cached
+    monkeypatch.setattr(TrajectoryRecorder, "fit", no_recording)
+    monkeypatch.setattr(BackpropMLPRegressor, "fit", no_recording)
+    X, y = make_teacher_task(64, 5, 3, random_state=0)
+    clf = LearnedRuleMLPClassifier(
+        (6,), learner="pretrained", batch_size=batch_size, max_iter=3, random_state=0
+    )
+    clf.fit(X, y)
+    monkeypatch.undo()
+    assert clf.recorder_ is None and len(clf.loss_curve_) == 3
+    assert np.isfinite(clf.loss_curve_).all()
+    assert clf.mode_.target_names == ["dw_n"]
+    assert clf.mode_.batch_size == batch_size
+    # the same rule as the loaded learner, used by hand
+    by_hand = LearnedRuleMLPClassifier(
+        (6,),
+        learner=FrozenEstimator(pretrained.load(batch_size=batch_size)),
+        mode="link",
+        variables=list(pretrained.VARIABLES),
+        target=pretrained.TARGET,
+        batch_size=batch_size,
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_array_equal(clf.coefs_[0], by_hand.coefs_[0])
+
+
+def test_learner_pretrained_refuses_other_modes_variables_targets():
+    X, y = make_boolean("and")
+    for kwargs, message in [
+        (dict(mode="delta"), "is a link-mode rule"),
+        (dict(mode="link", variables=["w", "a"]), "reads the variables"),
+        (dict(mode="link", target="residual"), "predicts target='scaled'"),
+    ]:
+        clf = LearnedRuleMLPClassifier((1,), learner="pretrained", **kwargs)
+        with pytest.raises(ValueError, match=message):
+            clf.fit(X, y)
+    # the guard falls back to backprop at the paper's rate
+    clf = LearnedRuleMLPClassifier(
+        (1,), learner="pretrained", on_divergence="fallback", max_iter=5
+    ).fit(X, y)
+    assert clf.fallback_epoch_ >= -1
+
+
+class _Exploding(BackpropMLPClassifier):
+    """A teacher whose steps are NaN."""
+
+    def update_rule(self):
+        return BackpropRule(np.nan)
+
+
+def test_best_teacher_picks_the_lowest_loss():
+    X, y = make_boolean("or")
+    teachers = [
+        BackpropMLPClassifier((2,), learning_rate_init=rate, max_iter=30)
+        for rate in (0.01, 1.0, 0.1)
+    ]
+    best, losses = pretrained.best_teacher(teachers, X, y, seeds=[0, 1])
+    assert best == 1 and losses[1] < losses[2] < losses[0]
+    # a teacher whose networks diverge (here a NaN rate) scores an infinite loss
+    broken = _Exploding((2,), max_iter=30)
+    best, losses = pretrained.best_teacher([broken, teachers[0]], X, y, seeds=[0])
+    assert best == 1 and losses[0] == np.inf
+    with pytest.raises(ValueError, match="at least one teacher"):
+        pretrained.best_teacher([], X, y)
+
+
+def test_pretrain_is_reproducible(tmp_path, capsys):
+    few = ["sgd 1", "adam 0.01"]
+    first = pretrained.pretrain(tmp_path / "a", budget="tiny", teachers=few)
+    out = capsys.readouterr().out
+    assert "scored 1/12" in out and "recorded 12/12" in out and "saved to" in out
+    second = pretrained.pretrain(
+        tmp_path / "b", budget="tiny", teachers=few, verbose=False
+    )
+    assert capsys.readouterr().out == ""
+    assert first["sha256"] == second["sha256"] and first["tasks"] == second["tasks"]
+    third = pretrained.pretrain(
+        tmp_path / "c", budget="tiny", teachers=few, random_state=1, verbose=False
+    )
+    assert third["sha256"] != first["sha256"]
+    # one teacher per batch size, the best over the tasks by geometric mean
+    for b in (1, 32):
+        mine = [t for t in first["tasks"] if t["batch_size"] == b]
+        assert len({t["teacher"] for t in mine}) == 1
+        gmeans = {
+            name: np.exp(np.mean([np.log(t["teacher_losses"][name]) for t in mine]))
+            for name in few
+        }
+        assert mine[0]["teacher"] == min(gmeans, key=gmeans.get)
+    # or each task's own best
+    own = pretrained.pretrain(
+        tmp_path / "e", budget="tiny", teachers=few, choice="task", verbose=False
+    )
+    for t in own["tasks"]:
+        assert t["teacher"] == min(t["teacher_losses"], key=t["teacher_losses"].get)
+    learner = pretrained.load(tmp_path / "a")
+    assert list(learner.feature_names_in_) == list(pretrained.VARIABLES)
+    with pytest.raises(ValueError, match="Unknown teachers"):
+        pretrained.pretrain(tmp_path / "d", budget="tiny", teachers=["sgd 9"])
+
+
+@parametrize_with_checks(
+    [
+        LearnedRuleMLPClassifier(
+            (4,), learner="pretrained", batch_size=32, max_iter=40, random_state=0
+        )
+    ]
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_pretrain_command_runs_on_a_dask_cluster(tmp_path, capsys):
+    pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    from sk_metabp.__main__ import main
+
+    local = pretrained.pretrain(
+        tmp_path / "local",
+        budget="tiny",
+        teachers=["sgd 1", "adam 0.01"],
+        verbose=False,
+    )
+    with distributed.LocalCluster(
+        n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        before = cluster.scheduler.transition_counter
+        code = main(
+            [
+                "pretrain",
+                "--out",
+                str(tmp_path / "dask"),
+                "--budget",
+                "tiny",
+                "--teachers",
+                "sgd 1",
+                "adam 0.01",
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
+        ran = cluster.scheduler.transition_counter - before
+    assert code == 0 and ran > 0  # the tasks went through the cluster
+    out = capsys.readouterr().out
+    assert "running on the dask cluster" in out and "recorded 12/12" in out
+    # the same weights as a local build with the same seed
+    assert pretrained.load_manifest(tmp_path / "dask")["sha256"] == local["sha256"]
+
+
+def test_readme_example_runs():
+    # the README's pretrained-rule block, as written
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+        if 'learner="pretrained"' in b
+    ]
+    assert len(blocks) == 1
+    namespace = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    clf = namespace["clf"]
+    assert clf.recorder_ is None and np.isfinite(clf.loss_curve_).all()
+    assert clf.score(namespace["X"], namespace["y"]) > 0.5
