@@ -5,10 +5,10 @@ The pretrained rule is a link-mode learner (a fitted
 and predicts each weight's change in units of its layer's scale: one rule for
 any topology. It was fitted only on synthetic tasks the library generates
 (boolean functions, the inner square, and tasks labelled by random teacher
-networks, :func:`sk_metabp.datasets.make_teacher_family`), imitating on each
-task the teacher (backprop at one of several rates, with momentum, or Adam)
-that reached the lowest training loss on it. ``python -m sk_metabp pretrain
---out DIR`` rebuilds it (:func:`pretrain`).
+networks, :func:`sk_metabp.datasets.make_teacher_family`), imitating for each
+batch size the teacher that reached the lowest training loss over those tasks
+(backprop at one of several rates; :func:`best_teacher` scores them). ``python -m
+sk_metabp pretrain --out DIR`` rebuilds it (:func:`pretrain`).
 
 Storage: a folder with ``learner.npz`` (the learner's arrays, read with
 ``allow_pickle=False``) and ``manifest.json`` (the link mode's variables and

@@ -318,3 +318,16 @@ def test_readme_example_runs():
     clf = namespace["clf"]
     assert clf.recorder_ is None and np.isfinite(clf.loss_curve_).all()
     assert clf.score(namespace["X"], namespace["y"]) > 0.5
+
+
+def test_the_rule_is_package_data():
+    # a wheel and `pip install .` include the shipped rule's two files
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    data = config["tool"]["setuptools"]["package-data"]["sk_metabp"]
+    for name in ("learner.npz", "manifest.json"):
+        assert f"pretrained_data/{name}" in data
+        assert (pretrained.DEFAULT_DIR / name).is_file()
