@@ -128,17 +128,18 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
     learner : regressor, FrozenEstimator or "pretrained", default=None
         Maps the rows of ``mode`` to changes. ``None`` is
         :func:`default_learner`, a 32-unit :class:`BackpropMLPRegressor`.
+        Its parameters can be set through this classifier as
+        ``learner__<name>`` (``set_params``, grid searches) even while
+        ``learner`` is None: ``learner`` then first becomes a fresh
+        :func:`default_learner` of this classifier's own.
         ``"pretrained"`` is the rule shipped with the library
         (:func:`sk_metabp.pretrained.load`): nothing is recorded or fitted,
         and the mode, variables and target are the pretrained rule's (link
         mode; leave ``mode``, ``variables`` and ``target`` at their defaults
         or pass the pretrained rule's own). It holds a learner fitted online
         and one fitted at batch size 32; the one nearer ``batch_size`` is
-        used.
-        Its parameters can be set through this classifier as
-        ``learner__<name>`` (``set_params``, grid searches) even while
-        ``learner`` is None: ``learner`` then first becomes a fresh
-        :func:`default_learner` of this classifier's own.
+        used, and the guard (``on_divergence="fallback"``) falls back to the
+        backprop that learner imitated.
     mode : {"network", "link", "delta"}, default="network"
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
@@ -494,11 +495,13 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
                 f"target={self.target!r}. Leave target at its default."
             )
         X_enc, _, sizes = self.training_data(X, y, classes=classes)
+        # the rate of the backprop it imitated: a guarded student falls back to it
+        rate = info["learning_rate"] or pretrained.imitated_rate(info, self.batch_size)
         self.mode_ = make_mode(
             "link",
             sizes,
             variables,
-            info["learning_rate"],
+            rate,
             target=info["target"],
             batch_size=min(self.batch_size, X_enc.shape[0]),
         )

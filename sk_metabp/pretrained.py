@@ -236,6 +236,34 @@ def nearest_batch_size(batch_sizes, batch_size):
     )
 
 
+def imitated_rate(info, batch_size):
+    """The rate of the one backprop teacher a rule imitated at ``batch_size``.
+
+    Read from the manifest's tasks and recipe; None when the tasks at the
+    nearest batch size had several teachers (``choice="task"``) or a teacher
+    without a rate. A guarded student (``on_divergence="fallback"``) falls
+    back to backprop at this rate.
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import imitated_rate, load_manifest
+    >>> info = load_manifest()
+    >>> imitated_rate(info, 1), imitated_rate(info, 32)
+    (2.0, 16.0)
+    """
+    chosen = nearest_batch_size(info["batch_sizes"], int(batch_size))
+    names = {t["teacher"] for t in info.get("tasks", []) if t["batch_size"] == chosen}
+    teachers = info.get("recipe", {}).get("teachers", {})
+    params = teachers.get(names.pop()) if len(names) == 1 else None
+    if (
+        params is None
+        or params.get("solver", "sgd") != "sgd"
+        or params.get("momentum", 0)
+    ):
+        return None
+    return float(params.get("learning_rate_init", 0.23))
+
+
 _CACHE = {}
 
 

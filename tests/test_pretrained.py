@@ -188,11 +188,24 @@ def test_learner_pretrained_refuses_other_modes_variables_targets():
         clf = LearnedRuleMLPClassifier((1,), learner="pretrained", **kwargs)
         with pytest.raises(ValueError, match=message):
             clf.fit(X, y)
-    # the guard falls back to backprop at the paper's rate
-    clf = LearnedRuleMLPClassifier(
-        (1,), learner="pretrained", on_divergence="fallback", max_iter=5
-    ).fit(X, y)
-    assert clf.fallback_epoch_ >= -1
+    # the guard falls back to the backprop the rule imitated: rate 2 online,
+    # 16 at batch 32 (a manifest with several teachers falls back to 0.23)
+    for batch_size, rate in [(1, 2.0), (32, 16.0)]:
+        clf = LearnedRuleMLPClassifier(
+            (1,),
+            learner="pretrained",
+            on_divergence="fallback",
+            batch_size=batch_size,
+            max_iter=5,
+        ).fit(X, y)
+        assert clf.mode_.learning_rate == rate
+        assert clf.update_rule().fallback.learning_rate == rate
+    info = pretrained.load_manifest()
+    mixed = {
+        **info,
+        "tasks": [{**info["tasks"][0], "teacher": "sgd 1"}, *info["tasks"]],
+    }
+    assert pretrained.imitated_rate(mixed, 1) is None
 
 
 class _Exploding(BackpropMLPClassifier):
