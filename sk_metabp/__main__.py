@@ -31,6 +31,7 @@ from .experiments import (
     resolve_experiments,
     run_experiments,
 )
+from .pretrained import TEACHERS
 
 #: Seeds per method and experiment when --seeds is not given.
 DEFAULT_SEEDS = 32
@@ -201,10 +202,10 @@ def _parser():
     pre = sub.add_parser(
         "pretrain",
         help="rebuild the pretrained learned rule (sk_metabp.pretrained)",
-        description="Choose each synthetic task's best teacher, record it in "
-        "link mode, fit one learner on the union and write learner.npz and "
-        "manifest.json into --out. The same --random-state gives the same "
-        "weights.",
+        description="Score the candidate teachers on the library's synthetic "
+        "tasks, record the chosen ones in link mode, fit one learner per batch "
+        "size and write learner.npz and manifest.json into --out. The same "
+        "--random-state gives the same weights.",
     )
     pre.add_argument("--out", required=True, help="folder to write")
     pre.add_argument(
@@ -220,9 +221,10 @@ def _parser():
         "--teachers",
         nargs="+",
         default=None,
+        choices=list(TEACHERS),
         metavar="NAME",
-        help="candidate teachers, names of sk_metabp.pretrained.TEACHERS "
-        "(default: RECIPE_TEACHERS, backprop at rates 0.23 to 16)",
+        help=f"candidate teachers among {', '.join(repr(t) for t in TEACHERS)} "
+        "(default: backprop at rates 0.23 to 16)",
     )
     pre.add_argument(
         "--choice",

@@ -277,6 +277,15 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+def test_pretrain_command_refuses_unknown_teachers(tmp_path, capsys):
+    from sk_metabp.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--out", str(tmp_path), "--teachers", "sgd 9"])
+    assert "invalid choice: 'sgd 9'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_pretrain_command_runs_on_a_dask_cluster(tmp_path, capsys):
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
