@@ -1,5 +1,6 @@
 """Networks trained by a fitted learner instead of backprop (the paper's steps 2-3)."""
 
+import copy
 import time
 from numbers import Integral, Real
 
@@ -7,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -107,6 +109,16 @@ def check_learner_layout(learner, mode):
         "new learner (pass an unfitted one), or use mode='link' or mode='delta', "
         "whose rules train any topology."
     )
+
+
+def _last_finite(rec):
+    """Each recorded run's last finite epoch loss (NaN if it has none)."""
+    curves = rec.loss_curves_
+    finite = np.isfinite(curves)
+    last = np.where(
+        finite.any(axis=1), curves.shape[1] - 1 - finite[:, ::-1].argmax(1), 0
+    )
+    return curves[np.arange(len(curves)), last]
 
 
 class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
@@ -270,6 +282,11 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         "loss": [StrOptions({"squared_error", "log_loss"})],
         "fallback_tol": [Interval(Real, 0, None, closed="neither")],
         "learner_dtype": [StrOptions({"float64", "float32"})],
+        "imitation": [StrOptions({"teacher", "dagger"})],
+        "imitation_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_rollouts": [Interval(Integral, 1, None, closed="left")],
+        "teacher_share": [Interval(Real, 0, 1, closed="both")],
+        "imitation_scaling": [StrOptions({"clip", "teacher", "none"})],
         "n_jobs": [Integral, None],
     }
 
@@ -294,6 +311,11 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         on_divergence="warn",
         fallback_tol=0.25,
         learner_dtype="float64",
+        imitation="teacher",
+        imitation_iter=3,
+        n_rollouts=16,
+        teacher_share=0.0,
+        imitation_scaling="clip",
         tol=None,
         n_iter_no_change=10,
         warm_start=False,
@@ -319,6 +341,11 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         self.on_divergence = on_divergence
         self.fallback_tol = fallback_tol
         self.learner_dtype = learner_dtype
+        self.imitation = imitation
+        self.imitation_iter = imitation_iter
+        self.n_rollouts = n_rollouts
+        self.teacher_share = teacher_share
+        self.imitation_scaling = imitation_scaling
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
@@ -461,7 +488,12 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
                 n_jobs=self.n_jobs,
                 verbose=self.verbose,
             ).fit(X, y, classes=classes)
-            self.learner_ = self._fit_learner_on(self.recorder_)
+            rec = self.recorder_
+            self.learner_ = self._fit_learner_on(rec.features_, rec.targets_)
+            if self.imitation == "dagger":
+                self._imitate(teachers, X, y, classes)
+        if self.imitation == "teacher" or self.recorder_ is None:
+            self.imitation_history_ = None
         check_learner_layout(self.learner_, self.mode_)
         return self
 
@@ -511,16 +543,103 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         check_learner_layout(self.learner_, self.mode_)
         return self
 
-    def _fit_learner_on(self, rec):
-        """A clone of ``learner`` (or the default) fitted on recording ``rec``."""
-        learner = clone(default_learner() if self.learner is None else self.learner)
-        # in float64 whatever the recording's dtype: a float32 recording saves
-        # memory, and a float32 X would fit a float32 learner
-        X = pd.DataFrame(rec.features_, columns=rec.feature_names_)
-        Y = pd.DataFrame(rec.targets_, columns=rec.target_names_)
-        # the learner trains in float64 on the (float32) recording, as the rule
-        # feeds it float64 rows; its targets are standardised as they come
+    def _imitate(self, teachers, X, y, classes):
+        """On-policy imitation (DAgger): roll out, label, aggregate, refit.
+
+        ``learner_`` (fitted on the teacher's rows) trains ``n_rollouts``
+        guarded students; the teacher labels every state they visit (a
+        :class:`TrajectoryRecorder` with ``rollout``); the rows join the
+        earlier ones and the learner is fitted again, ``imitation_iter``
+        times. A last rollout measures the final learner. Sets
+        ``learner_`` and ``imitation_history_``.
+        """
+        if self.imitation_scaling == "teacher" and "warm_start" not in (
+            clone(
+                default_learner() if self.learner is None else self.learner
+            ).get_params()
+        ):
+            raise ValueError(
+                "imitation_scaling='teacher' refits the learner with "
+                "warm_start=True, keeping the scaling it fitted on the teacher's "
+                f"rows; {type(self.learner).__name__} has no warm_start. Use "
+                "imitation_scaling='clip' or 'none'."
+            )
+        rec = self.recorder_
+        features, targets = [rec.features_], [rec.targets_]
+        low, high = rec.features_.min(axis=0), rec.features_.max(axis=0)
+        spread = np.maximum(rec.targets_.astype(np.float64).var(axis=0), 1e-300)
+        rng = check_random_state(self.random_state)
+        history = []
+        for it in range(self.imitation_iter + 1):
+            rollouts = TrajectoryRecorder(
+                teachers if len(teachers) > 1 else teachers[0],
+                mode=self.mode,
+                variables=self.variables,
+                target=self.target,
+                n_runs=self.n_rollouts,
+                every=self.record_every,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+                n_jobs=self.n_jobs,
+                rollout=self._rule(self.learner_, guard=True),
+                teacher_share=self.teacher_share,
+            ).fit(X, y, classes=classes)
+            history.append(
+                {
+                    "iteration": it,
+                    "rows": sum(len(f) for f in features),
+                    "teacher_error": self._imitation_error(rec, spread),
+                    "student_error": self._imitation_error(rollouts, spread),
+                    "final_loss": float(np.median(_last_finite(rollouts))),
+                    "fell_back": float((rollouts.fell_back_ >= 0).mean()),
+                }
+            )
+            if self.verbose:
+                print(
+                    "On-policy imitation, iteration {iteration}: {rows:,} rows, "
+                    "error on teacher states {teacher_error:.3g}, on student "
+                    "states {student_error:.3g}, rollouts' median final loss "
+                    "{final_loss:.3g}".format(**history[-1]),
+                    flush=True,
+                )
+            if it == self.imitation_iter:
+                break
+            F = rollouts.features_
+            if self.imitation_scaling == "clip":
+                # far-off states cannot stretch the learner's scaling
+                F = np.clip(F, low, high)
+            features.append(F)
+            targets.append(rollouts.targets_)
+            warm = None
+            if self.imitation_scaling == "teacher":
+                # the scaling of the first fit, on the teacher's rows, stays
+                warm = copy.deepcopy(self.learner_).set_params(warm_start=True)
+            self.learner_ = self._fit_learner_on(
+                np.concatenate(features), np.concatenate(targets), learner=warm
+            )
+        if self.imitation_scaling == "teacher" and self.imitation_iter:
+            self.learner_.set_params(warm_start=False)
+        self.imitation_history_ = pd.DataFrame(history)
+
+    def _imitation_error(self, rec, spread):
+        """The learner's mean squared error on ``rec``'s rows, each target in
+        units of its variance on the teacher's rows."""
+        names = self.mode_.feature_names
+        with np.errstate(over="ignore", invalid="ignore"):
+            pred = self.learner_.predict(pd.DataFrame(rec.features_, columns=names))
+        pred = np.asarray(pred, dtype=np.float64).reshape(len(rec.features_), -1)
+        return float(np.mean(np.mean((pred - rec.targets_) ** 2, axis=0) / spread))
+
+    def _fit_learner_on(self, features, targets, learner=None):
+        """A clone of ``learner`` (or the default) fitted on the rows
+        ``features``, ``targets``; ``learner``, when given, is fitted itself."""
+        if learner is None:
+            learner = clone(default_learner() if self.learner is None else self.learner)
+        # the learner trains in float64 on the (float32) rows, as the rule
+        # feeds it float64 rows (a float32 X would fit a float32 learner); its
+        # targets are standardised as they come
+        X = pd.DataFrame(features, columns=self.mode_.feature_names)
         X = X.astype(np.float64)
+        Y = pd.DataFrame(targets, columns=self.mode_.target_names)
         if not self.verbose:
             return learner.fit(X, Y)
         own = learner.get_params(deep=False).get("verbose", True)
@@ -555,10 +674,15 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         rule : sk_metabp.rules.UpdateRule
         """
         check_is_fitted(self, "learner_")
-        rule = LearnedRule(self.mode_, self.learner_, dtype=self.learner_dtype)
+        return self._rule(self.learner_, guard=self.on_divergence == "fallback")
+
+    def _rule(self, learner, guard):
+        """``learner`` as a rule, bounded by ``max_update``; with ``guard``,
+        falling back to backprop when the loss rises (``fallback_tol``)."""
+        rule = LearnedRule(self.mode_, learner, dtype=self.learner_dtype)
         if self.max_update is not None:
             rule = BoundedRule(rule, self.max_update)
-        if self.on_divergence == "fallback":
+        if guard:
             # a pretrained rule with a scaled target knows no teacher rate
             rate = self.mode_.learning_rate or PAPER_RATE
             rule = FallbackRule(rule, BackpropRule(rate), self.fallback_tol)

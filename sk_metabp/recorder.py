@@ -12,8 +12,9 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_random_state
 
 from ._base import TrainingData
+from ._mlp import ParamLayout
 from ._modes import ModeStateMixin, make_mode
-from .rules import teacher_rate
+from .rules import UpdateRule, teacher_rate
 
 
 def _check_teacher(estimator):
@@ -79,8 +80,78 @@ def _runs(index):
     return f"run {first}" if first == last else f"runs {first}-{last}"
 
 
-def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype, progress=None):
+class _TeacherLabelled(UpdateRule):
+    """Train by ``rollout``; label every state with ``teacher``'s change there.
+
+    At each update the teacher's rule runs first (backprop's change can be
+    computed at any state), then the rollout rule, whose change is applied;
+    with ``teacher_share`` s, each network applies the teacher's change
+    instead at a share s of its updates (drawn from ``random_state``).
+    :meth:`labels` are the teacher's changes at the update. The step's
+    cached deltas are dropped after the rollout rule (a delta-mode rule
+    overwrites them), so rows written from the step read backprop's.
+    The teacher's rule keeps its own state (momentum) from its own changes.
+    """
+
+    def __init__(self, teacher, rollout, teacher_share=0.0, random_state=None):
+        self.teacher = teacher
+        self.rollout = rollout
+        self.teacher_share = teacher_share
+        self.random_state = random_state
+
+    def start(self, step):
+        self.teacher.start(step)
+        self.rollout.start(step)
+        layout = ParamLayout.of(step.coefs)
+        self.label, self.label_coefs, self.label_intercepts = layout.zeros(
+            step.n_networks
+        )
+        self.flat, self.dcoefs, self.dintercepts = layout.zeros(step.n_networks)
+        self._layout = layout
+        self._rng = check_random_state(self.random_state)
+
+    def labels(self):
+        """The teacher's changes at the current update: ``(dcoefs, dintercepts)``."""
+        return self.label_coefs, self.label_intercepts
+
+    def __call__(self, step):
+        dcoefs, dintercepts = self.teacher(step)
+        self._layout.flatten(dcoefs, dintercepts, out=self.label)
+        dcoefs, dintercepts = self.rollout(step)
+        step.invalidate()
+        if not self.teacher_share:
+            return dcoefs, dintercepts
+        self._layout.flatten(dcoefs, dintercepts, out=self.flat)
+        mixed = self._rng.random_sample(step.n_networks) < self.teacher_share
+        self.flat[mixed] = self.label[mixed]
+        return self.dcoefs, self.dintercepts
+
+    def end_epoch(self, epoch, params, loss, active, finite, start_params):
+        self.teacher.end_epoch(epoch, params, loss, active, finite, start_params)
+        return self.rollout.end_epoch(epoch, params, loss, active, finite, start_params)
+
+    def on_plateau(self, stalled):
+        return self.rollout.on_plateau(stalled)
+
+
+def _record_chunk(
+    estimator,
+    X,
+    Y,
+    sizes,
+    seeds,
+    mode,
+    picks,
+    dtype,
+    progress=None,
+    rollout=None,
+    teacher_share=0.0,
+):
     """Train one lockstep stack of runs and keep the updates in ``picks``.
+
+    With ``rollout`` (an update rule) the runs are trained by it, and each
+    kept row holds the teacher's change at the state (see
+    :class:`_TeacherLabelled`); otherwise by the teacher.
 
     Returns the rows, shape ``(K, len(picks), R, n_features + n_targets)`` (the
     features, then the targets), the loss curves and the divergence epochs of
@@ -95,10 +166,17 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype, progress=No
     # a plain list and a sentinel keep the per-update test cheap
     wanted = [*picks.tolist(), -1]
     at = [0]
+    rule = None
+    if rollout is not None:
+        rule = _TeacherLabelled(
+            estimator.update_rule(), rollout, teacher_share, int(seeds[0])
+        )
 
     def callback(step, dcoefs, dintercepts):
         s = at[0]
         if step.step == wanted[s]:
+            if rule is not None:
+                dcoefs, dintercepts = rule.labels()
             write(step, dcoefs, dintercepts, rows[:, s])
             at[0] = s + 1
 
@@ -114,9 +192,11 @@ def _record_chunk(estimator, X, Y, sizes, seeds, mode, picks, dtype, progress=No
                 print(f"{progress[s]} ({elapsed:.1f} s)", flush=True)
 
     students = estimator.train_students(
-        TrainingData(X, Y, sizes), seeds, callback=callback
+        TrainingData(X, Y, sizes), seeds, rule=rule, callback=callback
     )
-    return rows, students.loss_curves, students.diverged
+    fell_back = getattr(rollout, "fell_back", None)
+    fell_back = np.full(len(seeds), -1) if fell_back is None else fell_back.copy()
+    return rows, students.loss_curves, students.diverged, fell_back
 
 
 #: Bytes of the per-row indices a recording keeps: run, epoch, step, teacher.
@@ -201,6 +281,24 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         Print the recording's progress: what each teacher's runs will record,
         a line about every tenth of their epochs (per lockstep stack; joblib
         workers print in their own process), and the rows and time taken.
+    rollout : UpdateRule or None, default=None
+        Record *rollouts* (on-policy imitation): the runs are trained by this
+        rule (say a learned classifier's ``update_rule()``) from the teacher's
+        initial weights, and every kept row holds the state the rollout
+        reached with the teacher's change at that state as its target
+        (backprop's change can be computed at any state; link mode's
+        residual targets and delta mode's deltas are backprop's there too).
+        Rows, columns and sampling are those of a teacher recording, so the
+        rows serve a learner's fit or a grid search like any recording. The
+        rule is started afresh per lockstep stack; guard it yourself
+        (:class:`~sk_metabp.rules.BoundedRule`,
+        :class:`~sk_metabp.rules.FallbackRule`, whose ``fell_back`` the
+        recorder keeps as ``fell_back_``). A teacher with momentum keeps its
+        velocity from its own (unapplied) changes.
+    teacher_share : float in [0, 1], default=0.0
+        With ``rollout``: the share of each run's updates that apply the
+        teacher's change instead of the rollout rule's (drawn per update and
+        run), keeping the rollouts nearer the teacher's states.
 
     Attributes
     ----------
@@ -219,6 +317,10 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         Each run's ``loss_curve_``; NaN from the epoch a run diverged.
     diverged_ : ndarray of shape (n_runs,)
         The epoch (1-based) at which a run diverged, or -1.
+    fell_back_ : ndarray of shape (n_runs,)
+        With a ``rollout`` rule that keeps ``fell_back`` (a
+        :class:`~sk_metabp.rules.FallbackRule`): the epoch (1-based) at which
+        a rollout fell back to its fallback rule, or -1; all -1 otherwise.
     layer_sizes_ : list of int
     mode_ : the mode object that made the rows
     teacher_ : estimator
@@ -260,6 +362,8 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         n_jobs=None,
         dtype=np.float32,
         verbose=0,
+        rollout=None,
+        teacher_share=0.0,
     ):
         self.estimator = estimator
         self.mode = mode
@@ -273,6 +377,8 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.dtype = dtype
         self.verbose = verbose
+        self.rollout = rollout
+        self.teacher_share = teacher_share
 
     def _check_params(self):
         for name in ("n_runs", "every", "max_rows"):
@@ -298,6 +404,22 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         if not isinstance(self.verbose, Integral) or self.verbose < 0:
             raise ValueError(
                 f"verbose must be a bool or an integer >= 0; got {self.verbose!r}."
+            )
+        if self.rollout is not None and not isinstance(self.rollout, UpdateRule):
+            raise TypeError(
+                "rollout must be an update rule (sk_metabp.rules.UpdateRule), "
+                "such as a fitted LearnedRuleMLPClassifier's update_rule(), or "
+                f"None to record the teacher; got {type(self.rollout).__name__}."
+            )
+        share = self.teacher_share
+        if (
+            not isinstance(share, Real)
+            or isinstance(share, bool)
+            or not 0 <= share <= 1
+        ):
+            raise ValueError(
+                "teacher_share must be a number in [0, 1], the share of a "
+                f"rollout's updates made by the teacher; got {share!r}."
             )
 
     def fit(self, X, y, *, classes=None):
@@ -384,6 +506,7 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         self.seeds_ = seeds
         self.loss_curves_ = curves
         self.diverged_ = np.concatenate([p["diverged"] for p in parts])
+        self.fell_back_ = np.concatenate([p["fell_back"] for p in parts])
         self.layer_sizes_ = sizes
         self.mode_ = mode
         self.teachers_ = [p["teacher"] for p in plans]
@@ -518,6 +641,8 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
                 picks,
                 dtype,
                 progress=m,
+                rollout=self.rollout,
+                teacher_share=self.teacher_share,
             )
             for c, m in zip(chunks, marks)
         )
@@ -526,6 +651,7 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         for c, r in zip(chunks, results):
             curves[c, : r[1].shape[1]] = r[1]
         diverged = np.concatenate([r[2] for r in results])
+        fell_back = np.concatenate([r[3] for r in results])
 
         # A diverged run keeps its rows up to the epoch before it diverged: the
         # network's weights are those of the start of that epoch, and a stack
@@ -574,6 +700,7 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
             "codes": codes,
             "curves": curves,
             "diverged": diverged,
+            "fell_back": fell_back,
         }
 
     @staticmethod
