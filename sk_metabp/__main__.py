@@ -194,6 +194,15 @@ def _parser():
         "paper's 2, 0, 3 and 3",
     )
     rep.add_argument(
+        "--imitation",
+        choices=["teacher", "matched", "dagger"],
+        default="teacher",
+        help="how the learner learns: 'teacher' from the recorded teacher runs "
+        "(the paper's way); 'dagger' adds rounds of on-policy imitation (students "
+        "trained by the learned rule, labelled with the teacher's change at "
+        "their states); 'matched' records as many more teacher runs instead",
+    )
+    rep.add_argument(
         "--guard",
         action="store_true",
         help="beyond the paper: a learned student whose error rises falls back "
@@ -353,6 +362,9 @@ def write_outputs(rep, out):
     try:
         rep.results.to_csv(partial / "results.csv", index=False)
         rep.learner_curves.to_csv(partial / "learner_curves.csv", index=False)
+        rep.fits.to_csv(partial / "fits.csv", index=False)
+        if rep.imitation_history is not None and len(rep.imitation_history):
+            rep.imitation_history.to_csv(partial / "imitation_history.csv", index=False)
         (partial / "summary.md").write_text(rep.to_markdown(), encoding="utf-8")
         try:
             from .plotting import save_figures
@@ -417,7 +429,8 @@ def reproduce(args, parser):
         f"with {n_seeds} seeds per method and fit"
         f"{' (quick mode: a smoke test)' if args.quick else ''}, "
         f"n_jobs={args.n_jobs}, learner={args.learner}"
-        f"{', guarded' if args.guard else ''}; writing to {out}",
+        f"{', guarded' if args.guard else ''}, imitation={args.imitation}; "
+        f"writing to {out}",
         flush=True,
     )
     start = time.perf_counter()
@@ -429,6 +442,7 @@ def reproduce(args, parser):
         quick=args.quick,
         learner=args.learner,
         guard=args.guard,
+        imitation=args.imitation,
         verbose=True,
     )
     try:

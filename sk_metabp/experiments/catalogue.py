@@ -40,6 +40,9 @@ from ..backprop import BackpropMLPClassifier
 from ..datasets import make_boolean, make_squares
 from ..learned import default_learner
 
+#: How a learner learns from the teacher: see :meth:`Experiment.imitation_settings`.
+IMITATIONS = ("teacher", "matched", "dagger")
+
 #: The paper's wall times for experiment 1, in seconds: training with backprop
 #: and training with the learning network.
 PAPER_TIMES = {"backprop": 0.408, "learned": 3.781}
@@ -86,6 +89,15 @@ class Experiment:
         Hidden layers of the default learner for this experiment.
     learner_rate : float, default=0.02
         The default learner's learning rate.
+    imitation_iter : int, default=3
+        On-policy imitation (``imitation="dagger"`` of the runner): rounds of
+        rollouts, labels and refits (see
+        :class:`~sk_metabp.LearnedRuleMLPClassifier`).
+    n_rollouts : int, default=16
+        On-policy imitation: rollout students per round, each giving as many
+        rows as a teacher run.
+    teacher_share : float, default=0.0
+        On-policy imitation: the share of a rollout's updates the teacher makes.
     choices : tuple of str, default=()
         Names of the fields above whose values the paper does not give (this
         library's choices).
@@ -109,7 +121,36 @@ class Experiment:
     record_every: int = 40
     learner_hidden: tuple = (32,)
     learner_rate: float = 0.02
+    imitation_iter: int = 3
+    n_rollouts: int = 16
+    teacher_share: float = 0.0
     choices: tuple = field(default=())
+
+    def imitation_settings(self, imitation="teacher"):
+        """The learned classifier's recording and imitation parameters.
+
+        ``"teacher"`` records ``n_teacher_runs`` teacher runs; ``"dagger"``
+        adds ``imitation_iter`` rounds of ``n_rollouts`` rollouts (on-policy
+        imitation); ``"matched"`` records as many more teacher runs instead,
+        so that the learner fits as many rows as on-policy imitation's last
+        fit, all from the teacher.
+        """
+        extra = self.imitation_iter * self.n_rollouts
+        if imitation == "teacher":
+            return {"n_teacher_runs": self.n_teacher_runs}
+        if imitation == "matched":
+            return {"n_teacher_runs": self.n_teacher_runs + extra}
+        if imitation == "dagger":
+            return {
+                "n_teacher_runs": self.n_teacher_runs,
+                "imitation": "dagger",
+                "imitation_iter": self.imitation_iter,
+                "n_rollouts": self.n_rollouts,
+                "teacher_share": self.teacher_share,
+            }
+        raise ValueError(
+            f"imitation must be one of {list(IMITATIONS)}; got {imitation!r}."
+        )
 
     @property
     def n_outputs(self):
@@ -170,8 +211,18 @@ class Experiment:
         for the squares, 2 teacher runs.
         """
         if self.task == "squares":
-            return replace(self, epochs=20, n_train=60, n_test=60, n_teacher_runs=2)
-        return replace(self, epochs=300, n_teacher_runs=2)
+            return replace(
+                self,
+                epochs=20,
+                n_train=60,
+                n_test=60,
+                n_teacher_runs=2,
+                imitation_iter=1,
+                n_rollouts=2,
+            )
+        return replace(
+            self, epochs=300, n_teacher_runs=2, imitation_iter=1, n_rollouts=2
+        )
 
 
 #: Settings every experiment takes from this library, not from the paper.

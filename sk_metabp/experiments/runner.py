@@ -44,7 +44,7 @@ from sklearn.base import clone
 from .._mlp import forward
 from ..backprop import BackpropMLPRegressor
 from ..learned import LearnedRuleMLPClassifier
-from .catalogue import make_learner, resolve_experiments
+from .catalogue import IMITATIONS, make_learner, resolve_experiments
 from .report import summary_markdown
 from .verdict import VERDICTS, judge
 
@@ -88,6 +88,9 @@ class Reproduction:
         The experiments as run (after ``quick``).
     settings : dict
         The runner's arguments.
+    imitation_history : pandas.DataFrame
+        With ``imitation="dagger"``: each learner's ``imitation_history_``
+        with ``experiment`` and ``fit`` columns first; empty otherwise.
     """
 
     results: pd.DataFrame
@@ -97,6 +100,7 @@ class Reproduction:
     estimators: dict
     experiments: tuple
     settings: dict
+    imitation_history: pd.DataFrame = None
 
     def to_markdown(self):
         """The summary as markdown: a results table, claims and settings."""
@@ -115,6 +119,7 @@ def run_experiments(
     random_state=0,
     judge_options=None,
     guard=False,
+    imitation="teacher",
     verbose=False,
 ):
     """Run the paper's experiments over many seeds and judge its claims.
@@ -159,6 +164,14 @@ def run_experiments(
         :class:`~sk_metabp.LearnedRuleMLPClassifier`), which hands a student
         whose error rises back to backprop. The summary's
         ``fell_back_learned`` is the share of students that fell back.
+    imitation : {"teacher", "matched", "dagger"}, default="teacher"
+        How the learner learns: from ``n_teacher_runs`` teacher runs (the
+        paper's way), from as many more teacher runs as on-policy imitation
+        adds rows (``"matched"``), or by on-policy imitation (``"dagger"``:
+        the experiment's ``imitation_iter`` rounds of ``n_rollouts``
+        rollouts); see :meth:`Experiment.imitation_settings`. The summary's
+        ``learner_rows`` is the rows of each learner's last fit (median over
+        fits).
     verbose : bool or callable, default=False
         Print a progress line, with the elapsed time, when a learner is fitted
         and when a seed batch is trained; a callable receives the lines.
@@ -182,6 +195,10 @@ def run_experiments(
     >>> len(rep.fits)  # one judged row per fit
     2
     """
+    if imitation not in IMITATIONS:
+        raise ValueError(
+            f"imitation must be one of {list(IMITATIONS)}; got {imitation!r}."
+        )
     n_fits, n_seeds, experiments, learners = _prepare(
         experiments, n_fits, n_seeds, curve_points, quick, learner, random_state
     )
@@ -190,7 +207,7 @@ def run_experiments(
     started = time.perf_counter()
     workers = effective_n_jobs(n_jobs)
     estimators, fit_times = _fit_learners(
-        experiments, learners, n_fits, random_state, n_jobs, report
+        experiments, learners, n_fits, random_state, n_jobs, report, imitation
     )
     tasks = _student_tasks(
         experiments, estimators, n_seeds, workers, guard, curve_points
@@ -210,11 +227,34 @@ def run_experiments(
         "random_state": random_state,
         "judge_options": judge_options,
         "guard": bool(guard),
+        "imitation": imitation,
         "wall_time_s": time.perf_counter() - started,
     }
     return Reproduction(
-        results, summary, fits, learner_curves, estimators, experiments, settings
+        results,
+        summary,
+        fits,
+        learner_curves,
+        estimators,
+        experiments,
+        settings,
+        _imitation_history(experiments, estimators),
     )
+
+
+def _imitation_history(experiments, estimators):
+    """Every learner's on-policy imitation history, by experiment and fit."""
+    frames = [
+        clf.imitation_history_.assign(experiment=e.name, fit=fit)
+        for e in experiments
+        for fit, clf in enumerate(estimators[e.name])
+        if clf.imitation_history_ is not None
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["experiment", "fit"])
+    history = pd.concat(frames, ignore_index=True)
+    first = ["experiment", "fit"]
+    return history[first + [c for c in history.columns if c not in first]]
 
 
 def _prepare(experiments, n_fits, n_seeds, curve_points, quick, learner, seed):
@@ -240,7 +280,9 @@ def _prepare(experiments, n_fits, n_seeds, curve_points, quick, learner, seed):
     return int(n_fits), int(n_seeds), experiments, learners
 
 
-def _fit_learners(experiments, learners, n_fits, random_state, n_jobs, report):
+def _fit_learners(
+    experiments, learners, n_fits, random_state, n_jobs, report, imitation
+):
     """Steps 1 and 2: a learner per experiment and fit, spread over workers.
 
     Returns ``estimators`` and ``fit_times``: experiment name -> a list with
@@ -251,20 +293,31 @@ def _fit_learners(experiments, learners, n_fits, random_state, n_jobs, report):
     fit_times = {e.name: [None] * n_fits for e in experiments}
     jobs = [(e, r) for e in experiments for r in range(n_fits)]
     done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_fit_learner)(e, learners[e.name], r, random_state + r) for e, r in jobs
+        delayed(_fit_learner)(e, learners[e.name], r, random_state + r, imitation)
+        for e, r in jobs
     )
     for name, fit, clf, elapsed in done:
         e = by_name[name]
         estimators[name][fit], fit_times[name][fit] = clf, elapsed
+        how = f"{clf.n_teacher_runs} teacher runs of {e.epochs} epochs"
+        if clf.imitation_history_ is not None:
+            how += f" and {clf.imitation_iter} rounds of {clf.n_rollouts} rollouts"
         report(
             f"{name} {e.title}: fit {fit}: learner {_learner_topology(clf)} fitted "
-            f"on {len(clf.recorder_.features_):,} rows from {e.n_teacher_runs} "
-            f"teacher runs of {e.epochs} epochs in {elapsed:.1f} s"
+            f"on {_learner_rows(clf):,} rows from {how} in {elapsed:.1f} s"
         )
     return estimators, fit_times
 
 
-def _fit_learner(experiment, learner, fit, random_state):
+def _learner_rows(clf):
+    """The rows of a learned classifier's last learner fit."""
+    history = clf.imitation_history_
+    if history is None:
+        return len(clf.recorder_.features_)
+    return int(history["rows"].iloc[-1])
+
+
+def _fit_learner(experiment, learner, fit, random_state, imitation="teacher"):
     """Record the teacher and fit the learner of one fit (in one worker)."""
     X, y, _, _ = experiment.load_data()
     if "random_state" in learner.get_params():
@@ -276,7 +329,7 @@ def _fit_learner(experiment, learner, fit, random_state):
         learner=learner,
         variables=experiment.variables,
         teacher=experiment.teacher(),
-        n_teacher_runs=experiment.n_teacher_runs,
+        **experiment.imitation_settings(imitation),
         record_every=experiment.record_every,
         max_iter=1,
         random_state=random_state,
@@ -374,6 +427,8 @@ def _summary(experiments, estimators, fit_times, parts, judge_options):
                 "fit": fit,
                 "learner_fit_s": fit_times[e.name][fit],
                 "learner_loss": curve[-1] if len(curve) else np.nan,
+                "learner_rows": _learner_rows(clf),
+                **_imitation_stats(clf),
                 **_stats([p for p in mine if p["fit"] == fit]),
             }
             row.update(_judged(e, row, judge_options))
@@ -396,6 +451,8 @@ def _experiment_row(experiment, clf, parts, judged):
         "n_fits": len(fits),
         "learner_fit_s": fits["learner_fit_s"].median(),
         "learner_loss": fits["learner_loss"].median(),
+        "learner_rows": int(fits["learner_rows"].median()),
+        "student_error": fits["student_error"].median(),
         **_stats(parts),
     }
     row["n_seeds"] = int(fits["n_seeds"].iloc[0])  # per fit
@@ -413,6 +470,19 @@ def _experiment_row(experiment, clf, parts, judged):
     row["verdict_fits"] = shares[best]
     row["reason"] = fits.loc[fits["verdict"] == best, "reason"].iloc[0]
     return row
+
+
+def _imitation_stats(clf):
+    """The last round of on-policy imitation: the learner's error on teacher
+    and on student states (NaN without on-policy imitation)."""
+    history = clf.imitation_history_
+    if history is None:
+        return {"teacher_error": np.nan, "student_error": np.nan}
+    last = history.iloc[-1]
+    return {
+        "teacher_error": float(last["teacher_error"]),
+        "student_error": float(last["student_error"]),
+    }
 
 
 def headline_verdict(verdicts):
