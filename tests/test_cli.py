@@ -258,3 +258,29 @@ def test_reproduce_guard(tmp_path, capsys):
     summary = (tmp_path / "summary.md").read_text()
     assert "learned students guarded" in summary
     assert "of the learned students fell back to backprop" in summary
+
+
+def test_reproduce_on_policy_imitation(tmp_path, capsys):
+    args = ["reproduce", "--quick", "--experiments", "2", "--seeds", "2"]
+    code = main([*args, "--fits", "1", "--n-jobs", "1", "--out", str(tmp_path)])
+    assert code == 0 and not (tmp_path / "imitation_history.csv").exists()
+    code = main(
+        [
+            *args,
+            "--fits",
+            "1",
+            "--n-jobs",
+            "1",
+            "--imitation",
+            "dagger",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert "imitation=dagger" in capsys.readouterr().out
+    history = pd.read_csv(tmp_path / "imitation_history.csv")
+    assert history.columns[:3].tolist() == ["experiment", "fit", "iteration"]
+    assert history["iteration"].tolist() == [0, 1]
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    assert fits.loc[0, "learner_rows"] == history["rows"].iloc[-1]

@@ -420,3 +420,35 @@ def test_guard_stops_experiment_4s_rising_error(random_state):
     assert guarded["fell_back_learned"] >= 0.5
     assert guarded["rose_learned"] < plain["rose_learned"]
     assert guarded["fell_back_backprop"] == 0
+
+
+def test_on_policy_imitation_and_as_many_teacher_rows():
+    # one quick fit of experiment 2: on-policy imitation adds one round of two
+    # rollouts; "matched" records two more teacher runs instead: as many rows
+    runs = {
+        imitation: run_experiments(
+            ["exp2"], n_fits=1, n_seeds=2, quick=True, imitation=imitation
+        )
+        for imitation in ("teacher", "matched", "dagger")
+    }
+    rows = {k: int(r.summary.loc[0, "learner_rows"]) for k, r in runs.items()}
+    e = EXPERIMENTS["exp2"].quick()
+    per_run = rows["teacher"] // e.n_teacher_runs
+    extra = e.imitation_iter * e.n_rollouts
+    assert rows["dagger"] == rows["matched"] == rows["teacher"] + extra * per_run
+    clf = runs["dagger"].estimators["exp2"][0]
+    assert (clf.imitation, clf.imitation_iter, clf.n_rollouts) == ("dagger", 1, 2)
+    assert runs["matched"].estimators["exp2"][0].n_teacher_runs == (
+        e.n_teacher_runs + extra
+    )
+    history = runs["dagger"].imitation_history
+    assert history[["experiment", "fit", "iteration"]].values.tolist() == [
+        ["exp2", 0, 0],
+        ["exp2", 0, 1],
+    ]
+    assert np.isfinite(runs["dagger"].summary.loc[0, "student_error"])
+    assert runs["teacher"].imitation_history.empty
+    assert np.isnan(runs["teacher"].summary.loc[0, "student_error"])
+    assert runs["dagger"].settings["imitation"] == "dagger"
+    with pytest.raises(ValueError, match="imitation must be one of"):
+        run_experiments(["exp2"], quick=True, imitation="online")

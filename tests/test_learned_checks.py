@@ -5,7 +5,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
 
 # Tiny settings: one short teacher run and a small learner keep each of the
-# ~60 checks fast; one instance per mode, and link mode with the fallback guard.
+# ~60 checks fast; one instance per mode, link mode with the fallback guard, and
+# delta mode with on-policy imitation.
 ESTIMATORS = [
     LearnedRuleMLPClassifier(
         (4,),
@@ -16,12 +17,19 @@ ESTIMATORS = [
         max_iter=40,
         on_divergence=on_divergence,
         random_state=0,
+        **imitation,
     )
-    for mode, on_divergence in [
-        ("network", "warn"),
-        ("link", "warn"),
-        ("delta", "warn"),
-        ("link", "fallback"),
+    for mode, on_divergence, imitation in [
+        ("network", "warn", {}),
+        ("link", "warn", {}),
+        ("delta", "warn", {}),
+        ("link", "fallback", {}),
+        # on-policy imitation: one round of one rollout
+        (
+            "delta",
+            "warn",
+            {"imitation": "dagger", "imitation_iter": 1, "n_rollouts": 1},
+        ),
     ]
 ]
 
