@@ -234,8 +234,42 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         thousands of links); the changes then differ from float64's by about
         1e-6 of their size (see the README's speed section for the effect on
         training). Other learners get float32 rows through ``predict``.
+    imitation : {"teacher", "dagger"}, default="teacher"
+        How the learner learns. ``"teacher"`` fits it on the teacher's
+        recording (the paper's way). ``"dagger"`` then does on-policy
+        imitation: students trained by the learned rule (*rollouts*) visit
+        states no teacher visited, where a learner fitted on the teacher's
+        states can err badly; the teacher labels every state they visit with
+        its own change there (backprop's change can be computed at any
+        state), the rows join the earlier ones and the learner is fitted
+        again. Rollouts are guarded: their changes are bounded by
+        ``max_update`` (1.0 when None) and a rollout whose epoch loss rises
+        by ``fallback_tol`` over its best falls back to backprop from its best
+        epoch (see ``on_divergence="fallback"``), so far-off states stay few.
+        A frozen learner is not refitted: it takes only ``"teacher"``.
+    imitation_iter : int, default=3
+        Rounds of rollouts, labels and refits (``imitation="dagger"``). A
+        last round of rollouts measures the final learner
+        (``imitation_history_``); its rows are not fitted.
+    n_rollouts : int, default=16
+        Rollout students per round; each gives as many rows as a teacher
+        run (sampled every ``record_every`` updates over ``max_iter`` of the
+        teacher's epochs).
+    teacher_share : float in [0, 1], default=0.0
+        The share of a rollout's updates that apply the teacher's change
+        instead of the learned rule's, drawn per update and student: more
+        keeps the rollouts nearer the teacher's states.
+    imitation_scaling : {"clip", "teacher", "none"}, default="clip"
+        Keeps far-off rollout states from stretching the learner's input
+        scaling (a learner standardises its inputs on the rows it fits):
+        ``"clip"`` clips each feature of the rollout rows to its range on the
+        teacher's rows before the refit (the targets stay the teacher's
+        labels at the real states); ``"teacher"`` refits the learner from its
+        last weights with ``warm_start=True``, which keeps the scaling it
+        fitted on the teacher's rows (a learner with ``warm_start``, as
+        :class:`BackpropMLPRegressor`); ``"none"`` fits every round afresh.
     n_jobs : int or None, default=None
-        Workers for recording the teacher runs.
+        Workers for recording the teacher runs (and the rollouts).
 
     Attributes
     ----------
@@ -250,6 +284,15 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         What the learner reads and predicts (``mode_.feature_names``,
         ``mode_.target_names``, ``mode_.learning_rate``). Saved as the plain
         ``mode_.arguments()`` that build it again on loading.
+    imitation_history_ : pandas.DataFrame or None
+        With ``imitation="dagger"``, one row per round: ``iteration`` (0 is
+        the learner fitted on the teacher's rows), ``rows`` (the rows that
+        learner was fitted on), ``teacher_error`` and ``student_error`` (its
+        mean squared error on the teacher's rows and on the rows of the
+        rollouts it trained, each target in units of its variance on the
+        teacher's rows), ``final_loss`` (the rollouts' median last epoch
+        loss) and ``fell_back`` (the share of rollouts the guard handed to
+        backprop). None with ``imitation="teacher"`` or a frozen learner.
     fallback_epoch_ : int
         The epoch (counting from 1) at which the student fell back to
         backprop, or -1 (always -1 unless ``on_divergence="fallback"``).
@@ -455,6 +498,12 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         )
         self.layout_ = self.mode_.describe()
         if isinstance(self.learner, FrozenEstimator):
+            if self.imitation == "dagger":
+                raise ValueError(
+                    "imitation='dagger' refits the learner on its students' "
+                    "states, but a FrozenEstimator is used as it is. Pass the "
+                    "learner unfrozen, or use imitation='teacher'."
+                )
             learner = unwrap_learner(self.learner)
             check_is_fitted(
                 learner,
@@ -580,7 +629,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
                 every=self.record_every,
                 random_state=rng.randint(np.iinfo(np.int32).max),
                 n_jobs=self.n_jobs,
-                rollout=self._rule(self.learner_, guard=True),
+                rollout=self._rule(self.learner_, guard="rollout"),
                 teacher_share=self.teacher_share,
             ).fit(X, y, classes=classes)
             history.append(
@@ -678,10 +727,15 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
 
     def _rule(self, learner, guard):
         """``learner`` as a rule, bounded by ``max_update``; with ``guard``,
-        falling back to backprop when the loss rises (``fallback_tol``)."""
+        falling back to backprop when the loss rises (``fallback_tol``).
+        ``guard="rollout"`` (on-policy imitation's students) is bounded by
+        1.0 when ``max_update`` is None."""
         rule = LearnedRule(self.mode_, learner, dtype=self.learner_dtype)
-        if self.max_update is not None:
-            rule = BoundedRule(rule, self.max_update)
+        bound = self.max_update
+        if bound is None and guard == "rollout":
+            bound = 1.0  # a rollout is always bounded
+        if bound is not None:
+            rule = BoundedRule(rule, bound)
         if guard:
             # a pretrained rule with a scaled target knows no teacher rate
             rate = self.mode_.learning_rate or PAPER_RATE

@@ -286,3 +286,39 @@ def test_clip_keeps_the_learners_scaling_within_the_teachers_rows():
     assert len(second) > len(first)
     np.testing.assert_array_less(second.max(axis=0), first.max(axis=0) + 1e-6)
     np.testing.assert_array_less(first.min(axis=0) - 1e-6, second.min(axis=0))
+
+
+def test_a_frozen_learner_is_not_refitted_on_policy():
+    from sklearn.frozen import FrozenEstimator
+
+    fitted = small(mode="link").fit(X, y).learner_
+    clf = small(mode="link", learner=FrozenEstimator(fitted), imitation="dagger")
+    with pytest.raises(ValueError, match="FrozenEstimator is used as it is"):
+        clf.fit(X, y)
+
+
+def test_rollouts_are_bounded_without_max_update():
+    # max_update=None leaves the student unbounded, but not its rollouts: the
+    # wild learner's change of 50 per step is cut to 1.0, so the rollout rows'
+    # weights stay within a few epochs' worth of steps
+    seen = {}
+
+    class Spy(Wild):
+        def fit(self, X, y):
+            seen.setdefault("fits", []).append(np.asarray(X).copy())
+            return super().fit(X, y)
+
+    clf = small(
+        learner=Spy(),
+        imitation="dagger",
+        imitation_iter=1,
+        n_rollouts=2,
+        imitation_scaling="none",
+        max_update=None,
+        max_iter=20,
+    )
+    with np.errstate(all="ignore"):
+        clf.fit(X, y)
+    weights = seen["fits"][1][len(seen["fits"][0]) :, :9]
+    assert np.isfinite(weights).all()
+    assert np.abs(weights).max() <= 4 * 10 + 2
