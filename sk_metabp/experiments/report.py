@@ -118,6 +118,21 @@ def _bound_text(reproduction):
     return f"each learned change bounded to [{-bound:g}, {bound:g}]"
 
 
+def _imitation_text(imitation):
+    """How the learners learned, for the report's first paragraph."""
+    if imitation == "dagger":
+        return (
+            "; on-policy imitation (each learner refitted on the states of "
+            "students it trained, labelled with the teacher's change there)"
+        )
+    if imitation == "matched":
+        return (
+            "; the teacher recorded over as many more runs as on-policy "
+            "imitation adds rows"
+        )
+    return ""
+
+
 def summary_markdown(reproduction):
     """The reproduction as a markdown report (what ``summary.md`` holds).
 
@@ -147,6 +162,7 @@ def summary_markdown(reproduction):
             if st.get("guard")
             else ""
         )
+        + _imitation_text(st.get("imitation", "teacher"))
         + f"; {st['workers']} worker(s); "
         f"{st['wall_time_s']:.0f} s in all.",
         "",
@@ -174,7 +190,13 @@ def summary_markdown(reproduction):
             f"- **{r['experiment']} {r['title']}** (learning network here "
             f"{r['learner']}, in the paper {r['paper_learner']}; a learner fitted "
             f"in {r['learner_fit_s']:.1f} s, final training loss "
-            f"{r['learner_loss']:.3g}, medians over fits). Paper: "
+            f"{r['learner_loss']:.3g}, on {r['learner_rows']:,} rows"
+            + (
+                f", error on its students' states {r['student_error']:.3g}"
+                if np.isfinite(r["student_error"])
+                else ""
+            )
+            + "; medians over fits). Paper: "
             f"*{r['claim']}* Verdict: **{r['verdict']}** in {_fits_text(r)}. "
             "Median final J of each fit, min / median / max: backprop "
             f"{_fmt_spread(r, 'backprop')}, learned {_fmt_spread(r, 'learned')}."
