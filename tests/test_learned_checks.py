@@ -14,21 +14,25 @@ ESTIMATORS = [
         mode=mode,
         n_teacher_runs=1,
         record_every=4,
-        max_iter=40,
         on_divergence=on_divergence,
         random_state=0,
-        **imitation,
+        **{"max_iter": 40, **imitation},
     )
     for mode, on_divergence, imitation in [
         ("network", "warn", {}),
         ("link", "warn", {}),
         ("delta", "warn", {}),
         ("link", "fallback", {}),
-        # on-policy imitation: one round of one rollout
+        # on-policy imitation: one round of one rollout, 10 epochs
         (
             "delta",
             "warn",
-            {"imitation": "dagger", "imitation_iter": 1, "n_rollouts": 1},
+            {
+                "imitation": "dagger",
+                "imitation_iter": 1,
+                "n_rollouts": 1,
+                "max_iter": 10,
+            },
         ),
     ]
 ]
