@@ -98,6 +98,9 @@ class Experiment:
         rows as a teacher run.
     teacher_share : float, default=0.0
         On-policy imitation: the share of a rollout's updates the teacher makes.
+    imitation_scaling : {"clip", "teacher", "none"}, default="clip"
+        On-policy imitation: how far-off rollout states are kept from
+        stretching the learner's scaling.
     choices : tuple of str, default=()
         Names of the fields above whose values the paper does not give (this
         library's choices).
@@ -124,6 +127,7 @@ class Experiment:
     imitation_iter: int = 3
     n_rollouts: int = 16
     teacher_share: float = 0.0
+    imitation_scaling: str = "clip"
     choices: tuple = field(default=())
 
     def imitation_settings(self, imitation="teacher"):
@@ -147,6 +151,7 @@ class Experiment:
                 "imitation_iter": self.imitation_iter,
                 "n_rollouts": self.n_rollouts,
                 "teacher_share": self.teacher_share,
+                "imitation_scaling": self.imitation_scaling,
             }
         raise ValueError(
             f"imitation must be one of {list(IMITATIONS)}; got {imitation!r}."
