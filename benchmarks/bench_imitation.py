@@ -7,7 +7,7 @@ each method, the share of learned students whose error rose and the verdict.
 The settings are those of the experiment's catalogue entry unless given.
 
 Run ``python benchmarks/bench_imitation.py --experiment 4 --imitation dagger
---hidden 64,64 --rounds 5 [--fits 3] [--seeds 16]``.
+--hidden 64,64 --learner-rate 0.01 --rounds 5 [--fits 3] [--seeds 16]``.
 """
 
 import argparse
@@ -28,6 +28,7 @@ def main(argv=None):
         "--imitation", choices=["teacher", "matched", "dagger"], default="dagger"
     )
     parser.add_argument("--hidden", type=_sizes, help="the learner's hidden layers")
+    parser.add_argument("--learner-rate", type=float, help="the learner's rate")
     parser.add_argument("--rounds", type=int, help="imitation_iter")
     parser.add_argument("--rollouts", type=int, help="n_rollouts")
     parser.add_argument("--teacher-share", type=float, help="teacher_share")
@@ -40,6 +41,7 @@ def main(argv=None):
     name = f"exp{args.experiment.removeprefix('exp')}"
     changes = {
         "learner_hidden": args.hidden,
+        "learner_rate": args.learner_rate,
         "imitation_iter": args.rounds,
         "n_rollouts": args.rollouts,
         "teacher_share": args.teacher_share,
