@@ -196,11 +196,13 @@ def _parser():
     rep.add_argument(
         "--imitation",
         choices=["teacher", "matched", "dagger"],
-        default="teacher",
+        default=None,
         help="how the learner learns: 'teacher' from the recorded teacher runs "
         "(the paper's way); 'dagger' adds rounds of on-policy imitation (students "
         "trained by the learned rule, labelled with the teacher's change at "
-        "their states); 'matched' records as many more teacher runs instead",
+        "their states); 'matched' records as many more teacher runs instead "
+        "(default: each experiment's own, on-policy for exp1, 'teacher' for "
+        "the others)",
     )
     rep.add_argument(
         "--guard",
@@ -424,12 +426,13 @@ def reproduce(args, parser):
     out = _check_out(parser, args.out)
     n_seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     n_fits = args.fits or (QUICK_FITS if args.quick else DEFAULT_FITS)
+    imitation = args.imitation or "each experiment's own"
     print(
         f"Reproducing {', '.join(e.name for e in experiments)} over {n_fits} fits "
         f"with {n_seeds} seeds per method and fit"
         f"{' (quick mode: a smoke test)' if args.quick else ''}, "
         f"n_jobs={args.n_jobs}, learner={args.learner}"
-        f"{', guarded' if args.guard else ''}, imitation={args.imitation}; "
+        f"{', guarded' if args.guard else ''}, imitation={imitation}; "
         f"writing to {out}",
         flush=True,
     )

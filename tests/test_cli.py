@@ -10,7 +10,7 @@ import pytest
 from sk_metabp.__main__ import MARKER, main
 
 PNG = b"\x89PNG\r\n\x1a\n"
-TABLES = ["results.csv", "learner_curves.csv", "summary.md"]
+TABLES = ["results.csv", "learner_curves.csv", "fits.csv", "summary.md"]
 FIGURES = [
     *(f"learner_error_exp{i}.png" for i in range(1, 5)),
     *(f"training_curve_exp{i}.png" for i in range(1, 5)),
@@ -33,8 +33,11 @@ def test_reproduce_quick_writes_every_promised_file(tmp_path):
     proc = _run("reproduce", "--quick", "--out", str(out), "--n-jobs", "1")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    for name in TABLES + FIGURES:
+    # experiment 1 learns on-policy by default: its rounds are in the history
+    for name in TABLES + FIGURES + ["imitation_history.csv"]:
         assert (out / name).stat().st_size > 0, name
+    history = pd.read_csv(out / "imitation_history.csv")
+    assert set(history["experiment"]) == {"exp1"}
     mpimg = pytest.importorskip("matplotlib.image")
     for name in FIGURES:
         assert (out / name).read_bytes()[:8] == PNG

@@ -452,3 +452,27 @@ def test_on_policy_imitation_and_as_many_teacher_rows():
     assert runs["dagger"].settings["imitation"] == "dagger"
     with pytest.raises(ValueError, match="imitation must be one of"):
         run_experiments(["exp2"], quick=True, imitation="online")
+
+
+def test_each_experiment_has_its_own_imitation():
+    # experiment 1 learns on-policy by default (one round), the others plainly
+    e1 = EXPERIMENTS["exp1"]
+    assert e1.imitation_settings() == {
+        "n_teacher_runs": 32,
+        "imitation": "dagger",
+        "imitation_iter": 1,
+        "n_rollouts": 16,
+        "teacher_share": 0.0,
+        "imitation_scaling": "clip",
+    }
+    assert e1.imitation_settings("teacher") == {"n_teacher_runs": 32}
+    assert e1.imitation_settings("matched") == {"n_teacher_runs": 48}
+    for name in ("exp2", "exp3", "exp4"):
+        assert EXPERIMENTS[name].imitation_settings() == {"n_teacher_runs": 32}
+    assert "imitation='dagger' (chosen here)" in e1.describe_settings()
+    with pytest.raises(ValueError, match="imitation must be one of"):
+        e1.imitation_settings("online")
+    rep = run_experiments(["exp1", "exp2"], n_fits=1, n_seeds=1, quick=True)
+    assert rep.estimators["exp1"][0].imitation == "dagger"
+    assert rep.estimators["exp2"][0].imitation == "teacher"
+    assert set(rep.imitation_history["experiment"]) == {"exp1"}

@@ -89,10 +89,12 @@ class Experiment:
         Hidden layers of the default learner for this experiment.
     learner_rate : float, default=0.02
         The default learner's learning rate.
+    imitation : {"teacher", "matched", "dagger"}, default="teacher"
+        How the learner learns unless the runner is told otherwise (see
+        :meth:`imitation_settings`).
     imitation_iter : int, default=3
-        On-policy imitation (``imitation="dagger"`` of the runner): rounds of
-        rollouts, labels and refits (see
-        :class:`~sk_metabp.LearnedRuleMLPClassifier`).
+        On-policy imitation (``imitation="dagger"``): rounds of rollouts,
+        labels and refits (see :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     n_rollouts : int, default=16
         On-policy imitation: rollout students per round, each giving as many
         rows as a teacher run.
@@ -124,15 +126,17 @@ class Experiment:
     record_every: int = 40
     learner_hidden: tuple = (32,)
     learner_rate: float = 0.02
+    imitation: str = "teacher"
     imitation_iter: int = 3
     n_rollouts: int = 16
     teacher_share: float = 0.0
     imitation_scaling: str = "clip"
     choices: tuple = field(default=())
 
-    def imitation_settings(self, imitation="teacher"):
+    def imitation_settings(self, imitation=None):
         """The learned classifier's recording and imitation parameters.
 
+        ``imitation`` None is the experiment's own (``self.imitation``).
         ``"teacher"`` records ``n_teacher_runs`` teacher runs; ``"dagger"``
         adds ``imitation_iter`` rounds of ``n_rollouts`` rollouts (on-policy
         imitation); ``"matched"`` records as many more teacher runs instead,
@@ -140,6 +144,7 @@ class Experiment:
         fit, all from the teacher.
         """
         extra = self.imitation_iter * self.n_rollouts
+        imitation = self.imitation if imitation is None else imitation
         if imitation == "teacher":
             return {"n_teacher_runs": self.n_teacher_runs}
         if imitation == "matched":
@@ -200,7 +205,9 @@ class Experiment:
     def describe_settings(self):
         """The settings as text, each marked (paper) or (chosen here)."""
         names = ["learning_rate", "epochs", "variables", "n_teacher_runs"]
-        names += ["record_every", "learner_hidden", "learner_rate"]
+        names += ["record_every", "learner_hidden", "learner_rate", "imitation"]
+        if self.imitation != "teacher":
+            names += ["imitation_iter", "n_rollouts"]
         if self.task == "squares":
             names += ["n_train", "n_test", "data_seed"]
         return ", ".join(
@@ -248,7 +255,12 @@ EXPERIMENTS = {
             claim="The learning network achieved better convergence than the "
             "original backpropagation algorithm.",
             expected="better",
-            choices=_CHOSEN,
+            # chosen after seeing three fits: plain imitation's verdict split
+            # three ways (median J 0.76, 1.13 and 2.51 times backprop's), one
+            # round of on-policy imitation gave the same verdict in each
+            imitation="dagger",
+            imitation_iter=1,
+            choices=(*_CHOSEN, "imitation", "imitation_iter", "n_rollouts"),
         ),
         Experiment(
             name="exp2",

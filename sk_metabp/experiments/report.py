@@ -130,6 +130,8 @@ def _imitation_text(imitation):
             "; the teacher recorded over as many more runs as on-policy "
             "imitation adds rows"
         )
+    if imitation is None:
+        return "; each experiment's own imitation (see its settings)"
     return ""
 
 
@@ -162,7 +164,7 @@ def summary_markdown(reproduction):
             if st.get("guard")
             else ""
         )
-        + _imitation_text(st.get("imitation", "teacher"))
+        + _imitation_text(st.get("imitation"))
         + f"; {st['workers']} worker(s); "
         f"{st['wall_time_s']:.0f} s in all.",
         "",

@@ -119,7 +119,7 @@ def run_experiments(
     random_state=0,
     judge_options=None,
     guard=False,
-    imitation="teacher",
+    imitation=None,
     verbose=False,
 ):
     """Run the paper's experiments over many seeds and judge its claims.
@@ -164,8 +164,10 @@ def run_experiments(
         :class:`~sk_metabp.LearnedRuleMLPClassifier`), which hands a student
         whose error rises back to backprop. The summary's
         ``fell_back_learned`` is the share of students that fell back.
-    imitation : {"teacher", "matched", "dagger"}, default="teacher"
-        How the learner learns: from ``n_teacher_runs`` teacher runs (the
+    imitation : {"teacher", "matched", "dagger"} or None, default=None
+        How the learner learns; None is each experiment's own
+        (``Experiment.imitation``: on-policy for experiment 1, plain for the
+        others). From ``n_teacher_runs`` teacher runs (the
         paper's way), from as many more teacher runs as on-policy imitation
         adds rows (``"matched"``), or by on-policy imitation (``"dagger"``:
         the experiment's ``imitation_iter`` rounds of ``n_rollouts``
@@ -195,7 +197,7 @@ def run_experiments(
     >>> len(rep.fits)  # one judged row per fit
     2
     """
-    if imitation not in IMITATIONS:
+    if imitation is not None and imitation not in IMITATIONS:
         raise ValueError(
             f"imitation must be one of {list(IMITATIONS)}; got {imitation!r}."
         )
@@ -317,7 +319,7 @@ def _learner_rows(clf):
     return int(history["rows"].iloc[-1])
 
 
-def _fit_learner(experiment, learner, fit, random_state, imitation="teacher"):
+def _fit_learner(experiment, learner, fit, random_state, imitation=None):
     """Record the teacher and fit the learner of one fit (in one worker)."""
     X, y, _, _ = experiment.load_data()
     if "random_state" in learner.get_params():
