@@ -246,7 +246,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         ``max_update`` (1.0 when None) and a rollout whose epoch loss rises
         by ``fallback_tol`` over its best falls back to backprop from its best
         epoch (see ``on_divergence="fallback"``), so far-off states stay few.
-        A frozen learner is not refitted: it takes only ``"teacher"``.
+        A frozen or pretrained learner is not refitted: it takes only
+        ``"teacher"``.
     imitation_iter : int, default=3
         Rounds of rollouts, labels and refits (``imitation="dagger"``). A
         last round of rollouts measures the final learner
@@ -292,7 +293,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         rollouts it trained, each target in units of its variance on the
         teacher's rows), ``final_loss`` (the rollouts' median last epoch
         loss) and ``fell_back`` (the share of rollouts the guard handed to
-        backprop). None with ``imitation="teacher"`` or a frozen learner.
+        backprop). None with ``imitation="teacher"`` or a frozen or pretrained
+        learner.
     fallback_epoch_ : int
         The epoch (counting from 1) at which the student fell back to
         backprop, or -1 (always -1 unless ``on_divergence="fallback"``).
@@ -483,6 +485,13 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         self : object
         """
         if isinstance(self.learner, str):
+            if self.imitation == "dagger":
+                raise ValueError(
+                    "imitation='dagger' refits the learner on its students' "
+                    "states, but learner='pretrained' is used as it is. Use "
+                    "imitation='teacher', or pass a learner to fit on-policy."
+                )
+            self.imitation_history_ = None
             return self._use_pretrained(X, y, classes)
         teachers = self._teachers()
         X_enc, _, sizes = self.training_data(X, y, classes=classes)

@@ -161,6 +161,7 @@ def test_learner_pretrained_fits_without_recording(batch_size, monkeypatch):
     clf.fit(X, y)
     monkeypatch.undo()
     assert clf.recorder_ is None and len(clf.loss_curve_) == 3
+    assert clf.imitation_history_ is None
     assert np.isfinite(clf.loss_curve_).all()
     assert clf.mode_.target_names == ["dw_n"]
     assert clf.mode_.batch_size == batch_size
@@ -184,6 +185,7 @@ def test_learner_pretrained_refuses_other_modes_variables_targets():
         (dict(mode="delta"), "is a link-mode rule"),
         (dict(mode="link", variables=["w", "a"]), "reads the variables"),
         (dict(mode="link", target="residual"), "predicts target='scaled'"),
+        (dict(imitation="dagger"), "is used as it is"),
     ]:
         clf = LearnedRuleMLPClassifier((1,), learner="pretrained", **kwargs)
         with pytest.raises(ValueError, match=message):
