@@ -558,78 +558,136 @@ def _batch_mean(a, out):
     return np.divide(np.add.reduce(a, axis=1, out=out), a.shape[1], out=out)
 
 
-class _LinkSource:
-    """One training run's buffers for link rows, filled in place at every update.
+#: Link variables by how a row reads them: a per-link value, the sending
+#: neuron's (a bias row carries 1), the receiving neuron's, the receiving
+#: layer's, or a constant of the link.
+_LINK_KIND = {
+    "w": "link",
+    "g": "link",
+    "g_n": "link",
+    "a": "send",
+    "a_n": "send",
+    "in": "recv",
+    "fp": "recv",
+    "y": "recv",
+    "err": "recv",
+    "delta": "recv",
+    "delta_n": "recv",
+    "err_n": "recv",
+    "log_scale": "layer",
+    "is_bias": "const",
+    "is_output": "const",
+    "depth": "const",
+    "fan_in": "const",
+}
 
-    Per network, the quantities the variables need are computed straight into
-    the segments of one source vector ``src`` (see :func:`link_gather_index`),
-    whose constants are written once; ``rows`` then gathers every link's row
-    from it in one ``take``. The layer scales ``s_l`` and, when a target or a
-    variable needs them, each row's scale are kept for :meth:`LinkMode.changes`
-    and :meth:`LinkMode.targets` of the same update. Per-layer sums of squares
-    go into ``(K, L)`` arrays, so that their roots and floors are one numpy
-    call for every layer. At B = 1 every value is computed by the same
-    floating-point operations as for one pattern; at B > 1 see
+#: The per-neuron quantity each sending or receiving variable reads, and
+#: whether it is divided by that quantity's rms over the layer.
+_LINK_QUANTITY = {
+    "a": ("acts", False),
+    "a_n": ("acts", True),
+    "y": ("acts", False),
+    "in": ("in", False),
+    "fp": ("fp", False),
+    "err": ("err", False),
+    "delta": ("delta", False),
+    "delta_n": ("delta", True),
+    "err_n": ("err", True),
+}
+
+
+class _LinkColumns:
+    """One training run's buffers for link rows, written in place at every update.
+
+    The rows are kept feature-major: ``cols`` has shape ``(n_columns, K,
+    n_params)``, one contiguous line per variable over the links in ParamLayout
+    order (every weight, then every bias), and ``X``, its transpose viewed as
+    ``(K * n_params, n_columns)`` (Fortran order, which BLAS reads as it is),
+    is what the learner reads. Constant columns, and the column of ones a
+    predictor may take for its bias, are written once.
+
+    At each update :meth:`fill` writes the per-neuron quantities the variables
+    need (batch means at B > 1) into one vector per network, ``vals``, layer
+    by layer; takes every layer's root-mean-square from it in a few calls for
+    all layers (squares, one sum per layer, then the rest on ``(K,
+    n_layers)`` arrays); divides ``vals`` by them in one call; and writes each
+    dynamic column with one broadcasting copy per layer (its weights, then its
+    biases; one copy for a per-link column) from fixed views of these
+    buffers. Nothing is gathered or allocated per update.
+
+    The layer scales ``s_l`` and each row's scale are kept for
+    :meth:`LinkMode.changes` and :meth:`LinkMode.targets` of the same update.
+    At B = 1 the values are the pattern's own; at B > 1 see
     :data:`LINK_BATCH`.
     """
 
-    def __init__(self, mode, K):
+    def __init__(self, mode, K, dtype=np.float64, ones=False):
         sizes, L = mode.sizes, len(mode.sizes) - 1
-        self.mode = mode
-        self.src = np.empty((K, mode._n_dynamic + len(mode._const_table)))
-        self.src[:, mode._n_dynamic :] = mode._const_table
-        seg = {s: self.src[:, a:b] for s, (a, b) in mode._spans.items()}
-        self.seg = seg
-        self.params_of = self.params = None
+        layout = mode.layout
+        R = layout.n_params
+        self.mode, self.L = mode, L
         chosen = set(mode.variables)
         self.need_scales = bool(chosen & {"log_scale", "g_n"}) or (
             mode.target != "change"
         )
-        self.need_g = bool(chosen & {"g", "g_n"})
-        self.need_errors = bool(chosen & {"err", "err_n"})
-        self.need_acts = "acts" in seg
-
-        def cut(buf, lengths):
-            out, pos = [], 0
-            for n in lengths:
-                out.append(buf[:, pos : pos + n])
-                pos += n
-            return out
-
-        neurons = sizes[1:]
-        # the segments of values the step holds (or their batch means) lead
-        # the source vector: one concatenate writes them all
-        self.lead = [
-            s for s in ("params", "acts", "in", "fp", "err", "delta") if s in seg
-        ]
-        self.lead_end = mode._spans[self.lead[-1]][1] if self.lead else 0
-        # per-layer views of the computed segments
-        self.views = {s: cut(seg[s], neurons) for s in ("delta_n", "err_n") if s in seg}
-        if "a_n" in seg:
-            blocks = cut(seg["a_n"], [n + 1 for n in sizes[:-1]])
-            self.views["a_n"] = [b[:, :-1] for b in blocks]
-            self.ones_n = [b[:, -1] for b in blocks]
-        # batch means at B > 1 (at B = 1 views of the step's arrays stand in)
-        self.mean_acts = [np.empty((K, n)) for n in sizes]
-        self.mean_ins = [np.empty((K, n)) for n in neurons]
-        self.mean_fp = [np.empty((K, n)) for n in neurons]
-        self.mean_deltas = [np.empty((K, n)) for n in neurons]
-        # hidden layers' errors, then the outputs' batch mean (at B > 1)
-        self.hidden_errors = [np.empty((K, n)) for n in neurons[:-1]]
-        self.mean_err = np.empty((K, neurons[-1]))
-        self.errors = None
-        # (K, L) per-layer quantities: sums of squares, then rms
-        self.send_rms = np.empty((K, L))  # of a layer's inputs and the bias's 1
-        self.send_count = np.array([n + 1.0 for n in sizes[:-1]])
-        self.count = np.array(neurons, dtype=float)
-        self.rms = {s: np.empty((K, L)) for s in ("delta", "err")}
-        self.floored = np.empty((K, L))
+        self.read_g = bool(chosen & {"g", "g_n"})
+        # the per-neuron quantities: acts of layers 0..L (0..L-1 unless "y" is
+        # chosen), then in, fp, delta, err of layers 1..L, layer by layer
+        read = {_LINK_QUANTITY[v][0] for v in chosen if v in _LINK_QUANTITY}
+        if self.need_scales:
+            read |= {"acts", "delta"}
+        if "err" in read:  # the hidden layers' errors come from the deltas
+            read.add("delta")
+        self.quantities = [q for q in ("acts", "in", "fp", "delta", "err") if q in read]
+        self.n_acts = L + 1 if "y" in chosen else L
+        blocks, pos = {}, 0  # (quantity, layer) -> (number, start, stop)
+        for q in self.quantities:
+            for l in range(self.n_acts) if q == "acts" else range(1, L + 1):
+                blocks[q, l] = (len(blocks), pos, pos + sizes[l])
+                pos += sizes[l]
+        self.vals = np.empty((K, pos))
+        self.vals_n = np.empty_like(self.vals)  # over their layer's rms
+        self.parts = {
+            q: [self.vals[:, a:b] for (p, _), (_, a, b) in blocks.items() if p == q]
+            for q in self.quantities
+        }
+        # root-mean-squares of every block: its sum of squares (plus the bias's
+        # 1 for the activations a layer's links carry) over its count
+        self.need_rms = self.need_scales or any(
+            _LINK_QUANTITY[v][1] for v in chosen if v in _LINK_QUANTITY
+        )
+        sends = [k for k in blocks if k[0] == "acts" and k[1] < L]
+        self.squares = np.empty_like(self.vals)
+        self.starts = np.array([a for _, a, _ in blocks.values()], dtype=np.intp)
+        self.rms = np.empty((K, len(blocks)))
+        self.plus = np.array([float(k in sends) for k in blocks])
+        self.count = np.array([sizes[k[1]] + (k in sends) for k in blocks], float)
+        self.floored = np.empty_like(self.rms)
+        # each value's block, to divide every value by its rms in one call
+        self.value_block = np.repeat(
+            np.arange(len(blocks)), np.diff([*self.starts, pos])
+        )
+        self.value_rms = np.empty_like(self.vals)
+        number = {k: v[0] for k, v in blocks.items()}
+        if sends:
+            first, last = number["acts", 0], number["acts", L - 1]
+            self.send_rms = self.floored[:, first : last + 1]  # (K, L), a view
+            self.inverse_send = np.empty((K, L))  # a_n on a bias row: 1 / rms
+        # the layer scales, (K, L), and each row's (K, n_params)
         self.scales = np.empty((K, L))
-        self.row_scales = np.empty((K, mode.layout.n_params))
-        self.g = seg["g"] if "g" in seg else np.empty((K, mode.layout.n_params))
-        self.g_coefs, self.g_intercepts = mode.layout.views(self.g)
+        self.log_scales = np.empty((K, L))
+        neurons = sizes[1:]
+        self.row_layer = mode._row_layer
+        self.row_scales = np.empty((K, R))
+        if self.need_scales:
+            # rms(delta) and rms of the sent activations, unfloored: (K, L) views
+            d = number["delta", 1]
+            self.delta_rms = self.rms[:, d : d + L]
+            self.acts_rms = self.rms[:, number["acts", 0] : number["acts", 0] + L]
+        # g: the batch mean of delta_i a_j on every link, and its layer sums
+        self.g = np.empty((K, R))
+        self.g_coefs, self.g_intercepts = layout.views(self.g)
         self.g_square = np.empty_like(self.g)
-        # the starts of each layer's weights, then of its biases, in g
         starts = np.cumsum([0] + [a * b for a, b in zip(sizes[:-1], neurons)])
         starts = np.concatenate([starts[:-1], starts[-1] + np.cumsum([0, *neurons])])
         self.g_starts = starts[:-1]
@@ -638,90 +696,132 @@ class _LinkSource:
             [a * b + b for a, b in zip(sizes[:-1], neurons)], dtype=float
         )
         self.scaled_deltas = {}
+        self.hidden_errors = [np.empty((K, n)) for n in sizes[1:-1]]
+        self.params_of = self.params = None
+        # the columns, feature-major, and the copies that write them
+        n_cols = mode.n_features + bool(ones)
+        self.cols = np.empty((n_cols, K, R), dtype=dtype)
+        self.X = self.cols.reshape(n_cols, K * R).T
+        if ones:
+            self.cols[-1] = 1.0
+        w_cuts = list(zip(starts[:L], starts[1 : L + 1]))
+        b_cuts = list(zip(starts[L:-1], starts[L + 1 :]))
+        self.copies, self.link_columns = [], []
+        for c, var in enumerate(mode.variables):
+            kind, col = _LINK_KIND[var], self.cols[c]
+            if kind == "link":
+                self.link_columns.append((var, col))
+                continue
+            for l in range(1, L + 1):
+                weights = col[:, slice(*w_cuts[l - 1])]
+                weights = weights.reshape(K, sizes[l - 1], sizes[l])
+                biases = col[:, slice(*b_cuts[l - 1])]
+                if kind == "const":
+                    weights[...] = _link_constant(var, l, L, sizes, False)
+                    biases[...] = _link_constant(var, l, L, sizes, True)
+                    continue
+                if kind == "layer":  # log_scale
+                    w_src = b_src = self.log_scales[:, l - 1, None]
+                    w_src = w_src[:, :, None]
+                else:
+                    q, norm = _LINK_QUANTITY[var]
+                    source = self.vals_n if norm else self.vals
+                    _, a, b = blocks[q, l - 1 if kind == "send" else l]
+                    v = source[:, a:b]
+                    if kind == "send":
+                        w_src = v[:, :, None]
+                        if not norm:  # a bias row carries 1
+                            biases[...] = 1.0
+                            self.copies.append((weights, w_src))
+                            continue
+                        b_src = self.inverse_send[:, l - 1, None]
+                    else:
+                        w_src, b_src = v[:, None, :], v
+                self.copies += [(weights, w_src), (biases, b_src)]
 
     def fill(self, step):
-        """Compute this update's source vectors, scales and row scales."""
-        mode, views, seg = self.mode, self.views, self.seg
+        """Write this update's columns, scales and row scales."""
         B = step.acts[0].shape[1]
-        n_acts = len(step.acts) if self.need_acts else len(step.acts) - 1
-        acts = [_batch_mean(a, m) for a, m in zip(step.acts[:n_acts], self.mean_acts)]
         deltas = step.deltas()
-        mean_d = [_batch_mean(d, m) for d, m in zip(deltas, self.mean_deltas)]
-        if self.need_errors:
-            # sum_h delta_h w_hi in hidden layers (of the mean deltas), ev - y
-            # at the outputs
-            for d, w, out in zip(mean_d[1:], step.coefs[1:], self.hidden_errors):
-                np.matmul(d[:, None, :], w.transpose(0, 2, 1), out=out[:, None, :])
-            self.errors = [*self.hidden_errors, _batch_mean(step.err, self.mean_err)]
-        if self.lead:
-            parts = self._lead_parts(step, acts, mean_d)
-            np.concatenate(parts, axis=1, out=self.src[:, : self.lead_end])
-        r = self.send_rms
-        if "a_n" in views or (self.need_scales and B == 1):
-            # rms of what the links into layer l carry: layer l - 1 and the
-            # bias's 1
-            for l, a in enumerate(acts[: r.shape[1]]):
-                np.einsum("kj,kj->k", a, a, out=r[:, l])
-            np.add(r, 1.0, out=r)
-            np.divide(r, self.send_count, out=r)
-            np.sqrt(r, out=r)
-        if "a_n" in views:
-            f = np.maximum(r, LINK_SCALE_FLOOR, out=self.floored)
-            for l, (a, x_n, one_n) in enumerate(zip(acts, views["a_n"], self.ones_n)):
-                np.divide(a, f[:, l : l + 1], out=x_n)
-                np.divide(1.0, f[:, l], out=one_n)
-        for name, values in (("delta", mean_d), ("err", self.errors)):
-            scales_need = name == "delta" and self.need_scales and B == 1
-            if name + "_n" in views or scales_need:
-                rms = self._rms(values, self.rms[name])
-                if name + "_n" in views:
-                    f = np.maximum(rms, LINK_SCALE_FLOOR, out=self.floored)
-                    for l, (v, out) in enumerate(zip(values, views[name + "_n"])):
-                        np.divide(v, f[:, l : l + 1], out=out)
-        if self.need_g or (self.need_scales and B > 1):
+        if not self.quantities:
+            pass
+        elif B == 1:  # every value is the pattern's own: one copy
+            values = []
+            for q in self.quantities:
+                values += self._pattern_values(step, q, deltas)
+            np.concatenate(values, axis=1, out=self.vals)
+        else:
+            self._batch_means(step, deltas, B)
+        if self.need_rms:
+            rms = self.rms
+            np.multiply(self.vals, self.vals, out=self.squares)
+            np.add.reduceat(self.squares, self.starts, axis=1, out=rms)
+            np.add(rms, self.plus, out=rms)
+            np.divide(rms, self.count, out=rms)
+            np.sqrt(rms, out=rms)
+            np.maximum(rms, LINK_SCALE_FLOOR, out=self.floored)
+            np.take(self.floored, self.value_block, axis=1, out=self.value_rms)
+            np.divide(self.vals, self.value_rms, out=self.vals_n)
+            if hasattr(self, "inverse_send"):
+                np.divide(1.0, self.send_rms, out=self.inverse_send)
+        if self.read_g or (self.need_scales and B > 1):
             self._gradient(step.acts, deltas, B)
         if self.need_scales:
             self._scales(B)
-            if "log_scale" in seg:
-                np.log(self.scales, out=seg["log_scale"])
-            np.take(self.scales, mode._row_layer, axis=1, out=self.row_scales)
-            if "g_n" in seg:
-                np.divide(self.g, self.row_scales, out=seg["g_n"])
-
-    def _lead_parts(self, step, acts, mean_d):
-        """The arrays whose concatenation is the leading segments."""
-        parts = []
-        for name in self.lead:
-            if name == "params":
-                # the loop keeps the same parameter arrays for a whole run
-                if step.coefs is not self.params_of:
-                    self.params_of = step.coefs
-                    layout = self.mode.layout
-                    self.params = layout.base_of(step.coefs, step.intercepts)
-                if self.params is None:
-                    K = step.n_networks
-                    parts += [c.reshape(K, -1) for c in step.coefs]
-                    parts += step.intercepts
-                else:
-                    parts.append(self.params)
-            elif name == "acts":
-                parts += acts
-            elif name == "in":
-                parts += map(_batch_mean, step.ins, self.mean_ins)
-            elif name == "fp":
-                parts += map(_batch_mean, step.fprime(), self.mean_fp)
-            elif name == "err":
-                parts += self.errors
+            np.log(self.scales, out=self.log_scales)
+            np.take(self.scales, self.row_layer, axis=1, out=self.row_scales)
+        for var, col in self.link_columns:
+            if var == "w":
+                np.copyto(col, self._params(step))
+            elif var == "g":
+                np.copyto(col, self.g)
             else:
-                parts += mean_d
-        return parts
+                np.divide(self.g, self.row_scales, out=col)
+        for dst, src in self.copies:
+            np.copyto(dst, src)
 
-    def _rms(self, values, out):
-        """Root-mean-square of each layer's ``values`` (K, n_l): into ``out``."""
-        for l, v in enumerate(values):
-            np.einsum("kn,kn->k", v, v, out=out[:, l])
-        np.divide(out, self.count, out=out)
-        return np.sqrt(out, out=out)
+    def _layers(self, step, q, deltas):
+        """The step's (K, B, n_l) arrays of quantity ``q`` (not err)."""
+        if q == "acts":
+            return step.acts[: self.n_acts]
+        if q == "in":
+            return step.ins
+        if q == "fp":
+            return step.fprime()
+        return deltas
+
+    def _pattern_values(self, step, q, deltas):
+        """At B = 1: the layers' (K, n_l) values of ``q``, views where they can be."""
+        if q != "err":
+            return [a[:, 0] for a in self._layers(step, q, deltas)]
+        # sum_h delta_h w_hi in the hidden layers, then ev - y at the outputs
+        for d, w, out in zip(deltas[1:], step.coefs[1:], self.hidden_errors):
+            np.matmul(d, w.transpose(0, 2, 1), out=out[:, None, :])
+        return [*self.hidden_errors, step.err[:, 0]]
+
+    def _batch_means(self, step, deltas, B):
+        """At B > 1: every quantity's batch means into their blocks of ``vals``;
+        a hidden layer's error is of the mean deltas."""
+        for q in self.quantities:
+            if q == "err":  # the outputs' now, the hidden layers' below
+                np.add.reduce(step.err, axis=1, out=self.parts[q][-1])
+                continue
+            for a, out in zip(self._layers(step, q, deltas), self.parts[q]):
+                np.add.reduce(a, axis=1, out=out)
+        np.divide(self.vals, B, out=self.vals)
+        if "err" in self.parts:
+            errors, mean_d = self.parts["err"], self.parts["delta"]
+            for d, w, out in zip(mean_d[1:], step.coefs[1:], errors):
+                np.matmul(d[:, None, :], w.transpose(0, 2, 1), out=out[:, None, :])
+
+    def _params(self, step):
+        # the loop keeps the same parameter arrays for a whole run
+        if step.coefs is not self.params_of:
+            self.params_of = step.coefs
+            self.params = self.mode.layout.base_of(step.coefs, step.intercepts)
+        if self.params is None:
+            return self.mode.layout.flatten(step.coefs, step.intercepts)
+        return self.params
 
     def _gradient(self, acts, deltas, B):
         """g: the batch mean of ``delta_i a_j`` on every link (a = 1 on a bias)."""
@@ -741,7 +841,7 @@ class _LinkSource:
         """``s_l``, the rms of g over layer l's links, floored."""
         if B == 1:
             # the rms of delta_i * a_j over the layer factorises
-            np.multiply(self.rms["delta"], self.send_rms, out=self.scales)
+            np.multiply(self.delta_rms, self.acts_rms, out=self.scales)
         else:
             L = self.scales.shape[1]
             np.multiply(self.g, self.g, out=self.g_square)
@@ -753,139 +853,31 @@ class _LinkSource:
             np.sqrt(self.scales, out=self.scales)
         np.maximum(self.scales, LINK_SCALE_FLOOR, out=self.scales)
 
-    def rows(self, out, index=None):
-        """Gather every link's row into ``out`` (K, n_params, n_features), or
-        the columns of another ``index``."""
-        index = self.mode._index if index is None else index
-        # every index is in range; mode="clip" only spares take a buffered copy
-        np.take(self.src, index, axis=1, out=out, mode="clip")
+    def rows(self, out):
+        """Copy the rows, row-major, into ``out`` (K, n_params, n_features)."""
+        np.copyto(out, self.cols[: out.shape[2]].transpose(1, 2, 0))
         return out
 
 
-class _Gather:
-    """What :func:`link_gather_index` returns (see there)."""
-
-    def __init__(self, index, spans, n_dynamic, const_table, row_layer):
-        self.index = index
-        self.spans = spans
-        self.n_dynamic = n_dynamic
-        self.const_table = const_table
-        self.row_layer = row_layer
-
-
-def _link_rows(sizes):
-    """Each link row's receiving neuron, sending activation, normalised sending
-    activation and layer, in ParamLayout order (every weight, then biases).
-
-    Receiving neurons index the concatenation of layers 1..L, sending
-    activations layers 0..L (-1 on a bias), normalised ones the blocks of
-    ``n_{l-1} + 1`` values (layer l - 1's, then the bias's 1) that the
-    ``a_n`` segment holds per receiving layer.
-    """
-    L = len(sizes) - 1
-    offsets = np.cumsum([0] + sizes)
-    blocks = np.cumsum([0] + [n + 1 for n in sizes[:-1]])
-    recv, send, send_n, layer = [], [], [], []
-    for l in range(1, L + 1):
-        for j in range(sizes[l - 1]):
-            for i in range(sizes[l]):
-                recv.append(offsets[l] - sizes[0] + i)
-                send.append(offsets[l - 1] + j)
-                send_n.append(blocks[l - 1] + j)
-                layer.append(l)
-    for l in range(1, L + 1):
-        for i in range(sizes[l]):
-            recv.append(offsets[l] - sizes[0] + i)
-            send.append(-1)
-            send_n.append(blocks[l - 1] + sizes[l - 1])
-            layer.append(l)
-    return np.array(recv), np.array(send), np.array(send_n), np.array(layer), blocks
-
-
-def link_gather_index(sizes, variables):
-    """The fixed index that gathers link mode's rows from one source vector.
-
-    Per network, the quantities ``variables`` need are laid end to end in a
-    source vector: the dynamic segments (``spans``, name -> (start, stop), in
-    order, ``n_dynamic`` values: parameters, activations, per-neuron
-    quantities, per-link gradients), then
-    ``const_table``, the sorted distinct constants (1, the activation a bias
-    row carries, and the values of the constant columns). ``index``, shape
-    ``(n_params, len(variables))``, picks each row's cells from it;
-    ``row_layer`` is each row's receiving layer, 0-based.
-    """
-    sizes = list(sizes)
-    L = len(sizes) - 1
-    recv, send, send_n, layer, blocks = _link_rows(sizes)
-    n_rows = len(recv)
-    row_layer = layer - 1
-    bias = send < 0
-    const = {
-        "is_bias": bias.astype(float),
-        "is_output": (layer == L).astype(float),
-        "depth": layer / L,
-        "fan_in": np.array(sizes)[layer - 1].astype(float),
-    }
-    seg_len = {
-        "params": n_rows,
-        "g": n_rows,
-        "g_n": n_rows,
-        "acts": int(sum(sizes)),
-        "a_n": int(blocks[-1]),
-        "log_scale": L,
-    }
-    chosen = set(variables)
-    needed = {
-        "params": "w" in chosen,
-        "acts": "a" in chosen or "y" in chosen,
-        **{
-            s: s in chosen
-            for s in ("in", "fp", "err", "delta", "a_n", "delta_n", "err_n")
-        },
-        "log_scale": "log_scale" in chosen,
-        "g": "g" in chosen,
-        "g_n": "g_n" in chosen,
-    }
-    segments = [s for s, need in needed.items() if need]
-    n_neurons = int(sum(sizes[1:]))
-    start, pos = {}, 0
-    for s in segments:
-        start[s] = pos
-        pos += seg_len.get(s, n_neurons)
-    values = [np.ones(1)] + [const[v] for v in variables if v in const]
-    const_table = np.unique(np.concatenate(values))
-
-    def constant(vals):
-        return pos + np.searchsorted(const_table, vals)
-
-    index = np.empty((n_rows, len(variables)), dtype=np.intp)
-    for c, var in enumerate(variables):
-        if var in ("w", "g", "g_n"):
-            index[:, c] = start["params" if var == "w" else var] + np.arange(n_rows)
-        elif var == "a":
-            index[:, c] = np.where(bias, constant(1.0), start["acts"] + send)
-        elif var == "y":
-            index[:, c] = start["acts"] + sizes[0] + recv
-        elif var == "a_n":
-            index[:, c] = start["a_n"] + send_n
-        elif var == "log_scale":
-            index[:, c] = start["log_scale"] + row_layer
-        elif var in const:
-            index[:, c] = constant(const[var])
-        else:
-            index[:, c] = start[var] + recv
-    spans = {s: (start[s], start[s] + seg_len.get(s, n_neurons)) for s in segments}
-    return _Gather(index, spans, pos, const_table, row_layer)
+def _link_constant(var, l, L, sizes, bias):
+    """The value of constant link variable ``var`` on layer l's weight or bias."""
+    if var == "is_bias":
+        return float(bias)
+    if var == "is_output":
+        return float(l == L)
+    if var == "depth":
+        return l / L
+    return float(sizes[l - 1])  # fan_in
 
 
 class LinkMode(_Mode):
     """One row per connection and per bias; the same columns for any topology.
 
-    Rows come in ParamLayout order (every weight, then every bias). A step's
-    rows are gathered in one indexing operation: the quantities the variables
-    need are laid end to end in one source vector per network (parameters,
-    activations, per-neuron quantities, then a small table of constants), and a
-    fixed ``(n_params, n_features)`` index picks each cell from it.
+    Rows come in ParamLayout order (every weight, then every bias). A learned
+    rule's rows are written in place, column by column, into buffers kept for
+    the training run, and the learner reads them there (see
+    :class:`_LinkColumns`): a constant column is written once, a per-neuron
+    or per-layer one with one broadcasting copy per layer.
 
     One rule for every fan-in and depth. The raw variables (``w, a, delta,
     ...``) and backprop's changes shrink as layers widen and deepen, so a rule
@@ -957,17 +949,12 @@ class LinkMode(_Mode):
         self.feature_names = list(self.variables)
         self.target_names = [LINK_TARGETS[target][0]]
         self.rows_per_update = self.layout.n_params
-        gather = link_gather_index(self.sizes, self.variables)
-        self._index = gather.index
-        # and a last column of ones (the constant table always holds 1)
-        one = gather.n_dynamic + np.searchsorted(gather.const_table, 1.0)
-        self._index_ones = np.column_stack(
-            [self._index, np.full(len(self._index), one, dtype=np.intp)]
+        #: each row's receiving layer, 0-based
+        sizes = self.sizes
+        self._row_layer = np.concatenate(
+            [np.full(a * b, l) for l, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+            + [np.full(b, l) for l, b in enumerate(sizes[1:])]
         )
-        self._spans = gather.spans
-        self._n_dynamic = gather.n_dynamic
-        self._const_table = gather.const_table
-        self._row_layer = gather.row_layer
 
     def describe(self):
         text = super().describe()
@@ -975,12 +962,13 @@ class LinkMode(_Mode):
             text += f", target {self.target!r}"
         return text
 
-    def source(self, step):
-        """A :class:`_LinkSource` for ``step``'s networks, filled for ``step``.
+    def source(self, step, dtype=np.float64, ones=False):
+        """A :class:`_LinkColumns` for ``step``'s networks, filled for ``step``.
 
-        One training run keeps one and calls its ``fill`` at every update.
+        One training run keeps one and calls its ``fill`` at every update;
+        ``dtype`` is its columns', ``ones`` adds a last column of ones.
         """
-        source = _LinkSource(self, step.n_networks)
+        source = _LinkColumns(self, step.n_networks, dtype, ones)
         source.fill(step)
         return source
 
@@ -1006,7 +994,7 @@ class LinkMode(_Mode):
         def write(step, dcoefs, dintercepts, out):
             K = step.n_networks
             if K not in sources:
-                sources[K] = _LinkSource(self, K)
+                sources[K] = _LinkColumns(self, K)
             source = sources[K]
             source.fill(step)
             n = self.n_features
@@ -1017,31 +1005,32 @@ class LinkMode(_Mode):
 
     def learned_state(self, step, rule):
         K, R = step.n_networks, self.rows_per_update
-        # a predictor that takes a column of ones for its bias gets it gathered
+        # the learner reads the columns in place (feature-major, which BLAS
+        # takes as it is), with a column of ones for its bias if it wants one
         ones = rule.ones_column(K * R)
         state = {
-            "rows": np.empty((K, R, self.n_features + ones), dtype=rule.dtype),
-            "index": self._index_ones if ones else self._index,
-            "source": _LinkSource(self, K),
+            "source": _LinkColumns(self, K, rule.dtype, ones),
+            "predict": rule.predictor(K * R),
             "backprop": self._backprop(step),
         }
         if self.odd_columns is not None:
-            state["odd"] = np.empty((K, R, 1))
+            state["odd"] = np.empty((K * R, 1))
         return state
 
     def learned_changes(self, step, rule, out, state):
-        source = state["source"]
+        source, predict = state["source"], state["predict"]
         source.fill(step)
-        rows = source.rows(state["rows"], state["index"])
-        predicted = rule.predict(rows)
+        predicted = predict(source.X)
         if self.odd_columns is not None:
             # the odd part in the error: (f(x) - f(x~)) / 2
             odd = state["odd"]
             np.copyto(odd, predicted)
-            rows[:, :, self.odd_columns] *= -1
-            odd -= rule.predict(rows)
+            for c in self.odd_columns:
+                np.negative(source.cols[c], source.cols[c])
+            odd -= predict(source.X)
             odd *= 0.5
             predicted = odd
+        predicted = predicted.reshape(step.n_networks, self.rows_per_update, -1)
         self.changes(step, predicted, out, source=source, backprop=state["backprop"])
 
     def row_scales(self, step):
