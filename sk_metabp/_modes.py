@@ -645,8 +645,17 @@ class _LinkColumns:
             for l in range(self.n_acts) if q == "acts" else range(1, L + 1):
                 blocks[q, l] = (len(blocks), pos, pos + sizes[l])
                 pos += sizes[l]
-        self.vals = np.empty((K, pos))
-        self.vals_n = np.empty_like(self.vals)  # over their layer's rms
+        # one source vector per network: the values, the same over their
+        # layer's rms, 1 / rms of the activations each layer's links carry (a_n
+        # on a bias row), log s_l, and 1 (a on a bias row); the gathered columns
+        # are copied from it
+        V = pos
+        self.src = np.empty((K, 2 * V + 2 * L + 1))
+        self.src[:, -1] = 1.0
+        self.vals = self.src[:, :V]
+        self.vals_n = self.src[:, V : 2 * V]
+        self.inverse_send = self.src[:, 2 * V : 2 * V + L]
+        self.log_scales = self.src[:, 2 * V + L : 2 * V + 2 * L]
         self.parts = {
             q: [self.vals[:, a:b] for (p, _), (_, a, b) in blocks.items() if p == q]
             for q in self.quantities
@@ -657,7 +666,7 @@ class _LinkColumns:
             _LINK_QUANTITY[v][1] for v in chosen if v in _LINK_QUANTITY
         )
         sends = [k for k in blocks if k[0] == "acts" and k[1] < L]
-        self.squares = np.empty_like(self.vals)
+        self.squares = np.empty((K, V))
         self.starts = np.array([a for _, a, _ in blocks.values()], dtype=np.intp)
         self.rms = np.empty((K, len(blocks)))
         self.plus = np.array([float(k in sends) for k in blocks])
@@ -667,15 +676,14 @@ class _LinkColumns:
         self.value_block = np.repeat(
             np.arange(len(blocks)), np.diff([*self.starts, pos])
         )
-        self.value_rms = np.empty_like(self.vals)
+        self.value_rms = np.empty((K, V))
         number = {k: v[0] for k, v in blocks.items()}
+        self.send_rms = None
         if sends:
             first, last = number["acts", 0], number["acts", L - 1]
             self.send_rms = self.floored[:, first : last + 1]  # (K, L), a view
-            self.inverse_send = np.empty((K, L))  # a_n on a bias row: 1 / rms
         # the layer scales, (K, L), and each row's (K, n_params)
         self.scales = np.empty((K, L))
-        self.log_scales = np.empty((K, L))
         neurons = sizes[1:]
         self.row_layer = mode._row_layer
         self.row_scales = np.empty((K, R))
@@ -697,79 +705,115 @@ class _LinkColumns:
         )
         self.scaled_deltas = {}
         self.hidden_errors = [np.empty((K, n)) for n in sizes[1:-1]]
+        self.hidden_errors_needed = "err" in self.quantities and L > 1
+        self.views = ViewCache()
         self.params_of = self.params = None
-        # the columns, feature-major, and the copies that write them
+        # the columns, feature-major; those read from the source vector are
+        # gathered, a run of adjacent columns by one flat take
         n_cols = mode.n_features + bool(ones)
         self.cols = np.empty((n_cols, K, R), dtype=dtype)
         self.X = self.cols.reshape(n_cols, K * R).T
+        self.src_cast = (
+            None if dtype == np.float64 else np.empty_like(self.src, dtype=dtype)
+        )
         if ones:
             self.cols[-1] = 1.0
-        w_cuts = list(zip(starts[:L], starts[1 : L + 1]))
-        b_cuts = list(zip(starts[L:-1], starts[L + 1 :]))
-        self.copies, self.link_columns = [], []
+        # each row's receiving layer l, sending neuron j (-1 on a bias) and
+        # receiving neuron i
+        layer, send, recv = (
+            np.concatenate(parts)
+            for parts in zip(
+                *[
+                    (
+                        np.full(a * b, l + 1),
+                        np.repeat(np.arange(a), b),
+                        np.tile(np.arange(b), a),
+                    )
+                    for l, (a, b) in enumerate(zip(sizes[:-1], neurons))
+                ],
+                *[
+                    (np.full(b, l + 1), np.full(b, -1), np.arange(b))
+                    for l, b in enumerate(neurons)
+                ],
+            )
+        )
+        bias = send < 0
+        S = self.src.shape[1]
+        self.link_columns, gathered = [], {}
         for c, var in enumerate(mode.variables):
             kind, col = _LINK_KIND[var], self.cols[c]
             if kind == "link":
                 self.link_columns.append((var, col))
-                continue
-            for l in range(1, L + 1):
-                weights = col[:, slice(*w_cuts[l - 1])]
-                weights = weights.reshape(K, sizes[l - 1], sizes[l])
-                biases = col[:, slice(*b_cuts[l - 1])]
-                if kind == "const":
-                    weights[...] = _link_constant(var, l, L, sizes, False)
-                    biases[...] = _link_constant(var, l, L, sizes, True)
-                    continue
-                if kind == "layer":  # log_scale
-                    w_src = b_src = self.log_scales[:, l - 1, None]
-                    w_src = w_src[:, :, None]
+            elif kind == "const":
+                for l in range(1, L + 1):
+                    for is_bias in (False, True):
+                        at = (layer == l) & (bias == is_bias)
+                        col[:, at] = _link_constant(var, l, L, sizes, is_bias)
+            elif kind == "layer":  # log_scale
+                gathered[c] = 2 * V + L + layer - 1
+            else:
+                q, norm = _LINK_QUANTITY[var]
+                offset = V if norm else 0
+                if kind == "send":
+                    starts = np.array([blocks[q, l][1] for l in range(L)])
+                    at = offset + starts[layer - 1] + send
+                    # a bias row carries 1, or 1 / rms normalised
+                    one = 2 * V + layer - 1 if norm else np.full(R, S - 1)
+                    gathered[c] = np.where(bias, one, at)
                 else:
-                    q, norm = _LINK_QUANTITY[var]
-                    source = self.vals_n if norm else self.vals
-                    _, a, b = blocks[q, l - 1 if kind == "send" else l]
-                    v = source[:, a:b]
-                    if kind == "send":
-                        w_src = v[:, :, None]
-                        if not norm:  # a bias row carries 1
-                            biases[...] = 1.0
-                            self.copies.append((weights, w_src))
-                            continue
-                        b_src = self.inverse_send[:, l - 1, None]
-                    else:
-                        w_src, b_src = v[:, None, :], v
-                self.copies += [(weights, w_src), (biases, b_src)]
+                    starts = np.array([0] + [blocks[q, l][1] for l in range(1, L + 1)])
+                    gathered[c] = offset + starts[layer] + recv
+        # runs of adjacent gathered columns: (first, stop, flat index)
+        self.gathers = []
+        for c in sorted(gathered):
+            if self.gathers and self.gathers[-1][1] == c:
+                first = self.gathers[-1][0]
+                self.gathers[-1] = (first, c + 1, None)
+            else:
+                self.gathers.append((c, c + 1, None))
+        network = np.arange(K)[:, None] * S
+        self.gathers = [
+            (
+                self.cols[a:b].reshape(-1),
+                np.stack(
+                    [network + np.asarray(gathered[c]) for c in range(a, b)]
+                ).reshape(-1),
+            )
+            for a, b, _ in self.gathers
+        ]
 
     def fill(self, step):
         """Write this update's columns, scales and row scales."""
         B = step.acts[0].shape[1]
         deltas = step.deltas()
+        vals = self.vals
         if not self.quantities:
             pass
         elif B == 1:  # every value is the pattern's own: one copy
-            values = []
-            for q in self.quantities:
-                values += self._pattern_values(step, q, deltas)
-            np.concatenate(values, axis=1, out=self.vals)
+            if self.hidden_errors_needed:
+                self._hidden_errors(step, deltas)
+            parts = self.views.get(step.key, self._pattern_values, step, deltas)
+            np.concatenate(parts, axis=1, out=vals)
         else:
             self._batch_means(step, deltas, B)
         if self.need_rms:
             rms = self.rms
-            np.multiply(self.vals, self.vals, out=self.squares)
+            np.multiply(vals, vals, out=self.squares)
             np.add.reduceat(self.squares, self.starts, axis=1, out=rms)
             np.add(rms, self.plus, out=rms)
             np.divide(rms, self.count, out=rms)
             np.sqrt(rms, out=rms)
             np.maximum(rms, LINK_SCALE_FLOOR, out=self.floored)
-            np.take(self.floored, self.value_block, axis=1, out=self.value_rms)
-            np.divide(self.vals, self.value_rms, out=self.vals_n)
-            if hasattr(self, "inverse_send"):
+            np.take(self.floored, self.value_block, 1, self.value_rms, "clip")
+            np.divide(vals, self.value_rms, out=self.vals_n)
+            if self.send_rms is not None:
                 np.divide(1.0, self.send_rms, out=self.inverse_send)
         if self.read_g or (self.need_scales and B > 1):
             self._gradient(step.acts, deltas, B)
         if self.need_scales:
             self._scales(B)
             np.log(self.scales, out=self.log_scales)
-            np.take(self.scales, self.row_layer, axis=1, out=self.row_scales)
+            np.take(self.scales, self.row_layer, 1, self.row_scales, "clip")
         for var, col in self.link_columns:
             if var == "w":
                 np.copyto(col, self._params(step))
@@ -777,8 +821,13 @@ class _LinkColumns:
                 np.copyto(col, self.g)
             else:
                 np.divide(self.g, self.row_scales, out=col)
-        for dst, src in self.copies:
-            np.copyto(dst, src)
+        src = self.src
+        if self.src_cast is not None:
+            src = self.src_cast
+            np.copyto(src, self.src)
+        src = src.reshape(-1)
+        for out, index in self.gathers:
+            np.take(src, index, out=out, mode="clip")
 
     def _layers(self, step, q, deltas):
         """The step's (K, B, n_l) arrays of quantity ``q`` (not err)."""
@@ -790,14 +839,21 @@ class _LinkColumns:
             return step.fprime()
         return deltas
 
-    def _pattern_values(self, step, q, deltas):
-        """At B = 1: the layers' (K, n_l) values of ``q``, views where they can be."""
-        if q != "err":
-            return [a[:, 0] for a in self._layers(step, q, deltas)]
-        # sum_h delta_h w_hi in the hidden layers, then ev - y at the outputs
+    def _pattern_values(self, step, deltas):
+        """At B = 1: the (K, n_l) arrays whose concatenation is ``vals``: views
+        of the loop's buffers, the same for every update with the step's key."""
+        parts = []
+        for q in self.quantities:
+            if q == "err":  # the hidden layers' errors, then ev - y
+                parts += [*self.hidden_errors, step.err[:, 0]]
+            else:
+                parts += [a[:, 0] for a in self._layers(step, q, deltas)]
+        return parts
+
+    def _hidden_errors(self, step, deltas):
+        """At B = 1: sum_h delta_h w_hi of every hidden layer."""
         for d, w, out in zip(deltas[1:], step.coefs[1:], self.hidden_errors):
             np.matmul(d, w.transpose(0, 2, 1), out=out[:, None, :])
-        return [*self.hidden_errors, step.err[:, 0]]
 
     def _batch_means(self, step, deltas, B):
         """At B > 1: every quantity's batch means into their blocks of ``vals``;
