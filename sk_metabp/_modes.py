@@ -676,6 +676,11 @@ class _LinkColumns:
         self.value_block = np.repeat(
             np.arange(len(blocks)), np.diff([*self.starts, pos])
         )
+        # the mean over each block, as one product: (K, V) @ (V, n_blocks)
+        self.block_mean = np.zeros((pos, len(blocks)))
+        self.block_mean[np.arange(pos), self.value_block] = 1.0
+        self.block_mean /= self.count
+        self.plus /= self.count
         self.value_rms = np.empty((K, V))
         number = {k: v[0] for k, v in blocks.items()}
         self.send_rms = None
@@ -696,17 +701,16 @@ class _LinkColumns:
         self.g = np.empty((K, R))
         self.g_coefs, self.g_intercepts = layout.views(self.g)
         self.g_square = np.empty_like(self.g)
+        # the mean over each layer's links, as one product: (K, R) @ (R, L)
+        self.layer_mean = np.zeros((R, L))
         starts = np.cumsum([0] + [a * b for a, b in zip(sizes[:-1], neurons)])
         starts = np.concatenate([starts[:-1], starts[-1] + np.cumsum([0, *neurons])])
-        self.g_starts = starts[:-1]
-        self.g_sums = np.empty((K, 2 * L))
-        self.g_count = np.array(
-            [a * b + b for a, b in zip(sizes[:-1], neurons)], dtype=float
-        )
-        self.scaled_deltas = {}
+        g_count = np.array([a * b + b for a, b in zip(sizes[:-1], neurons)], float)
+        self.layer_mean[np.arange(R), self.row_layer] = 1.0 / g_count[self.row_layer]
         self.hidden_errors = [np.empty((K, n)) for n in sizes[1:-1]]
         self.hidden_errors_needed = "err" in self.quantities and L > 1
         self.views = ViewCache()
+        self.batch_rows = {}
         self.params_of = self.params = None
         # the columns, feature-major; those read from the source vector are
         # gathered, a run of adjacent columns by one flat take
@@ -799,9 +803,8 @@ class _LinkColumns:
         if self.need_rms:
             rms = self.rms
             np.multiply(vals, vals, out=self.squares)
-            np.add.reduceat(self.squares, self.starts, axis=1, out=rms)
+            np.matmul(self.squares, self.block_mean, out=rms)
             np.add(rms, self.plus, out=rms)
-            np.divide(rms, self.count, out=rms)
             np.sqrt(rms, out=rms)
             np.maximum(rms, LINK_SCALE_FLOOR, out=self.floored)
             np.take(self.floored, self.value_block, 1, self.value_rms, "clip")
@@ -855,16 +858,23 @@ class _LinkColumns:
         for d, w, out in zip(deltas[1:], step.coefs[1:], self.hidden_errors):
             np.matmul(d, w.transpose(0, 2, 1), out=out[:, None, :])
 
+    def _batch_row(self, B, value):
+        """A (1, 1, B) row of ``value``: a batch's weighted sum is one product."""
+        row = self.batch_rows.get((B, value))
+        if row is None:
+            row = self.batch_rows[B, value] = np.full((1, 1, B), value)
+        return row
+
     def _batch_means(self, step, deltas, B):
         """At B > 1: every quantity's batch means into their blocks of ``vals``;
         a hidden layer's error is of the mean deltas."""
+        mean = self._batch_row(B, 1.0 / B)
         for q in self.quantities:
             if q == "err":  # the outputs' now, the hidden layers' below
-                np.add.reduce(step.err, axis=1, out=self.parts[q][-1])
+                np.matmul(mean, step.err, out=self.parts[q][-1][:, None, :])
                 continue
             for a, out in zip(self._layers(step, q, deltas), self.parts[q]):
-                np.add.reduce(a, axis=1, out=out)
-        np.divide(self.vals, B, out=self.vals)
+                np.matmul(mean, a, out=out[:, None, :])
         if "err" in self.parts:
             errors, mean_d = self.parts["err"], self.parts["delta"]
             for d, w, out in zip(mean_d[1:], step.coefs[1:], errors):
@@ -885,13 +895,11 @@ class _LinkColumns:
             if B == 1:
                 np.multiply(a.transpose(0, 2, 1), d, out=gw)
                 np.copyto(gb, d[:, 0])
-            else:
-                shape = d.shape
-                if shape not in self.scaled_deltas:
-                    self.scaled_deltas[shape] = np.empty(shape)
-                scaled = np.divide(d, B, out=self.scaled_deltas[shape])
-                np.matmul(a.transpose(0, 2, 1), scaled, out=gw)
-                np.add.reduce(scaled, axis=1, out=gb)
+            else:  # the sums, divided by B below
+                np.matmul(a.transpose(0, 2, 1), d, out=gw)
+                np.matmul(self._batch_row(B, 1.0), d, out=gb[:, None, :])
+        if B > 1:
+            np.divide(self.g, B, out=self.g)
 
     def _scales(self, B):
         """``s_l``, the rms of g over layer l's links, floored."""
@@ -899,13 +907,8 @@ class _LinkColumns:
             # the rms of delta_i * a_j over the layer factorises
             np.multiply(self.delta_rms, self.acts_rms, out=self.scales)
         else:
-            L = self.scales.shape[1]
             np.multiply(self.g, self.g, out=self.g_square)
-            sums = np.add.reduceat(
-                self.g_square, self.g_starts, axis=1, out=self.g_sums
-            )
-            np.add(sums[:, :L], sums[:, L:], out=self.scales)
-            np.divide(self.scales, self.g_count, out=self.scales)
+            np.matmul(self.g_square, self.layer_mean, out=self.scales)
             np.sqrt(self.scales, out=self.scales)
         np.maximum(self.scales, LINK_SCALE_FLOOR, out=self.scales)
 
