@@ -665,7 +665,8 @@ class _SinglePrecisionPredictor:
     """A fitted regressor's forward pass in float32, its constants folded in.
 
     See :meth:`BackpropMLPRegressor.make_predictor`. Layer l computes
-    ``t_l = f(t_{l-1} @ W_l + b_l)`` with ``f = tanh`` on hidden layers and the
+    ``t_l = f(t_{l-1} @ W_l + b_l)`` with ``f = tanh`` on hidden layers
+    (logistic or tanh units; relu and identity units are their own) and the
     identity at the outputs. The folds, exact in real arithmetic: inputs
     ``(x - m) / s`` give ``W_1 / s`` and ``b_1 - (m / s) @ W_1``; a logistic
     unit ``1 / (1 + e^-z) = (1 + tanh(z / 2)) / 2`` halves its layer's
@@ -680,6 +681,11 @@ class _SinglePrecisionPredictor:
 
     def __init__(self, reg, n_rows):
         logistic = reg.activation == "logistic"
+        # relu against a zero array, not a scalar: numpy's broadcasting
+        # maximum is several times slower
+        self.hidden = {"logistic": "tanh", "tanh": "tanh"}.get(
+            reg.activation, reg.activation
+        )
         coefs, intercepts = reg.coefs_, reg.intercepts_
         L = len(coefs)
         self.layers, self.buffers = [], []
@@ -699,6 +705,7 @@ class _SinglePrecisionPredictor:
         W, b = self.layers[0]
         self.first_with_bias = np.vstack([W, b])
         self.n_features = W.shape[0]
+        self.zeros = [np.zeros_like(buf) for buf in self.buffers[:-1]]
 
     def __call__(self, X, out=None):
         h = X
@@ -710,7 +717,10 @@ class _SinglePrecisionPredictor:
                 np.matmul(h, W, out=buf)
                 np.add(buf, b, out=buf)
             if l < last:
-                np.tanh(buf, out=buf)
+                if self.hidden == "tanh":
+                    np.tanh(buf, out=buf)
+                elif self.hidden == "relu":
+                    np.maximum(buf, self.zeros[l], out=buf)
             h = buf
         if out is None:
             return h

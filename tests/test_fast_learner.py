@@ -12,7 +12,7 @@ from sk_metabp.rules import learner_predictor
 NORMALISED = ["w", "a_n", "delta_n", "err_n", "log_scale", "is_bias", "is_output"]
 
 
-@pytest.mark.parametrize("activation", ["logistic", "tanh"])
+@pytest.mark.parametrize("activation", ["logistic", "tanh", "relu", "identity"])
 @pytest.mark.parametrize("hidden", [(8,), (6, 5)])
 def test_float32_predictor_agrees_with_predict(activation, hidden):
     rng = np.random.RandomState(0)
