@@ -640,53 +640,50 @@ class _LinkColumns:
             read.add("delta")
         self.quantities = [q for q in ("acts", "in", "fp", "delta", "err") if q in read]
         self.n_acts = L + 1 if "y" in chosen else L
+        # the activations each layer's links carry end with the bias's 1
         blocks, pos = {}, 0  # (quantity, layer) -> (number, start, stop)
         for q in self.quantities:
             for l in range(self.n_acts) if q == "acts" else range(1, L + 1):
-                blocks[q, l] = (len(blocks), pos, pos + sizes[l])
-                pos += sizes[l]
+                n = sizes[l] + (q == "acts" and l < L)
+                blocks[q, l] = (len(blocks), pos, pos + n)
+                pos += n
+        sends = [blocks["acts", l][2] - 1 for l in range(L)] if "acts" in read else []
         # one source vector per network: the values, the same over their
-        # layer's rms, 1 / rms of the activations each layer's links carry (a_n
-        # on a bias row), log s_l, and 1 (a on a bias row); the gathered columns
-        # are copied from it
+        # layer's rms (1 / rms of a layer's activations on its bias's 1: a_n
+        # on a bias row), and log s_l; the gathered columns are copied from it
         V = pos
-        self.src = np.empty((K, 2 * V + 2 * L + 1))
-        self.src[:, -1] = 1.0
+        self.src = np.empty((K, 2 * V + L))
+        self.src[:, sends] = 1.0
         self.vals = self.src[:, :V]
         self.vals_n = self.src[:, V : 2 * V]
-        self.inverse_send = self.src[:, 2 * V : 2 * V + L]
-        self.log_scales = self.src[:, 2 * V + L : 2 * V + 2 * L]
-        self.parts = {
-            q: [self.vals[:, a:b] for (p, _), (_, a, b) in blocks.items() if p == q]
+        self.log_scales = self.src[:, 2 * V :]
+        self.parts = {  # the blocks the step's values go into, without the 1s
+            q: [
+                self.vals[:, a : a + sizes[l]]
+                for (p, l), (_, a, b) in blocks.items()
+                if p == q
+            ]
             for q in self.quantities
         }
-        # root-mean-squares of every block: its sum of squares (plus the bias's
-        # 1 for the activations a layer's links carry) over its count
+        # at B = 1, the parts of a concatenation that writes vals whole
+        self.ones = np.ones((K, 1))
+        # root-mean-squares of every block: the mean of its squares
         self.need_rms = self.need_scales or any(
             _LINK_QUANTITY[v][1] for v in chosen if v in _LINK_QUANTITY
         )
-        sends = [k for k in blocks if k[0] == "acts" and k[1] < L]
         self.squares = np.empty((K, V))
-        self.starts = np.array([a for _, a, _ in blocks.values()], dtype=np.intp)
         self.rms = np.empty((K, len(blocks)))
-        self.plus = np.array([float(k in sends) for k in blocks])
-        self.count = np.array([sizes[k[1]] + (k in sends) for k in blocks], float)
         self.floored = np.empty_like(self.rms)
         # each value's block, to divide every value by its rms in one call
         self.value_block = np.repeat(
-            np.arange(len(blocks)), np.diff([*self.starts, pos])
+            np.arange(len(blocks)), [b - a for _, a, b in blocks.values()]
         )
         # the mean over each block, as one product: (K, V) @ (V, n_blocks)
         self.block_mean = np.zeros((pos, len(blocks)))
         self.block_mean[np.arange(pos), self.value_block] = 1.0
-        self.block_mean /= self.count
-        self.plus /= self.count
+        self.block_mean /= self.block_mean.sum(axis=0)
         self.value_rms = np.empty((K, V))
         number = {k: v[0] for k, v in blocks.items()}
-        self.send_rms = None
-        if sends:
-            first, last = number["acts", 0], number["acts", L - 1]
-            self.send_rms = self.floored[:, first : last + 1]  # (K, L), a view
         # the layer scales, (K, L), and each row's (K, n_params)
         self.scales = np.empty((K, L))
         neurons = sizes[1:]
@@ -754,16 +751,15 @@ class _LinkColumns:
                         at = (layer == l) & (bias == is_bias)
                         col[:, at] = _link_constant(var, l, L, sizes, is_bias)
             elif kind == "layer":  # log_scale
-                gathered[c] = 2 * V + L + layer - 1
+                gathered[c] = 2 * V + layer - 1
             else:
                 q, norm = _LINK_QUANTITY[var]
                 offset = V if norm else 0
-                if kind == "send":
+                if kind == "send":  # a bias row reads the block's last value, 1
                     starts = np.array([blocks[q, l][1] for l in range(L)])
-                    at = offset + starts[layer - 1] + send
-                    # a bias row carries 1, or 1 / rms normalised
-                    one = 2 * V + layer - 1 if norm else np.full(R, S - 1)
-                    gathered[c] = np.where(bias, one, at)
+                    ends = np.array([blocks[q, l][2] for l in range(L)])
+                    at = starts[layer - 1] + send
+                    gathered[c] = offset + np.where(bias, ends[layer - 1] - 1, at)
                 else:
                     starts = np.array([0] + [blocks[q, l][1] for l in range(1, L + 1)])
                     gathered[c] = offset + starts[layer] + recv
@@ -804,13 +800,10 @@ class _LinkColumns:
             rms = self.rms
             np.multiply(vals, vals, out=self.squares)
             np.matmul(self.squares, self.block_mean, out=rms)
-            np.add(rms, self.plus, out=rms)
             np.sqrt(rms, out=rms)
             np.maximum(rms, LINK_SCALE_FLOOR, out=self.floored)
             np.take(self.floored, self.value_block, 1, self.value_rms, "clip")
             np.divide(vals, self.value_rms, out=self.vals_n)
-            if self.send_rms is not None:
-                np.divide(1.0, self.send_rms, out=self.inverse_send)
         if self.read_g or (self.need_scales and B > 1):
             self._gradient(step.acts, deltas, B)
         if self.need_scales:
@@ -845,10 +838,13 @@ class _LinkColumns:
     def _pattern_values(self, step, deltas):
         """At B = 1: the (K, n_l) arrays whose concatenation is ``vals``: views
         of the loop's buffers, the same for every update with the step's key."""
-        parts = []
+        parts, L = [], len(self.mode.sizes) - 1
         for q in self.quantities:
             if q == "err":  # the hidden layers' errors, then ev - y
                 parts += [*self.hidden_errors, step.err[:, 0]]
+            elif q == "acts":  # each sending layer's values, then the bias's 1
+                for l, a in enumerate(self._layers(step, q, deltas)):
+                    parts += [a[:, 0], self.ones] if l < L else [a[:, 0]]
             else:
                 parts += [a[:, 0] for a in self._layers(step, q, deltas)]
         return parts
