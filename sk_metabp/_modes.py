@@ -85,6 +85,29 @@ LINK_VARIABLES = {
     "g_n": "g / s_l, g in units of its layer's scale",
 }
 
+#: Link mode's running averages, by the digit that ends their names: the
+#: decay of each time scale (momentum's 0.9, and Adam's 0.999 for squares).
+LINK_DECAYS = {"1": 0.9, "2": 0.99, "3": 0.999}
+
+
+def _running_averages():
+    out = {}
+    for k, decay in LINK_DECAYS.items():
+        rule = f"{decay} m + {1 - decay:.3g} x at every update, from 0 at the start"
+        out[f"gm{k}"] = f"the running average m of g: m <- {rule}"
+        out[f"gv{k}"] = f"the running average m of g ** 2: m <- {rule}"
+        out[f"gm{k}_n"] = f"gm{k} / s_l"
+        out[f"gv{k}_n"] = f"sqrt(gv{k}) / s_l"
+    return out
+
+
+#: Stateful link variables: per-link running averages of the gradient and of
+#: its square over a training run's updates (what momentum and Adam keep), so
+#: that a rule can express momentum and per-weight step sizes. Every update
+#: of a run moves them, recorded or not; a run starts them from 0.
+LINK_STATE = _running_averages()
+LINK_VARIABLES.update(LINK_STATE)
+
 #: Link mode with a mini-batch of B patterns per update: what each variable
 #: holds. Every value is the same as for one pattern when B = 1.
 LINK_BATCH = {
@@ -96,6 +119,8 @@ LINK_BATCH = {
     "g": "(1 / B) sum_b delta_i^b a_j^b, the batch mean of the product (not "
     "the product of the means): backprop's batch-mean change per unit rate",
     "log_scale, g_n": "s_l is the rms of g over the layer's links",
+    "gm*, gv*": "running averages of the batch-mean g (and of its square) "
+    "over the updates",
     "is_bias, is_output, depth, fan_in": "constants of the link",
     "targets": "dw is the teacher's change for the whole batch (backprop's: "
     "the batch-mean change); dw_r subtracts rate * g",
@@ -323,7 +348,12 @@ class _Mode:
 
     def row_writer(self):
         """A function ``write(step, dcoefs, dintercepts, out)`` that writes one
-        update's rows (:meth:`rows`); made once per recorded training run."""
+        update's rows (:meth:`rows`); made once per recorded training run.
+
+        A mode whose rows carry state from update to update (link mode's
+        running averages) gives it an attribute ``observe(step)``, which the
+        recorder calls at every update it does not write.
+        """
         return self.rows
 
     def learned_state(self, step, rule):
@@ -579,6 +609,7 @@ _LINK_KIND = {
     "is_output": "const",
     "depth": "const",
     "fan_in": "const",
+    **{v: "link" for v in LINK_STATE},
 }
 
 #: The per-neuron quantity each sending or receiving variable reads, and
@@ -627,10 +658,19 @@ class _LinkColumns:
         R = layout.n_params
         self.mode, self.L = mode, L
         chosen = set(mode.variables)
-        self.need_scales = bool(chosen & {"log_scale", "g_n"}) or (
-            mode.target != "change"
+        state = chosen & set(LINK_STATE)
+        self.need_scales = (
+            bool(chosen & {"log_scale", "g_n"})
+            or any(v.endswith("_n") for v in state)
+            or mode.target != "change"
         )
-        self.read_g = bool(chosen & {"g", "g_n"})
+        self.read_g = bool(chosen & {"g", "g_n"} or state)
+        # running averages: (average, decay, squares?) per one chosen
+        self.averages = {}
+        for v in sorted(state):
+            k, squares = v[2], v[1] == "v"
+            self.averages.setdefault((k, squares), np.zeros((K, R)))
+        self.state_scratch = np.empty((K, R))
         # the per-neuron quantities: acts of layers 0..L (0..L-1 unless "y" is
         # chosen), then in, fp, delta, err of layers 1..L, layer by layer
         read = {_LINK_QUANTITY[v][0] for v in chosen if v in _LINK_QUANTITY}
@@ -706,7 +746,7 @@ class _LinkColumns:
         self.layer_mean[np.arange(R), self.row_layer] = 1.0 / g_count[self.row_layer]
         self.hidden_errors = [np.empty((K, n)) for n in sizes[1:-1]]
         self.hidden_errors_needed = "err" in self.quantities and L > 1
-        self.views = ViewCache()
+        self.pattern_parts = None  # see _pattern_values
         self.batch_rows = {}
         self.params_of = self.params = None
         # the columns, feature-major; those read from the source vector are
@@ -792,7 +832,15 @@ class _LinkColumns:
         elif B == 1:  # every value is the pattern's own: one copy
             if self.hidden_errors_needed:
                 self._hidden_errors(step, deltas)
-            parts = self.views.get(step.key, self._pattern_values, step, deltas)
+            parts = self.pattern_parts
+            if parts is None:
+                parts = self.pattern_parts = self._pattern_values(step, deltas)
+            # the pattern's own inputs and errors are views of other buffers
+            # at every update
+            if "acts" in self.parts:
+                parts[0] = step.acts[0][:, 0]
+            if "err" in self.parts:
+                parts[-1] = step.err[:, 0]
             np.concatenate(parts, axis=1, out=vals)
         else:
             self._batch_means(step, deltas, B)
@@ -810,13 +858,24 @@ class _LinkColumns:
             self._scales(B)
             np.log(self.scales, out=self.log_scales)
             np.take(self.scales, self.row_layer, 1, self.row_scales, "clip")
+        if self.averages:
+            self._average(B)
         for var, col in self.link_columns:
             if var == "w":
                 np.copyto(col, self._params(step))
             elif var == "g":
                 np.copyto(col, self.g)
-            else:
+            elif var == "g_n":
                 np.divide(self.g, self.row_scales, out=col)
+            else:  # a running average: gm1, gv1_n, ...
+                m = self.averages[var[2], var[1] == "v"]
+                if not var.endswith("_n"):
+                    np.copyto(col, m)
+                elif var[1] == "m":
+                    np.divide(m, self.row_scales, out=col)
+                else:
+                    np.sqrt(m, out=self.state_scratch)
+                    np.divide(self.state_scratch, self.row_scales, out=col)
         src = self.src
         if self.src_cast is not None:
             src = self.src_cast
@@ -824,6 +883,17 @@ class _LinkColumns:
         src = src.reshape(-1)
         for out, index in self.gathers:
             np.take(src, index, out=out, mode="clip")
+
+    def _average(self, B):
+        """Move every running average one update on: m <- m + (1 - d)(x - m)."""
+        if any(squares for _, squares in self.averages):
+            if B == 1 or not self.need_scales:  # (at B > 1 _scales squared g)
+                np.multiply(self.g, self.g, out=self.g_square)
+        scratch = self.state_scratch
+        for (k, squares), m in self.averages.items():
+            np.subtract(self.g_square if squares else self.g, m, out=scratch)
+            np.multiply(scratch, 1.0 - LINK_DECAYS[k], out=scratch)
+            np.add(m, scratch, out=m)
 
     def _layers(self, step, q, deltas):
         """The step's (K, B, n_l) arrays of quantity ``q`` (not err)."""
@@ -837,7 +907,8 @@ class _LinkColumns:
 
     def _pattern_values(self, step, deltas):
         """At B = 1: the (K, n_l) arrays whose concatenation is ``vals``: views
-        of the loop's buffers, the same for every update with the step's key."""
+        of the loop's buffers, which a run keeps, but for the inputs (first)
+        and the output errors (last), which :meth:`fill` renews."""
         parts, L = [], len(self.mode.sizes) - 1
         for q in self.quantities:
             if q == "err":  # the hidden layers' errors, then ev - y
@@ -1042,20 +1113,32 @@ class LinkMode(_Mode):
     def unit_names(self):
         return weight_names(self.sizes) + bias_names(self.sizes)
 
+    @property
+    def stateful(self):
+        """Whether a row reads running averages (:data:`LINK_STATE`), which
+        every update of a training run moves."""
+        return bool(set(self.variables) & set(LINK_STATE))
+
     def row_writer(self):
-        # one source for the recorded run, filled at each sampled update
+        # one source for the recorded run, filled at each sampled update (and,
+        # with running averages, moved on at every other: see observe)
         sources = {}
 
-        def write(step, dcoefs, dintercepts, out):
+        def source(step):
             K = step.n_networks
             if K not in sources:
                 sources[K] = _LinkColumns(self, K)
-            source = sources[K]
-            source.fill(step)
-            n = self.n_features
-            self.features(step, out=out[:, :, :n], source=source)
-            self.targets(step, dcoefs, dintercepts, out=out[:, :, n:], source=source)
+            return sources[K]
 
+        def write(step, dcoefs, dintercepts, out):
+            columns = source(step)
+            columns.fill(step)
+            n = self.n_features
+            self.features(step, out=out[:, :, :n], source=columns)
+            self.targets(step, dcoefs, dintercepts, out=out[:, :, n:], source=columns)
+
+        if self.stateful:
+            write.observe = lambda step: source(step).fill(step)
         return write
 
     def learned_state(self, step, rule):

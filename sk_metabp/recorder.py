@@ -172,6 +172,9 @@ def _record_chunk(
             estimator.update_rule(), rollout, teacher_share, int(seeds[0])
         )
 
+    # rows with running averages need every update, written or not
+    observe = getattr(write, "observe", None)
+
     def callback(step, dcoefs, dintercepts):
         s = at[0]
         if step.step == wanted[s]:
@@ -179,6 +182,8 @@ def _record_chunk(
                 dcoefs, dintercepts = rule.labels()
             write(step, dcoefs, dintercepts, rows[:, s])
             at[0] = s + 1
+        elif observe is not None:
+            observe(step)
 
     if progress:
         started = time.perf_counter()
