@@ -32,7 +32,8 @@ predictions back to weight and bias changes:
   variables (:data:`LINK_VARIABLES`); the target is the link's change ``dw``.
   Every topology has the same columns. The learner stands in for rule (3); the
   delta it may see comes from rules (5) and (6). With a mini-batch the row
-  holds the batch's statistics (:data:`LINK_BATCH`).
+  holds the batch's statistics (:data:`LINK_BATCH`). Running averages
+  (:data:`LINK_STATE`) carry state from update to update.
 - :class:`DeltaMode`: one row per hidden neuron, its neighbourhood as features
   (:data:`DELTA_VARIABLES`) and its delta as the target: the learner stands in for
   rule (6); rules (3) and (5) stay analytic. With a mini-batch there is one row
@@ -638,13 +639,19 @@ class _LinkColumns:
     predictor may take for its bias, are written once.
 
     At each update :meth:`fill` writes the per-neuron quantities the variables
-    need (batch means at B > 1) into one vector per network, ``vals``, layer
-    by layer; takes every layer's root-mean-square from it in a few calls for
-    all layers (squares, one sum per layer, then the rest on ``(K,
-    n_layers)`` arrays); divides ``vals`` by them in one call; and writes each
-    dynamic column with one broadcasting copy per layer (its weights, then its
-    biases; one copy for a per-link column) from fixed views of these
-    buffers. Nothing is gathered or allocated per update.
+    need (batch means at B > 1) into ``vals``, block by block (a block is one
+    layer's values of one quantity; the activations a layer's links carry end
+    with the bias's 1), takes the root-mean-square of every block at once
+    (squares, then one product with a fixed block-averaging matrix), and
+    divides every value by its block's in one call (``vals_n``). ``vals``,
+    ``vals_n`` and the layers' ``log s_l`` make one source vector per network;
+    a fixed index gathers every per-neuron and per-layer column from it, in
+    one ``take`` per run of adjacent columns. Per-link columns (``w``, ``g``,
+    ``g_n``, the running averages) are one call each. Nothing is allocated
+    per update.
+
+    Running averages (:data:`LINK_STATE`) live here: a run's buffers start
+    them at 0, and every :meth:`fill` moves them one update on.
 
     The layer scales ``s_l`` and each row's scale are kept for
     :meth:`LinkMode.changes` and :meth:`LinkMode.targets` of the same update.
@@ -1002,8 +1009,9 @@ class LinkMode(_Mode):
     Rows come in ParamLayout order (every weight, then every bias). A learned
     rule's rows are written in place, column by column, into buffers kept for
     the training run, and the learner reads them there (see
-    :class:`_LinkColumns`): a constant column is written once, a per-neuron
-    or per-layer one with one broadcasting copy per layer.
+    :class:`_LinkColumns`): a constant column is written once, the per-neuron
+    and per-layer ones are gathered from one small source vector per network
+    by a fixed index, a per-link one is copied.
 
     One rule for every fan-in and depth. The raw variables (``w, a, delta,
     ...``) and backprop's changes shrink as layers widen and deepen, so a rule
