@@ -354,7 +354,9 @@ class BoundedRule(UpdateRule):
         )
         self._raw = np.empty_like(self.flat)
         self._lower = np.empty_like(self.flat)
-        self._hi = np.array(float(self.max_update))
+        # bounds as full arrays: numpy's minimum and maximum against a scalar
+        # take about twice as long
+        self._hi = np.full_like(self.flat, float(self.max_update))
         self._lo = -self._hi
         self._seen = (None, None, None)
         self.n_nonfinite = 0
