@@ -151,18 +151,26 @@ SIGNED_LINK = ("delta", "err", "delta_n", "err_n")
 
 #: Floor of the rms and scales that normalise link features and targets.
 LINK_SCALE_FLOOR = 1e-12
+#: Link mode's default variables: each quantity over its rms across the link's
+#: layer and the layer's scale apart (``log_scale``), and ``g_n``, the batch-mean
+#: gradient in those units. Rules on them carry across fan-ins, depths and batch
+#: sizes (``benchmarks/bench_transfer.py``, ``benchmarks/bench_pretrained.py``);
+#: rules on the raw values (``a``, ``delta``, ...) fit the task they were
+#: recorded on only.
 LINK_DEFAULT = (
     "w",
-    "a",
-    "in",
-    "fp",
-    "y",
-    "err",
-    "delta",
+    "a_n",
+    "delta_n",
+    "err_n",
+    "g_n",
+    "log_scale",
     "is_bias",
     "is_output",
     "depth",
 )
+#: Link mode's default target: the change in units of its layer's scale, which
+#: transfers with the default variables.
+LINK_DEFAULT_TARGET = "scaled"
 
 #: Delta mode: one row per hidden neuron i of layer l.
 DELTA_VARIABLES = {
@@ -1023,10 +1031,11 @@ class LinkMode(_Mode):
     separately (the rms over its links of backprop's change per unit rate).
     ``target`` normalises the output the same way:
 
-    - ``"change"`` (the default): the learner predicts ``dw`` itself;
-    - ``"scaled"``: it predicts ``dw / s_l``, and its prediction is multiplied
-      by ``s_l`` (backprop's target is then ``rate * delta_n * a_n``, the same
-      function on every layer);
+    - ``"change"``: the learner predicts ``dw`` itself;
+    - ``"scaled"`` (the default, :data:`LINK_DEFAULT_TARGET`): it predicts
+      ``dw / s_l``, and its prediction is multiplied by ``s_l`` (backprop's
+      target is then ``rate * delta_n * a_n``, the same function on every
+      layer);
     - ``"residual"``: it predicts ``(dw - rate * delta * a) / s_l``, the change
       beyond backprop's own step at the mode's ``learning_rate``; the change
       made is ``rate * delta * a + s_l * prediction``. A learner predicting 0
@@ -1050,12 +1059,13 @@ class LinkMode(_Mode):
     name = "link"
 
     def __init__(
-        self, sizes, variables=None, learning_rate=None, target="change", batch_size=1
+        self, sizes, variables=None, learning_rate=None, target=None, batch_size=1
     ):
         super().__init__(sizes, variables, learning_rate, batch_size)
         self.variables = _check_variables(
             variables, LINK_VARIABLES, LINK_DEFAULT, "link"
         )
+        target = LINK_DEFAULT_TARGET if target is None else target
         if target not in LINK_TARGETS:
             raise ValueError(
                 f"Unknown target {target!r} for mode='link'; choose one of "
@@ -1352,12 +1362,13 @@ MODES = {"network": NetworkMode, "link": LinkMode, "delta": DeltaMode}
 
 
 def make_mode(
-    mode, sizes, variables=None, learning_rate=None, target="change", batch_size=1
+    mode, sizes, variables=None, learning_rate=None, target=None, batch_size=1
 ):
     """Build the mode called ``mode`` for networks of layer ``sizes``.
 
-    ``target`` is link mode's (see :class:`LinkMode`); the other modes take
-    only ``"change"``. ``batch_size`` is the patterns per update the rows
+    ``target`` is link mode's (see :class:`LinkMode`; None is
+    :data:`LINK_DEFAULT_TARGET`); the other modes take only ``"change"`` (or
+    None). ``batch_size`` is the patterns per update the rows
     describe (see :data:`LINK_BATCH` and :class:`DeltaMode`); network mode's
     rows hold one pattern, so it takes only 1.
     """
@@ -1373,7 +1384,7 @@ def make_mode(
         return LinkMode(
             sizes, variables, learning_rate, target=target, batch_size=batch_size
         )
-    if target != "change":
+    if target not in (None, "change"):
         raise ValueError(
             f"target={target!r} is for mode='link'; mode={mode!r} predicts "
             "its own targets (target='change')."

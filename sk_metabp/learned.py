@@ -156,8 +156,10 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
         The sampled variables (the mode's default when None).
-    target : {"change", "scaled", "residual", "residual_odd"}, default="change"
-        What a link-mode learner predicts: each link's change, the change in
+    target : {"change", "scaled", "residual", "residual_odd"}, default=None
+        What a link-mode learner predicts (None: ``"scaled"`` in link mode,
+        the transferring choice, and ``"change"`` in the others): each link's
+        change, the change in
         units of its layer's scale, or the change beyond backprop's step at the
         (first) teacher's rate in those units, so that a learner predicting 0
         trains as backprop; ``"residual_odd"`` uses only the part of that
@@ -317,7 +319,10 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         "learner": [HasMethods(["fit", "predict"]), StrOptions({"pretrained"}), None],
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
-        "target": [StrOptions({"change", "scaled", "residual", "residual_odd"})],
+        "target": [
+            StrOptions({"change", "scaled", "residual", "residual_odd"}),
+            None,
+        ],
         "teacher": [HasMethods(["fit", "predict"]), list, tuple, None],
         "n_teacher_runs": [Interval(Integral, 1, None, closed="left")],
         "record_every": [Interval(Integral, 1, None, closed="left")],
@@ -342,7 +347,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         learner=None,
         mode="network",
         variables=None,
-        target="change",
+        target=None,
         teacher=None,
         n_teacher_runs=32,
         record_every=40,
@@ -579,7 +584,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
                 f"learner='pretrained' reads the variables {variables}; got "
                 f"variables={self.variables!r}. Leave variables=None."
             )
-        if self.target not in ("change", info["target"]):
+        if self.target not in (None, info["target"]):
             raise ValueError(
                 f"learner='pretrained' predicts target={info['target']!r}; got "
                 f"target={self.target!r}. Leave target at its default."

@@ -132,7 +132,7 @@ def refine_learner(
     *,
     mode="link",
     variables=None,
-    target="change",
+    target=None,
     validation=None,
     validation_score="geometric_mean",
     n_generations=10,
@@ -186,8 +186,8 @@ def refine_learner(
         tasks of its own topology.
     variables : str or sequence of str, default=None
         The learner's variables (the mode's default when None).
-    target : {"change", "scaled", "residual", "residual_odd"}, default="change"
-        What the link-mode learner predicts (see
+    target : {"change", "scaled", "residual", "residual_odd"}, default=None
+        What the link-mode learner predicts (the mode's default when None; see
         :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     validation : list of (X, y, hidden_layer_sizes) or None, default=None
         Held-out tasks that choose the returned weights (see above).

@@ -79,11 +79,14 @@ def _network_changes(row, rate):
 def test_rollout_rows_hold_the_teachers_change_at_the_state(mode):
     # the rollout trains at rate 1.0; the rows' targets must be the teacher's
     # (rate 0.23) change at the states the rollout reached, not the rollout's
-    variables = ["w", "b", "x", "ev"] if mode == "network" else None
+    variables = {"network": ["w", "b", "x", "ev"], "link": ["w", "a", "delta"]}
+    variables = variables.get(mode)
+    target = "change" if mode == "link" else None
     rec = TrajectoryRecorder(
         teacher(),
         mode=mode,
         variables=variables,
+        target=target,
         rollout=BackpropRule(1.0),
         n_runs=3,
         every=3,
@@ -94,6 +97,7 @@ def test_rollout_rows_hold_the_teachers_change_at_the_state(mode):
         teacher(),
         mode=mode,
         variables=variables,
+        target=target,
         n_runs=3,
         every=3,
         random_state=0,

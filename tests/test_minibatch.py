@@ -206,6 +206,7 @@ def test_recorded_batch_targets_are_backprops_batch_changes():
         BackpropMLPClassifier((2,), batch_size=4, max_iter=3),
         mode="link",
         variables=["g"],
+        target="change",
         n_runs=1,
         random_state=0,
         dtype=np.float64,

@@ -159,7 +159,8 @@ def test_rows_written_into_out_agree(sizes, name, which):
 @pytest.mark.parametrize("name", ["network", "link"])
 def test_changes_put_targets_back_as_the_flat_change(name):
     sizes = [3, 4, 2]
-    mode = make_mode(name, sizes)
+    # the raw change: a scaled target goes back through a division
+    mode = make_mode(name, sizes, target="change")
     layout = ParamLayout(sizes)
 
     def inspect(step, dcoefs, dintercepts):

@@ -209,7 +209,15 @@ def test_link_rows_gather_back_to_the_network_rows():
     X, Y = _squares()
     est = BackpropMLPClassifier((3, 2), max_iter=3, shuffle=True)
     net, nf = _record(est, X, Y, variables="all", n_runs=2)
-    link, lf = _record(est, X, Y, mode="link", variables=list(LINK_VARIABLES), n_runs=2)
+    link, lf = _record(
+        est,
+        X,
+        Y,
+        mode="link",
+        variables=list(LINK_VARIABLES),
+        target="change",
+        n_runs=2,
+    )
     sizes = net.layer_sizes_
     L = len(sizes) - 1
     params = _param_names(sizes)
@@ -324,7 +332,7 @@ def test_link_mode_has_the_same_columns_for_every_topology():
         rec, frame = _record(est, X, Y, mode="link")
         n_params = len(_param_names(rec.layer_sizes_))
         assert len(frame) == len(X) * n_params
-        assert rec.target_names_ == ["dw"]
+        assert rec.target_names_ == ["dw_n"]
         columns.add(tuple(frame.columns))
     assert len(columns) == 1
 
@@ -560,7 +568,7 @@ def test_runs_serve_as_groups_for_group_kfold():
         assert set(groups.iloc[train]).isdisjoint(groups.iloc[test])
         assert groups.iloc[test].nunique() == 1
     scores = cross_val_score(
-        LinearRegression(), Xs, Ys["dw"], groups=groups, cv=GroupKFold(n_splits=3)
+        LinearRegression(), Xs, Ys["dw_n"], groups=groups, cv=GroupKFold(n_splits=3)
     )
     assert np.isfinite(scores).all()
 
@@ -574,7 +582,7 @@ def test_pickles_and_is_reproducible(tmp_path):
     _, again = _small_recording()
     pd.testing.assert_frame_equal(again, frame, check_exact=True)
     other = clone(rec).set_params(random_state=1).record(*_squares())
-    assert not np.array_equal(other["dw"], frame["dw"])
+    assert not np.array_equal(other["dw_n"], frame["dw_n"])
 
 
 class _HalfBackprop(BackpropMLPClassifier):

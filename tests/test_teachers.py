@@ -125,7 +125,7 @@ def test_adam_teacher_is_recorded_in_link_mode():
         (3,), solver="adam", learning_rate_init=0.01, max_iter=2
     )
     rec = TrajectoryRecorder(
-        adam, mode="link", n_runs=1, random_state=0, dtype=np.float64
+        adam, mode="link", target="change", n_runs=1, random_state=0, dtype=np.float64
     )
     frame = rec.record(X, y)
     first = frame[(frame["epoch"] == 0) & (frame["step"] == 0)]

@@ -224,7 +224,7 @@ def test_normalised_features_have_unit_rms_per_layer(sizes):
 
 def _scaled_and_raw_rms(sizes):
     """Per-layer rms of backprop's scaled and raw changes at its first update."""
-    change = LinkMode(sizes, NORMALISED, learning_rate=RATE)
+    change = LinkMode(sizes, NORMALISED, learning_rate=RATE, target="change")
     mode = LinkMode(sizes, NORMALISED, learning_rate=RATE, target="scaled")
     col = {v: c for c, v in enumerate(mode.feature_names)}
     found = {}
@@ -268,7 +268,9 @@ def test_changes_invert_targets_for_every_target():
 
 
 def test_target_names_and_validation():
-    assert LinkMode([2, 1, 1]).target_names == ["dw"]
+    # the default is the target that transfers
+    assert LinkMode([2, 1, 1]).target_names == ["dw_n"]
+    assert LinkMode([2, 1, 1], target="change").target_names == ["dw"]
     assert LinkMode([2, 1, 1], target="scaled").target_names == ["dw_n"]
     assert LinkMode([2, 1, 1], learning_rate=RATE, target="residual").target_names == [
         "dw_r"
