@@ -55,20 +55,20 @@ def _with_params(learner, layout, theta):
     return new
 
 
-def _task_loss(learner, task, n_epochs, max_update):
+def _task_loss(learner, task, n_epochs, max_update, rate=None):
     """Mean final training loss of one task's students; failures score the penalty.
 
     A student that diverged, stopped early or ended with a non-finite loss
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
-    With ``learner=None`` the students are trained by backprop at the rate the
-    learner's residual is taken from.
+    With ``learner=None`` the students are trained by backprop at ``rate``
+    (None: the rate the learner's residual is taken from).
     """
     clf, data, seeds, penalty = task
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             if learner is None:
-                rule = BackpropRule(clf.mode_.learning_rate)
+                rule = BackpropRule(clf.mode_.learning_rate if rate is None else rate)
             else:
                 rule = LearnedRule(clf.mode_, learner)
                 if max_update is not None:
@@ -82,6 +82,19 @@ def _task_loss(learner, task, n_epochs, max_update):
     final = curves[:, n_epochs - 1]
     ok = (n_iter == n_epochs) & (diverged < 0) & np.isfinite(final)
     return float(np.where(ok, final, penalty).mean())
+
+
+def _prepare(tasks, frozen, settings, n_students, rng):
+    """Each task as (classifier with the frozen learner, data, seeds, penalty)."""
+    prepared = []
+    for X, y, hidden in tasks:
+        clf = LearnedRuleMLPClassifier(hidden, learner=frozen, **settings)
+        clf.fit_learner(X, y)  # builds the mode; refuses a learner that misfits
+        data = clf.training_data(X, y)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_students)
+        # J = 1/2 sum (ev - y)^2 over sigmoid outputs is at most n_outputs / 2
+        prepared.append((clf, data, seeds, float(data.Y.shape[1])))
+    return prepared
 
 
 def _geometric_mean(losses):
@@ -135,6 +148,9 @@ def refine_learner(
     target=None,
     validation=None,
     validation_score="geometric_mean",
+    score="geometric_mean",
+    baseline_rate=None,
+    batch_size=1,
     n_generations=10,
     population=8,
     sigma=0.02,
@@ -194,10 +210,24 @@ def refine_learner(
     validation_score : {"geometric_mean", "worst_ratio"}, default="geometric_mean"
         How the validation tasks score weights: the geometric mean of their
         losses, as in the search, or the largest ratio of a task's loss to
-        backprop's (at the rate the learner's residual is taken from, with the
-        same students). ``"worst_ratio"`` returns the weights least worse
-        than backprop on their worst validation task: a search that trades a
-        large gain on one task for a loss on another is not taken.
+        backprop's (at ``baseline_rate``, with the same students).
+        ``"worst_ratio"`` returns the weights least worse than backprop on
+        their worst validation task: a search that trades a large gain on one
+        task for a loss on another is not taken.
+    score : {"geometric_mean", "worst_ratio"}, default="geometric_mean"
+        The search's objective on ``tasks``, in the same two ways: with
+        ``"worst_ratio"`` the search lowers the loss of the task on which the
+        learner does worst against backprop (each task's backprop loss is
+        measured once, with the candidates' students).
+    baseline_rate : float or None, default=None
+        The rate of the backprop that ``"worst_ratio"`` compares with; None is
+        the rate of a :class:`~sk_metabp.LearnedRuleMLPClassifier`'s default
+        teacher, the one a residual target is taken from (the paper's 0.23).
+        For the pretrained rule pass the rate it imitated
+        (:func:`sk_metabp.pretrained.imitated_rate`).
+    batch_size : int, default=1
+        The students' batch size (candidates and baseline alike): a learner
+        fitted at batch size 32 is refined at 32.
     n_generations : int, default=10
         Steps of the search.
     population : int, default=8
@@ -262,14 +292,17 @@ def refine_learner(
     _check_positive("n_students", n_students, Integral, 1)
     _check_positive("sigma", sigma, Real, 0, strict=True)
     _check_positive("step_size", step_size, Real, 0, strict=True)
+    _check_positive("batch_size", batch_size, Integral, 1)
+    if baseline_rate is not None:
+        _check_positive("baseline_rate", baseline_rate, Real, 0, strict=True)
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks must hold at least one (X, y, hidden_layer_sizes).")
-    if validation_score not in ("geometric_mean", "worst_ratio"):
-        raise ValueError(
-            "validation_score must be 'geometric_mean' or 'worst_ratio'; got "
-            f"{validation_score!r}."
-        )
+    for name, value in (("validation_score", validation_score), ("score", score)):
+        if value not in ("geometric_mean", "worst_ratio"):
+            raise ValueError(
+                f"{name} must be 'geometric_mean' or 'worst_ratio'; got {value!r}."
+            )
     if validation is not None:
         validation = list(validation)
         if not validation:
@@ -283,24 +316,17 @@ def refine_learner(
     theta, layout = _flatten(refined)
     frozen = FrozenEstimator(refined)
 
+    settings = dict(
+        mode=mode,
+        variables=variables,
+        target=target,
+        max_iter=n_epochs,
+        max_update=max_update,
+        batch_size=batch_size,
+    )
+
     def prepare(task_list):
-        prepared = []
-        for X, y, hidden in task_list:
-            clf = LearnedRuleMLPClassifier(
-                hidden,
-                learner=frozen,
-                mode=mode,
-                variables=variables,
-                target=target,
-                max_iter=n_epochs,
-                max_update=max_update,
-            )
-            clf.fit_learner(X, y)  # builds the mode; refuses a learner that misfits
-            data = clf.training_data(X, y)
-            seeds = rng.randint(np.iinfo(np.int32).max, size=n_students)
-            # J = 1/2 sum (ev - y)^2 over sigmoid outputs is at most n_outputs / 2
-            prepared.append((clf, data, seeds, float(data.Y.shape[1])))
-        return prepared
+        return _prepare(task_list, frozen, settings, n_students, rng)
 
     prepared = prepare(tasks)
     held_out = None if validation is None else prepare(validation)
@@ -308,13 +334,19 @@ def refine_learner(
     n_pairs = (population + 1) // 2
     parallel = Parallel(n_jobs=n_jobs)
 
+    def backprop_losses(task_list):
+        """Backprop's loss on each task, from the candidates' students."""
+        return np.array(
+            [_task_loss(None, t, n_epochs, None, baseline_rate) for t in task_list]
+        )
+
     baseline = None
     if held_out is not None and validation_score == "worst_ratio":
-        # backprop's loss on each validation task, from the same students
-        baseline = np.array([_task_loss(None, t, n_epochs, None) for t in held_out])
+        baseline = backprop_losses(held_out)
+    train_baseline = backprop_losses(prepared) if score == "worst_ratio" else None
 
     def score_all(thetas, on=prepared):
-        base = baseline if on is held_out else None
+        base = baseline if on is held_out else train_baseline
         return parallel(
             delayed(_score)(refined, layout, t, on, n_epochs, max_update, base)
             for t in thetas
@@ -382,3 +414,77 @@ def refine_learner(
     refined.refine_start_loss_ = float(start)
     refined.refine_loss_ = float(best)
     return refined
+
+
+def loss_ratios(
+    learner,
+    tasks,
+    *,
+    baseline_rate=None,
+    mode="link",
+    variables=None,
+    target="change",
+    batch_size=1,
+    n_epochs=50,
+    n_students=4,
+    max_update=1.0,
+    random_state=None,
+):
+    """Each task's ratio of a learner's training loss to backprop's.
+
+    On every task, ``n_students`` fresh students train for ``n_epochs`` epochs
+    with the learner, and the same students (same seeds) with backprop at
+    ``baseline_rate``; a task's ratio is the mean final training loss of the
+    first over that of the second, a failed student scoring the penalty as in
+    :func:`refine_learner`. Its largest entry is ``"worst_ratio"``, the
+    objective of :func:`refine_learner`, here measured on students of one's
+    own seeds (for tasks the search never saw).
+
+    Parameters
+    ----------
+    learner : BackpropMLPRegressor or FrozenEstimator of one
+    tasks : list of (X, y, hidden_layer_sizes)
+    baseline_rate, mode, variables, target, batch_size, n_epochs, n_students, max_update
+        As in :func:`refine_learner`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the students.
+
+    Returns
+    -------
+    ratios : ndarray of shape (n_tasks,)
+
+    Examples
+    --------
+    >>> from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> from sk_metabp.refine import loss_ratios
+    >>> X, y = make_boolean("and")
+    >>> rule = LearnedRuleMLPClassifier(
+    ...     (1,), learner=BackpropMLPRegressor((8,), max_iter=20, random_state=0),
+    ...     mode="link", n_teacher_runs=2, max_iter=100).fit(X, y).learner_
+    >>> loss_ratios(rule, [(X, y, (1,))], n_epochs=20, random_state=0).shape
+    (1,)
+    """
+    base = unwrap_learner(learner)
+    check_is_fitted(base)
+    _check_positive("batch_size", batch_size, Integral, 1)
+    _check_positive("n_epochs", n_epochs, Integral, 1)
+    _check_positive("n_students", n_students, Integral, 1)
+    settings = dict(
+        mode=mode,
+        variables=variables,
+        target=target,
+        max_iter=n_epochs,
+        max_update=max_update,
+        batch_size=batch_size,
+    )
+    prepared = _prepare(
+        list(tasks),
+        FrozenEstimator(base),
+        settings,
+        n_students,
+        check_random_state(random_state),
+    )
+    mine = [_task_loss(base, t, n_epochs, max_update) for t in prepared]
+    theirs = [_task_loss(None, t, n_epochs, None, baseline_rate) for t in prepared]
+    return np.asarray(mine) / np.asarray(theirs)

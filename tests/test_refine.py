@@ -8,7 +8,7 @@ from sklearn.frozen import FrozenEstimator
 
 from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
 from sk_metabp.datasets import make_boolean
-from sk_metabp.refine import refine_learner
+from sk_metabp.refine import loss_ratios, refine_learner
 
 N_EPOCHS = 20
 SEEDS = [11, 12, 13, 14]
@@ -148,3 +148,125 @@ def test_rejects_bad_arguments(rule, tasks):
         refine_learner(rule, tasks, sigma=0)
     with pytest.raises(ValueError, match="tasks"):
         refine_learner(rule, [])
+
+
+# -- batch sizes, the worst-ratio objective, loss_ratios -----------------------
+
+
+@pytest.fixture(scope="module")
+def wide_tasks():
+    """Two tasks with more patterns than a batch, so batch sizes differ."""
+    from sk_metabp.datasets import make_teacher_task
+
+    return [(*make_teacher_task(64, 3, 2, random_state=s), (3,)) for s in range(2)]
+
+
+def test_candidates_train_at_the_batch_size(rule, wide_tasks):
+    # at batch 32 a 64-pattern task takes 2 updates per epoch, online 64: the
+    # same learner and students then end with different losses, and the
+    # baseline ratios too
+    kwargs = dict(n_epochs=3, n_students=2, random_state=0)
+    online = loss_ratios(rule, wide_tasks, batch_size=1, **kwargs)
+    batched = loss_ratios(rule, wide_tasks, batch_size=32, **kwargs)
+    assert online.shape == batched.shape == (2,)
+    assert not np.allclose(online, batched)
+    a = refine_learner(
+        rule, wide_tasks, batch_size=32, n_generations=1, population=2, **kwargs
+    )
+    b = refine_learner(
+        rule, wide_tasks, batch_size=1, n_generations=1, population=2, **kwargs
+    )
+    assert a.refine_start_loss_ != b.refine_start_loss_
+
+
+def test_batch_size_matches_a_classifier_at_that_batch_size(rule, wide_tasks):
+    # the students refine_learner scores at batch 32 are those a classifier
+    # with batch_size=32 trains: the learner's loss over backprop's equals the
+    # ratio of the two classifiers' final losses, with the same seed
+    X, y, hidden = wide_tasks[0]
+    seed = np.random.RandomState(5).randint(np.iinfo(np.int32).max)
+    common = dict(max_iter=4, batch_size=32, random_state=seed)
+    mine = LearnedRuleMLPClassifier(
+        hidden, learner=FrozenEstimator(rule), mode="link", **common
+    ).fit(X, y)
+    from sk_metabp import BackpropMLPClassifier
+
+    theirs = BackpropMLPClassifier(hidden, learning_rate_init=0.23, **common).fit(X, y)
+    (ratio,) = loss_ratios(
+        rule,
+        [(X, y, hidden)],
+        batch_size=32,
+        n_epochs=4,
+        n_students=1,
+        random_state=5,
+    )
+    assert ratio == pytest.approx(mine.loss_curve_[-1] / theirs.loss_curve_[-1])
+
+
+def test_worst_ratio_objective_is_the_largest_task_ratio(rule, wide_tasks):
+    kwargs = dict(n_epochs=3, n_students=2, batch_size=32, random_state=0)
+    ratios = loss_ratios(rule, wide_tasks, baseline_rate=1.0, **kwargs)
+    refined = refine_learner(
+        rule,
+        wide_tasks,
+        score="worst_ratio",
+        baseline_rate=1.0,
+        n_generations=1,
+        population=2,
+        **kwargs,
+    )
+    # the same seeds draw the same students: the search's start is the worst
+    # of the ratios loss_ratios measures
+    assert refined.refine_start_loss_ == pytest.approx(ratios.max())
+    assert refined.refine_loss_ <= refined.refine_start_loss_
+    mean = refine_learner(rule, wide_tasks, n_generations=1, population=2, **kwargs)
+    assert mean.refine_start_loss_ != pytest.approx(refined.refine_start_loss_)
+
+
+def test_worst_ratio_search_is_reproducible_per_seed(rule, wide_tasks):
+    kwargs = dict(
+        score="worst_ratio",
+        batch_size=32,
+        n_generations=2,
+        population=4,
+        n_epochs=3,
+        n_students=2,
+    )
+    runs = [
+        refine_learner(rule, wide_tasks, random_state=s, **kwargs) for s in (1, 1, 2)
+    ]
+    np.testing.assert_array_equal(_weights(runs[0]), _weights(runs[1]))
+    assert runs[0].refine_history_ == runs[1].refine_history_
+    # another seed draws other perturbations: the weights differ
+    assert not np.array_equal(_weights(runs[0]), _weights(runs[2]))
+
+
+def test_ratios_of_the_pretrained_rule_against_its_own_rate(wide_tasks):
+    # the pretrained rule at batch 32 against backprop at the rate it imitated
+    # and at the paper's (the default): a slower backprop ends higher, so the
+    # ratios are lower
+    from sk_metabp import pretrained
+
+    info = pretrained.load_manifest()
+    kwargs = dict(
+        variables=info["variables"],
+        target=info["target"],
+        batch_size=32,
+        n_epochs=5,
+        n_students=2,
+        random_state=0,
+    )
+    learner = pretrained.load(batch_size=32)
+    own = loss_ratios(learner, wide_tasks, baseline_rate=16.0, **kwargs)
+    paper = loss_ratios(learner, wide_tasks, **kwargs)
+    assert np.all(np.isfinite(own)) and np.all(own > 0)
+    assert np.all(paper < own)
+
+
+def test_rejects_bad_objective_and_batch_size(rule, tasks):
+    with pytest.raises(ValueError, match="score"):
+        refine_learner(rule, tasks, score="mean")
+    with pytest.raises(ValueError, match="batch_size"):
+        refine_learner(rule, tasks, batch_size=0)
+    with pytest.raises(ValueError, match="baseline_rate"):
+        refine_learner(rule, tasks, baseline_rate=-1.0)
