@@ -423,7 +423,7 @@ def loss_ratios(
     baseline_rate=None,
     mode="link",
     variables=None,
-    target="change",
+    target=None,
     batch_size=1,
     n_epochs=50,
     n_students=4,
