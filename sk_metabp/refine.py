@@ -470,6 +470,8 @@ def loss_ratios(
     _check_positive("batch_size", batch_size, Integral, 1)
     _check_positive("n_epochs", n_epochs, Integral, 1)
     _check_positive("n_students", n_students, Integral, 1)
+    if baseline_rate is not None:
+        _check_positive("baseline_rate", baseline_rate, Real, 0, strict=True)
     settings = dict(
         mode=mode,
         variables=variables,

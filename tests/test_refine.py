@@ -270,3 +270,5 @@ def test_rejects_bad_objective_and_batch_size(rule, tasks):
         refine_learner(rule, tasks, batch_size=0)
     with pytest.raises(ValueError, match="baseline_rate"):
         refine_learner(rule, tasks, baseline_rate=-1.0)
+    with pytest.raises(ValueError, match="baseline_rate"):
+        loss_ratios(rule, tasks, baseline_rate=0)
