@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from ._modes import LINK_DEFAULT
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 
 __all__ = [
@@ -420,21 +421,11 @@ def best_teacher(teachers, X, y, *, seeds=(0, 1, 2), max_iter=None):
 
 # -- the recipe ---------------------------------------------------------------
 
-#: The link variables: bench_transfer's normalised ones (each quantity over its
-#: rms across the layer, the layer's scale apart), which carry a rule across
-#: fan-ins and depths, and ``g_n``, the batch-mean gradient in those units,
-#: which lets one rule read mini-batches.
-VARIABLES = (
-    "w",
-    "a_n",
-    "delta_n",
-    "err_n",
-    "g_n",
-    "log_scale",
-    "is_bias",
-    "is_output",
-    "depth",
-)
+#: The link variables: link mode's defaults, bench_transfer's normalised ones
+#: (each quantity over its rms across the layer, the layer's scale apart),
+#: which carry a rule across fan-ins and depths, and ``g_n``, the batch-mean
+#: gradient in those units, which lets one rule read mini-batches.
+VARIABLES = LINK_DEFAULT
 #: The variables that turn sign with the error: backprop's change does too.
 #: Every recorded row is also fitted with these and its target negated, so
 #: that the learner's prediction is (close to) odd in the error and the rule
