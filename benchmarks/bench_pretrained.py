@@ -125,7 +125,7 @@ def _accuracy(students, X_te, y_te):
     )
 
 
-def run(tasks, learner, info, batch_size, epochs, seeds):
+def run(tasks, learner, info, batch_size, epochs, seeds, learner_dtype="float64"):
     rows = {}
     for name, (X, y, X_te, y_te, hidden) in tasks.items():
         row = {}
@@ -138,6 +138,7 @@ def run(tasks, learner, info, batch_size, epochs, seeds):
             target=info["target"],
             batch_size=batch_size,
             max_iter=epochs,
+            learner_dtype=learner_dtype,
         )
         learned.fit_learner(X, y)
         rule = learned.update_rule()
@@ -265,6 +266,12 @@ def main(argv=None):
     parser.add_argument(
         "--validate", action="store_true", help="synthetic validation tasks"
     )
+    parser.add_argument(
+        "--learner-dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="the learner's forward pass (float32: faster, not bit-exact)",
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # divergence is counted in the table
     learner = pretrained.load(args.rule, batch_size=args.batch_size)
@@ -272,7 +279,9 @@ def main(argv=None):
     tasks = validation_tasks() if args.validate else evaluation_tasks()
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()
-    rows = run(tasks, learner, info, args.batch_size, args.epochs, seeds)
+    rows = run(
+        tasks, learner, info, args.batch_size, args.epochs, seeds, args.learner_dtype
+    )
     report(rows, args.batch_size, args.epochs, len(seeds))
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
 
