@@ -540,15 +540,10 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
                         f"In network mode the teacher's hidden_layer_sizes "
                         f"{hidden} must be the student's {self.hidden_layer_sizes}."
                     )
-            self.recorder_ = TrajectoryRecorder(
-                teachers if len(teachers) > 1 else teachers[0],
-                mode=self.mode,
-                variables=self.variables,
-                target=self.target,
+            self.recorder_ = self._recorder(
+                teachers,
                 n_runs=self.n_teacher_runs,
-                every=self.record_every,
                 random_state=self.random_state,
-                n_jobs=self.n_jobs,
                 verbose=self.verbose,
             ).fit(X, y, classes=classes)
             rec = self.recorder_
@@ -616,10 +611,9 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         times. A last rollout measures the final learner. Sets
         ``learner_`` and ``imitation_history_``.
         """
-        if self.imitation_scaling == "teacher" and "warm_start" not in (
-            clone(
-                default_learner() if self.learner is None else self.learner
-            ).get_params()
+        if (
+            self.imitation_scaling == "teacher"
+            and "warm_start" not in self._fresh_learner().get_params()
         ):
             raise ValueError(
                 "imitation_scaling='teacher' refits the learner with "
@@ -634,15 +628,10 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         rng = check_random_state(self.random_state)
         history = []
         for it in range(self.imitation_iter + 1):
-            rollouts = TrajectoryRecorder(
-                teachers if len(teachers) > 1 else teachers[0],
-                mode=self.mode,
-                variables=self.variables,
-                target=self.target,
+            rollouts = self._recorder(
+                teachers,
                 n_runs=self.n_rollouts,
-                every=self.record_every,
                 random_state=rng.randint(np.iinfo(np.int32).max),
-                n_jobs=self.n_jobs,
                 rollout=self._rule(self.learner_, guard="rollout"),
                 teacher_share=self.teacher_share,
             ).fit(X, y, classes=classes)
@@ -683,6 +672,24 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
             self.learner_.set_params(warm_start=False)
         self.imitation_history_ = pd.DataFrame(history)
 
+    def _recorder(self, teachers, **params):
+        """A recorder of ``teachers`` in this classifier's mode, variables,
+        target and sampling; ``params`` are the recorder's others (runs,
+        seed, a rollout rule)."""
+        return TrajectoryRecorder(
+            teachers if len(teachers) > 1 else teachers[0],
+            mode=self.mode,
+            variables=self.variables,
+            target=self.target,
+            every=self.record_every,
+            n_jobs=self.n_jobs,
+            **params,
+        )
+
+    def _fresh_learner(self):
+        """An unfitted clone of ``learner``, or of the default learner."""
+        return clone(default_learner() if self.learner is None else self.learner)
+
     def _imitation_error(self, rec, spread):
         """The learner's mean squared error on ``rec``'s rows, each target in
         units of its variance on the teacher's rows."""
@@ -696,7 +703,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         """A clone of ``learner`` (or the default) fitted on the rows
         ``features``, ``targets``; ``learner``, when given, is fitted itself."""
         if learner is None:
-            learner = clone(default_learner() if self.learner is None else self.learner)
+            learner = self._fresh_learner()
         # the learner trains in float64 on the (float32) rows, as the rule
         # feeds it float64 rows (a float32 X would fit a float32 learner); its
         # targets are standardised as they come
