@@ -96,11 +96,18 @@ def evaluation_tasks():
     return tasks
 
 
-def validation_tasks():
+def validation_tasks(wide=False):
     """Synthetic validation tasks (random teacher networks), none in the
-    pretraining set: the recipe was chosen on these."""
+    pretraining set: the recipe was chosen on these. ``wide``: tasks of
+    ``pretrained.WIDE_FAMILY``'s shapes (2-64 inputs, 2-10 classes, 400-1,000
+    rows) instead of the small ones."""
     tasks = {}
-    for i, (X, y, hidden) in enumerate(make_teacher_family(8, random_state=12345)):
+    family = (
+        make_teacher_family(8, random_state=54321, **pretrained.WIDE_FAMILY)
+        if wide
+        else make_teacher_family(8, random_state=12345)
+    )
+    for i, (X, y, hidden) in enumerate(family):
         shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
         tasks[f"synthetic {i} {shape}"] = (*_split(X, y), hidden)
     return tasks
@@ -267,6 +274,11 @@ def main(argv=None):
         "--validate", action="store_true", help="synthetic validation tasks"
     )
     parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="with --validate: the wide validation family (the evaluation's shapes)",
+    )
+    parser.add_argument(
         "--learner-dtype",
         choices=["float64", "float32"],
         default="float64",
@@ -276,7 +288,7 @@ def main(argv=None):
     warnings.simplefilter("ignore")  # divergence is counted in the table
     learner = pretrained.load(args.rule, batch_size=args.batch_size)
     info = pretrained.load_manifest(args.rule)
-    tasks = validation_tasks() if args.validate else evaluation_tasks()
+    tasks = validation_tasks(args.wide) if args.validate else evaluation_tasks()
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()
     rows = run(

@@ -31,7 +31,7 @@ from .experiments import (
     resolve_experiments,
     run_experiments,
 )
-from .pretrained import TEACHERS
+from .pretrained import RECIPE, RECIPES, TEACHERS
 
 #: Seeds per method and experiment when --seeds is not given.
 DEFAULT_SEEDS = 32
@@ -235,7 +235,14 @@ def _parser():
         choices=list(TEACHERS),
         metavar="NAME",
         help=f"candidate teachers among {', '.join(repr(t) for t in TEACHERS)} "
-        "(default: backprop at rates 0.23 to 16)",
+        "(default: the recipe's)",
+    )
+    pre.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        default=RECIPE,
+        help="the variables, target and teachers (sk_metabp.pretrained.RECIPES; "
+        f"default {RECIPE!r}, the shipped rule's)",
     )
     pre.add_argument(
         "--choice",
@@ -286,6 +293,7 @@ def pretrain(args):
                 random_state=args.random_state,
                 teachers=args.teachers,
                 choice=args.choice,
+                recipe=args.recipe,
                 n_jobs=args.n_jobs,
             )
     finally:

@@ -99,7 +99,24 @@ def _running_averages():
         out[f"gv{k}"] = f"the running average m of g ** 2: m <- {rule}"
         out[f"gm{k}_n"] = f"gm{k} / s_l"
         out[f"gv{k}_n"] = f"sqrt(gv{k}) / s_l"
+    out["adam"] = (
+        "Adam's direction: gm1 / (sqrt(gv3) + 1e-8) times Adam's bias correction "
+        "sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t), t the updates so far (this one "
+        "included): Adam at rate gamma changes the link by gamma * adam"
+    )
     return out
+
+
+#: The running averages each stateful variable reads: (decay digit, of the
+#: squares?).
+def _averages_read(var):
+    if var == "adam":
+        return [("1", False), ("3", True)]
+    return [(var[2], var[1] == "v")]
+
+
+#: Adam's epsilon in the ``adam`` variable (scikit-learn's default).
+ADAM_EPSILON = 1e-8
 
 
 #: Stateful link variables: per-link running averages of the gradient and of
@@ -683,9 +700,10 @@ class _LinkColumns:
         # running averages: (average, decay, squares?) per one chosen
         self.averages = {}
         for v in sorted(state):
-            k, squares = v[2], v[1] == "v"
-            self.averages.setdefault((k, squares), np.zeros((K, R)))
+            for k, squares in _averages_read(v):
+                self.averages.setdefault((k, squares), np.zeros((K, R)))
         self.state_scratch = np.empty((K, R))
+        self.n_updates = 0  # t: the updates the averages have seen
         # the per-neuron quantities: acts of layers 0..L (0..L-1 unless "y" is
         # chosen), then in, fp, delta, err of layers 1..L, layer by layer
         read = {_LINK_QUANTITY[v][0] for v in chosen if v in _LINK_QUANTITY}
@@ -882,6 +900,8 @@ class _LinkColumns:
                 np.copyto(col, self.g)
             elif var == "g_n":
                 np.divide(self.g, self.row_scales, out=col)
+            elif var == "adam":
+                self._adam(col)
             else:  # a running average: gm1, gv1_n, ...
                 m = self.averages[var[2], var[1] == "v"]
                 if not var.endswith("_n"):
@@ -899,8 +919,21 @@ class _LinkColumns:
         for out, index in self.gathers:
             np.take(src, index, out=out, mode="clip")
 
+    def _adam(self, out):
+        """Adam's bias-corrected direction from ``gm1`` and ``gv3`` (see
+        :class:`~sk_metabp.rules.AdamRule`: the same arithmetic)."""
+        t = self.n_updates
+        m, v = self.averages["1", False], self.averages["3", True]
+        scratch = self.state_scratch
+        np.sqrt(v, out=scratch)
+        np.add(scratch, ADAM_EPSILON, out=scratch)
+        np.divide(m, scratch, out=out)
+        b1, b2 = LINK_DECAYS["1"], LINK_DECAYS["3"]
+        np.multiply(out, np.sqrt(1.0 - b2**t) / (1.0 - b1**t), out=out)
+
     def _average(self, B):
         """Move every running average one update on: m <- m + (1 - d)(x - m)."""
+        self.n_updates += 1
         if any(squares for _, squares in self.averages):
             if B == 1 or not self.need_scales:  # (at B > 1 _scales squared g)
                 np.multiply(self.g, self.g, out=self.g_square)

@@ -758,10 +758,21 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         if bound is not None:
             rule = BoundedRule(rule, bound)
         if guard:
-            # a pretrained rule with a scaled target knows no teacher rate
-            rate = self.mode_.learning_rate or PAPER_RATE
-            rule = FallbackRule(rule, BackpropRule(rate), self.fallback_tol)
+            rule = FallbackRule(rule, self._fallback_rule(), self.fallback_tol)
         return rule
+
+    def _fallback_rule(self):
+        """What a guarded student falls back to: the pretrained rule's own
+        teacher (backprop at its rate, or Adam), else backprop at the mode's
+        rate (the teacher's), else at the paper's."""
+        if isinstance(self.learner, str) and self.learner == "pretrained":
+            from . import pretrained
+
+            info = pretrained.load_manifest()
+            params = pretrained.imitated_teacher(info, self.batch_size)
+            if params is not None:
+                return BackpropMLPClassifier(**params).update_rule()
+        return BackpropRule(self.mode_.learning_rate or PAPER_RATE)
 
     def _trained_with(self, rule, k, first):
         if isinstance(rule, FallbackRule) and rule.fell_back[k] >= 0:

@@ -39,6 +39,8 @@ __all__ = [
     "DEFAULT_DIR",
     "FORMAT",
     "best_teacher",
+    "imitated_rate",
+    "imitated_teacher",
     "load",
     "load_manifest",
     "save",
@@ -237,13 +239,32 @@ def nearest_batch_size(batch_sizes, batch_size):
     )
 
 
+def imitated_teacher(info, batch_size):
+    """The parameters of the one teacher a rule imitated at ``batch_size``.
+
+    Read from the manifest's tasks and recipe: a dict of
+    :class:`~sk_metabp.BackpropMLPClassifier` parameters (backprop at a rate,
+    with momentum, or Adam), or None when the tasks at the nearest batch size
+    had several teachers (``choice="task"``). A guarded student
+    (``on_divergence="fallback"``) falls back to this teacher's rule.
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import imitated_teacher, load_manifest
+    >>> imitated_teacher(load_manifest(), 32)
+    {'learning_rate_init': 16.0}
+    """
+    chosen = nearest_batch_size(info["batch_sizes"], int(batch_size))
+    names = {t["teacher"] for t in info.get("tasks", []) if t["batch_size"] == chosen}
+    teachers = info.get("recipe", {}).get("teachers", {})
+    return dict(teachers[names.pop()]) if len(names) == 1 else None
+
+
 def imitated_rate(info, batch_size):
     """The rate of the one backprop teacher a rule imitated at ``batch_size``.
 
-    Read from the manifest's tasks and recipe; None when the tasks at the
-    nearest batch size had several teachers (``choice="task"``) or a teacher
-    without a rate. A guarded student (``on_divergence="fallback"``) falls
-    back to backprop at this rate.
+    None when :func:`imitated_teacher` is None or not plain backprop (momentum
+    or Adam).
 
     Examples
     --------
@@ -252,10 +273,7 @@ def imitated_rate(info, batch_size):
     >>> imitated_rate(info, 1), imitated_rate(info, 32)
     (2.0, 16.0)
     """
-    chosen = nearest_batch_size(info["batch_sizes"], int(batch_size))
-    names = {t["teacher"] for t in info.get("tasks", []) if t["batch_size"] == chosen}
-    teachers = info.get("recipe", {}).get("teachers", {})
-    params = teachers.get(names.pop()) if len(names) == 1 else None
+    params = imitated_teacher(info, batch_size)
     if (
         params is None
         or params.get("solver", "sgd") != "sgd"
@@ -421,18 +439,6 @@ def best_teacher(teachers, X, y, *, seeds=(0, 1, 2), max_iter=None):
 
 # -- the recipe ---------------------------------------------------------------
 
-#: The link variables: link mode's defaults, bench_transfer's normalised ones
-#: (each quantity over its rms across the layer, the layer's scale apart),
-#: which carry a rule across fan-ins and depths, and ``g_n``, the batch-mean
-#: gradient in those units, which lets one rule read mini-batches.
-VARIABLES = LINK_DEFAULT
-#: The variables that turn sign with the error: backprop's change does too.
-#: Every recorded row is also fitted with these and its target negated, so
-#: that the learner's prediction is (close to) odd in the error and the rule
-#: makes (almost) no change where the error is 0, instead of drifting.
-SIGNED = ("delta_n", "err_n", "g_n")
-#: The change in units of the layer's scale.
-TARGET = "scaled"
 #: The batch sizes recorded and served: online, and mini-batches of 32.
 BATCH_SIZES = (1, 32)
 #: The candidate teachers: name -> BackpropMLPClassifier parameters.
@@ -445,16 +451,50 @@ TEACHERS = {
     "sgd 8": dict(learning_rate_init=8.0),
     "sgd 16": dict(learning_rate_init=16.0),
     "momentum 0.23": dict(learning_rate_init=0.23, momentum=0.9),
+    "adam 0.003": dict(solver="adam", learning_rate_init=0.003),
     "adam 0.01": dict(solver="adam", learning_rate_init=0.01),
     "adam 0.03": dict(solver="adam", learning_rate_init=0.03),
+    "adam 0.1": dict(solver="adam", learning_rate_init=0.1),
+    "adam 0.3": dict(solver="adam", learning_rate_init=0.3),
 }
-#: The teachers the shipped rule chooses from: backprop without memory, at
-#: rates from the paper's 0.23 to 16. Chosen on the synthetic validation tasks
-#: (see the README): with momentum or Adam among them, the recorded change in
-#: units of the layer's scale has outliers of 1e7 and more where the layer's
-#: gradient is small (their steps do not shrink with it), and the rule fitted
-#: to them saturated its students.
-RECIPE_TEACHERS = ("sgd 0.23", "sgd 0.5", "sgd 1", "sgd 2", "sgd 4", "sgd 8", "sgd 16")
+#: The recipes: what a rule reads (``variables``), predicts (``target``) and
+#: imitates (its candidate ``teachers``), and the variables that turn sign
+#: with the error (``signed``): every recorded row is also fitted with these
+#: and its target negated, so that the learner's prediction is (close to) odd
+#: in the error and the rule makes (almost) no change where the error is 0,
+#: instead of drifting.
+#:
+#: - ``"sgd"``: link mode's defaults (each quantity over its rms across the
+#:   layer, the layer's scale apart, and ``g_n``, the batch-mean gradient in
+#:   those units, which carry a rule across fan-ins, depths and batch sizes),
+#:   the change in units of the layer's scale, backprop without memory at
+#:   rates 0.23 to 16. With momentum or Adam teachers that target has outliers
+#:   of 1e7 and more where a layer's gradient is small (their steps do not
+#:   shrink with it), and rules fitted to them saturated their students.
+#: - ``"adam"``: the same variables and ``adam``, the running averages'
+#:   Adam direction, the raw change as target (Adam's steps are about its rate
+#:   whatever the gradient's scale) and Adam at rates 0.003 to 0.1.
+RECIPES = {
+    "sgd": dict(
+        variables=LINK_DEFAULT,
+        target="scaled",
+        teachers=("sgd 0.23", "sgd 0.5", "sgd 1", "sgd 2", "sgd 4", "sgd 8", "sgd 16"),
+        signed=("delta_n", "err_n", "g_n"),
+    ),
+    "adam": dict(
+        variables=(*LINK_DEFAULT, "adam"),
+        target="change",
+        teachers=("adam 0.003", "adam 0.01", "adam 0.03", "adam 0.1", "adam 0.3"),
+        signed=("delta_n", "err_n", "g_n", "adam"),
+        n_wide=8,
+    ),
+}
+#: The shipped rule's recipe.
+RECIPE = "sgd"
+VARIABLES = RECIPES[RECIPE]["variables"]
+TARGET = RECIPES[RECIPE]["target"]
+SIGNED = RECIPES[RECIPE]["signed"]
+RECIPE_TEACHERS = RECIPES[RECIPE]["teachers"]
 #: The budgets: synthetic tasks, teacher runs per task and batch size, epochs
 #: (online, batch 32), the seeds that choose a task's teacher, the sampling of
 #: updates, and the learner's epochs. "tiny" exists for tests.
@@ -481,12 +521,24 @@ BUDGETS = {
 BOOLEAN_REPEATS = 12
 
 
-def training_tasks(n_family, random_state=0):
+#: The wide family's ranges (:func:`~sk_metabp.datasets.make_teacher_family`):
+#: the shapes of real data the rule should serve (2-64 inputs, 2-10 classes,
+#: hidden layers of up to 16 units), with more rows.
+WIDE_FAMILY = dict(
+    n_samples=(400, 1000), n_features=(2, 64), n_classes=(2, 10), hidden_units=(4, 16)
+)
+#: The most rows one wide task's recording keeps (its sampling is thinned to
+#: stay near it), so that large networks do not drown the small ones.
+WIDE_ROWS = 40_000
+
+
+def training_tasks(n_family, random_state=0, n_wide=0):
     """The synthetic tasks a pretrained rule is fitted on: (name, X, y, hidden).
 
     AND, OR and XOR (their patterns repeated :data:`BOOLEAN_REPEATS` times),
-    the inner square (100 points), and ``n_family`` tasks of
-    :func:`~sk_metabp.datasets.make_teacher_family`.
+    the inner square (100 points), ``n_family`` tasks of
+    :func:`~sk_metabp.datasets.make_teacher_family` and ``n_wide`` of its
+    :data:`WIDE_FAMILY` (named "wide net ...").
     """
     from .datasets import make_boolean, make_squares, make_teacher_family
 
@@ -507,6 +559,10 @@ def training_tasks(n_family, random_state=0):
     for i, (X, y, hidden) in enumerate(family):
         shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
         tasks.append((f"teacher net {i} {shape}", X, y, hidden))
+    wide = make_teacher_family(n_wide, random_state=random_state + 100, **WIDE_FAMILY)
+    for i, (X, y, hidden) in enumerate(wide):
+        shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
+        tasks.append((f"wide net {i} {shape}", X, y, hidden))
     return tasks
 
 
@@ -526,20 +582,27 @@ def _score_task(task, batch_size, budget, teachers):
     return [float(v) for v in losses]
 
 
-def _record_task(task, batch_size, budget, random_state, teacher):
-    """Record ``teacher`` (a name of :data:`TEACHERS`) on ``task`` in link mode."""
+def _record_task(task, batch_size, budget, random_state, teacher, recipe):
+    """Record ``teacher`` (a name of :data:`TEACHERS`) on ``task`` in link mode,
+    with the variables and target of ``recipe`` (a value of :data:`RECIPES`)."""
     from .recorder import TrajectoryRecorder
 
     name, X, y, hidden = task
     online = batch_size == 1
     epochs = budget["epochs"][0 if online else 1]
+    every = budget["every"][0 if online else 1]
+    if name.startswith("wide"):
+        sizes = [X.shape[1], *hidden, len(np.unique(y))]
+        links = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        updates = budget["n_runs"] * epochs * -(-len(X) // batch_size)
+        every = max(every, -(-updates * links // WIDE_ROWS))
     rec = TrajectoryRecorder(
         _teacher(teacher, hidden, batch_size, epochs),
         mode="link",
-        variables=VARIABLES,
-        target=TARGET,
+        variables=recipe["variables"],
+        target=recipe["target"],
         n_runs=budget["n_runs"],
-        every=budget["every"][0 if online else 1],
+        every=every,
         random_state=random_state,
         dtype=np.float64,
     ).fit(X, y)
@@ -560,6 +623,7 @@ def pretrain(
     random_state=0,
     teachers=None,
     choice="suite",
+    recipe=RECIPE,
     n_jobs=None,
     verbose=True,
 ):
@@ -568,11 +632,11 @@ def pretrain(
     For every training task (:func:`training_tasks`) and batch size
     (:data:`BATCH_SIZES`), :func:`best_teacher` scores the candidate teachers
     (:data:`TEACHERS`) by their training loss; the teacher chosen (see
-    ``choice``) is then recorded in link mode (:data:`VARIABLES`,
-    :data:`TARGET`). For each batch size one learner (the library's
-    :func:`~sk_metabp.learned.default_learner`) is fitted on the union of its
-    recordings, each row also with its :data:`SIGNED` variables and target
-    negated. The tasks run as joblib jobs: inside
+    ``choice``) is then recorded in link mode with the recipe's variables
+    and target (:data:`RECIPES`). For each batch size one learner (the
+    library's :func:`~sk_metabp.learned.default_learner`) is fitted on the
+    union of its recordings, each row also with the recipe's signed variables
+    and target negated. The tasks run as joblib jobs: inside
     ``joblib.parallel_config(backend="dask")`` they run on a dask cluster.
     The same ``random_state`` gives the same weights.
 
@@ -585,13 +649,14 @@ def pretrain(
     random_state : int, default=0
         Seeds the tasks, the recordings and the learner.
     teachers : sequence of str, default=None
-        Names of :data:`TEACHERS` to choose from; None is
-        :data:`RECIPE_TEACHERS`.
+        Names of :data:`TEACHERS` to choose from; None is the recipe's.
     choice : {"suite", "task"}, default="suite"
         Which teacher each task is recorded with: for each batch size, the
         one teacher with the lowest geometric mean of the final losses over
         all the tasks (``"suite"``, the shipped rule's: see the README), or
         each task's own best (``"task"``).
+    recipe : str, default=RECIPE
+        A key of :data:`RECIPES`: the variables, target and teachers.
     n_jobs : int or None, default=None
         joblib workers.
     verbose : bool, default=True
@@ -607,13 +672,18 @@ def pretrain(
         raise ValueError(f"choice must be 'suite' or 'task'; got {choice!r}.")
     if budget not in BUDGETS:
         raise ValueError(f"Unknown budget {budget!r}; choose one of {list(BUDGETS)}.")
-    teachers = list(RECIPE_TEACHERS if teachers is None else teachers)
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown recipe {recipe!r}; choose one of {list(RECIPES)}.")
+    recipe_name, recipe = recipe, RECIPES[recipe]
+    teachers = list(recipe["teachers"] if teachers is None else teachers)
     unknown = [t for t in teachers if t not in TEACHERS]
     if unknown or not teachers:
         raise ValueError(f"Unknown teachers {unknown}; choose among {list(TEACHERS)}.")
     plan = BUDGETS[budget]
     seed = int(random_state)
-    tasks = training_tasks(plan["n_family"], random_state=seed)
+    tasks = training_tasks(
+        plan["n_family"], random_state=seed, n_wide=recipe.get("n_wide", 0)
+    )
     jobs = [(task, b) for b in BATCH_SIZES for task in tasks]
     started = time.perf_counter()
 
@@ -649,7 +719,7 @@ def pretrain(
             if bb == b
         )
     recordings = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_record_task)(task, b, plan, seed + i, teacher)
+        delayed(_record_task)(task, b, plan, seed + i, teacher, recipe)
         for i, ((task, b), teacher) in enumerate(zip(jobs, chosen))
     )
     done = []
@@ -683,7 +753,7 @@ def pretrain(
             columns=mine[0]["target_names"],
         )
         flipped = X.copy()
-        for name in SIGNED:
+        for name in recipe["signed"]:
             flipped[name] = -flipped[name]
         X = pd.concat([X, flipped], ignore_index=True)
         Y = pd.concat([Y, -Y], ignore_index=True)
@@ -696,15 +766,16 @@ def pretrain(
     info = save(
         learners,
         out,
-        variables=list(VARIABLES),
-        target=TARGET,
+        variables=list(recipe["variables"]),
+        target=recipe["target"],
         learning_rate=None,
         random_state=seed,
         budget=budget,
         recipe={
             "teachers": {t: TEACHERS[t] for t in teachers},
             "choice": choice,
-            "signed": list(SIGNED),
+            "name": recipe_name,
+            "signed": list(recipe["signed"]),
             **plan,
         },
         tasks=[

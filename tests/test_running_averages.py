@@ -114,3 +114,53 @@ def test_a_learned_rule_reads_the_averages_and_starts_each_fit_afresh():
     clf.fit(X, y)
     for a, b in zip(first, clf.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_adam_variable_is_adams_change_per_unit_rate(batch_size):
+    # an Adam teacher's recorded change is exactly its rate times `adam`, at
+    # every update the recorder keeps (every other one: the state moves at
+    # the updates it skips too)
+    rate = 0.01
+    teacher = BackpropMLPClassifier(
+        (3,), solver="adam", learning_rate_init=rate, batch_size=batch_size, max_iter=4
+    )
+    rec = TrajectoryRecorder(
+        teacher,
+        mode="link",
+        variables=["g", "adam"],
+        target="change",
+        n_runs=2,
+        every=2,
+        random_state=0,
+        dtype=np.float64,
+    ).fit(*_task())
+    adam = rec.features_[:, list(rec.feature_names_).index("adam")]
+    assert np.abs(adam).max() > 0.1
+    np.testing.assert_allclose(rec.targets_[:, 0], rate * adam, rtol=1e-9, atol=1e-15)
+
+
+def test_adam_variable_trains_like_adam_through_a_learned_rule():
+    # a learner fitted on an Adam teacher's rows of `adam` alone reproduces
+    # Adam's students closely: the variable carries all Adam needs
+    X, y = _task()
+    common = dict(solver="adam", learning_rate_init=0.05, max_iter=30, batch_size=4)
+    adam = BackpropMLPClassifier((3,), random_state=3, **common).fit(X, y)
+    clf = LearnedRuleMLPClassifier(
+        (3,),
+        mode="link",
+        variables=["adam"],
+        target="change",
+        teacher=BackpropMLPClassifier((3,), **common),
+        batch_size=4,
+        max_iter=30,
+        n_teacher_runs=4,
+        random_state=3,
+    ).fit(X, y)
+    assert (
+        clf.learner_.score(
+            clf.recorder_.to_frame()[["adam"]], clf.recorder_.targets_[:, 0]
+        )
+        > 0.99
+    )
+    np.testing.assert_allclose(clf.loss_curve_, adam.loss_curve_, rtol=0.05)
