@@ -770,6 +770,14 @@ class _LinkColumns:
         # g: the batch mean of delta_i a_j on every link, and its layer sums
         self.g = np.empty((K, R))
         self.g_coefs, self.g_intercepts = layout.views(self.g)
+        self.g_weights = self.g[:, : layout.n_weights]
+        self.g_biases = self.g[:, layout.n_weights :]
+        # at B > 1 a bias's g is its delta's batch mean, which the delta blocks
+        # (adjacent, layers 1..L) already hold
+        self.delta_means = None
+        if "delta" in self.quantities:
+            start = blocks["delta", 1][1]
+            self.delta_means = self.vals[:, start : start + layout.n_biases]
         self.g_square = np.empty_like(self.g)
         # the mean over each layer's links, as one product: (K, R) @ (R, L)
         self.layer_mean = np.zeros((R, L))
@@ -1005,7 +1013,17 @@ class _LinkColumns:
         return self.params
 
     def _gradient(self, acts, deltas, B):
-        """g: the batch mean of ``delta_i a_j`` on every link (a = 1 on a bias)."""
+        """g: the batch mean of ``delta_i a_j`` on every link (a = 1 on a bias).
+
+        At B > 1 after :meth:`_batch_means`: the biases' g are the deltas'
+        batch means, copied when the delta blocks hold them.
+        """
+        if B > 1 and self.delta_means is not None:
+            for a, d, gw in zip(acts, deltas, self.g_coefs):
+                np.matmul(a.transpose(0, 2, 1), d, out=gw)
+            np.divide(self.g_weights, B, out=self.g_weights)
+            np.copyto(self.g_biases, self.delta_means)
+            return
         for a, d, gw, gb in zip(acts, deltas, self.g_coefs, self.g_intercepts):
             if B == 1:
                 np.multiply(a.transpose(0, 2, 1), d, out=gw)

@@ -88,6 +88,30 @@ def test_link_rows_of_a_batch_are_its_statistics(B):
     assert seen == [B] * (12 // B) + ([12 % B] if 12 % B else [])
 
 
+@pytest.mark.parametrize(
+    "variables, target",
+    [(["g"], "change"), (["g", "delta"], "change"), (["w", "g", "a_n"], "scaled")],
+)
+def test_link_g_of_a_batch_is_backprops_change_with_or_without_deltas(
+    variables, target
+):
+    # with the deltas' batch means at hand the biases' g are copied from them,
+    # otherwise summed: either way backprop's batch-mean change per unit rate
+    sizes = [3, 4, 2, 2]
+    mode = LinkMode(sizes, variables, target=target)
+    g = mode.feature_names.index("g")
+    seen = []
+
+    def inspect(step, dcoefs, dintercepts):
+        F = mode.features(step)
+        bp = mode.layout.flatten(dcoefs, dintercepts)
+        np.testing.assert_allclose(F[:, :, g] * RATE, bp, rtol=1e-12)
+        seen.append(step.batch_size)
+
+    _batch_steps(sizes, inspect, B=4, n=10)
+    assert seen == [4, 4, 2]
+
+
 def test_link_g_for_one_pattern_is_delta_times_a():
     sizes = [2, 3, 1]
     mode = LinkMode(sizes, ["a", "delta", "g", "g_n", "log_scale"])
