@@ -10,7 +10,9 @@ by side with scikit-learn's ``MLPClassifier``:
   learner, the default 32 hidden units: only the student's training is
   timed), its learner's forward pass in float64 (exact) or float32
   (``learner_dtype="float32"``); ``narrow f32``: the same with a learner of
-  ``--width`` (16) hidden units, float32;
+  ``--width`` (16) hidden units, float32; ``relu f32``: the same with a
+  32-unit learner of relu units (``activation="relu"``), float32, whose
+  forward pass takes a ``maximum`` where the default takes a ``tanh``;
 - ``sk sgd``: ``MLPClassifier(solver="sgd")`` at the same batch size,
   ``momentum=0``, ``nesterovs_momentum=False``, ``learning_rate_init=0.23``,
   no L2 penalty, no shuffling; ``sk adam``: its default adam at the same batch
@@ -26,7 +28,7 @@ peak memory is the peak of memory traced by ``tracemalloc`` during one
 
 Targets: link / backprop per epoch <= 6 online and <= 3 at batch 32 (the
 float32 learner); backprop / sk sgd <= 0.3 at both batch sizes. The last line
-says which were met, for the default learner and the narrow one.
+says which were met, for the default learner, the narrow one and the relu one.
 
 ``--accuracy`` instead trains students at batch 32 on the tasks of
 ``bench_transfer.py`` that have a test split (same epochs and seeds for every
@@ -44,16 +46,20 @@ weights differ, and their test accuracies.
 ``--widths 32,16`` fits ``--fits`` AND rules per learner width (each fit its
 own teachers and learner initialisation) and prints the median test accuracy
 of their float32 students, online, on the tasks above with a test split and
-on the 64-32-10 task: what a narrower, faster learner costs in quality.
+on the 64-32-10 task: what a narrower, faster learner costs in quality. With
+``--activations logistic,relu`` each width is fitted with each hidden
+activation of the learner: what a relu learner costs.
 
 BLAS runs on ``--threads`` threads (default 1: on a shared machine a
 multi-threaded BLAS call on a small product waits for a free core).
 
 Run ``python benchmarks/bench_scale.py [--repeats 5] [--quick] [--cpu]
-[--accuracy] [--float32] [--widths 32,16 [--fits 4]] [--width 16]``.
+[--accuracy] [--float32] [--widths 32,16 [--fits 4] [--activations
+logistic,relu]] [--width 16]``.
 """
 
 import argparse
+import itertools
 import platform
 import statistics
 import time
@@ -91,13 +97,16 @@ def make_task(n_rows):
     return StandardScaler().fit_transform(X), y
 
 
-def and_rule(width=None):
+def and_rule(width=None, activation="logistic"):
     """A link-mode learner fitted on AND (2-1-1), as in bench_transfer.py; with
-    ``width``, the default learner with that many hidden units."""
+    ``width`` or ``activation``, the default learner with that many hidden
+    units or that activation."""
     X, y = make_boolean("and")
     learner = None
-    if width is not None:
-        learner = default_learner().set_params(hidden_layer_sizes=(width,))
+    if width is not None or activation != "logistic":
+        learner = default_learner().set_params(activation=activation)
+        if width is not None:
+            learner.set_params(hidden_layer_sizes=(width,))
     return (
         LearnedRuleMLPClassifier(
             (1,),
@@ -114,9 +123,10 @@ def and_rule(width=None):
     )
 
 
-def methods(hidden, batch, epochs, rule, narrow):
+def methods(hidden, batch, epochs, rule, narrow, relu):
     """name -> an unfitted estimator, for one task and batch size; ``rule`` and
-    ``narrow`` are the fitted learners of 32 and ``--width`` hidden units."""
+    ``narrow`` are the fitted learners of 32 and ``--width`` hidden units,
+    ``relu`` the one of 32 relu units."""
     sk = dict(
         hidden_layer_sizes=hidden,
         activation="logistic",
@@ -146,6 +156,11 @@ def methods(hidden, batch, epochs, rule, narrow):
             hidden,
             learner_dtype="float32",
             **{**link, "learner": FrozenEstimator(narrow)},
+        ),
+        "relu f32": LearnedRuleMLPClassifier(
+            hidden,
+            learner_dtype="float32",
+            **{**link, "learner": FrozenEstimator(relu)},
         ),
         "sk sgd": MLPClassifier(
             solver="sgd",
@@ -179,7 +194,7 @@ def peak_mib(est, X, y):
 def timing(args):
     clock = time.process_time if args.cpu else time.perf_counter
     repeats = 2 if args.quick else args.repeats
-    rule, narrow = and_rule(), and_rule(args.width)
+    rule, narrow, relu = and_rule(), and_rule(args.width), and_rule(activation="relu")
     small, large = make_task(2000), make_task(20000)
     # (task, X, y, hidden, epochs at batch 1, epochs at batch 32)
     tasks = [
@@ -195,16 +210,21 @@ def timing(args):
         f"{repeats} runs, {'CPU' if args.cpu else 'wall-clock'} ms per epoch; "
         f"peak traced MiB of one fit; narrow: a {args.width}-unit learner\n"
     )
-    names = list(methods((1,), 1, 1, rule, narrow))
-    ratios = {"link/bp": "link", "f32/bp": "link f32", "nar/bp": "narrow f32"}
+    names = list(methods((1,), 1, 1, rule, narrow, relu))
+    ratios = {
+        "link/bp": "link",
+        "f32/bp": "link f32",
+        "nar/bp": "narrow f32",
+        "relu/bp": "relu f32",
+    }
     head = f"{'task':<22}{'B':>4}" + "".join(f"{n:>11}" for n in names)
     head += "".join(f"{r:>8}" for r in ratios) + f"{'bp/sgd':>8}"
     print(head)
     print("-" * len(head))
-    met = {"link f32": True, "narrow f32": True, "bp/sgd": True}
+    met = {"link f32": True, "narrow f32": True, "relu f32": True, "bp/sgd": True}
     for task, X, y, hidden, *epochs in tasks:
         for batch, n_epochs in zip((1, 32), epochs):
-            ests = methods(hidden, batch, n_epochs, rule, narrow)
+            ests = methods(hidden, batch, n_epochs, rule, narrow, relu)
             times = {n: [] for n in ests}
             for _ in range(repeats):  # the methods take turns
                 for name, est in ests.items():
@@ -216,6 +236,7 @@ def timing(args):
             target = TARGET_ONLINE if batch == 1 else TARGET_BATCH
             met["link f32"] &= ratio["f32/bp"] <= target
             met["narrow f32"] &= ratio["nar/bp"] <= target
+            met["relu f32"] &= ratio["relu/bp"] <= target
             met["bp/sgd"] &= sgd <= TARGET_SKLEARN
             print(
                 f"{task:<22}{batch:>4}"
@@ -376,10 +397,10 @@ def widths(args):
         clf = BackpropMLPClassifier(hidden, learning_rate_init=RATE, max_iter=epochs)
         bp[name] = score(clf, X, y, X_te, y_te, name)
     print(f"{'backprop':<14}" + "".join(f"{bp[n]:>13.3f}" for n in names))
-    for width in args.widths:
+    for width, activation in itertools.product(args.widths, args.activations):
         for fit in range(args.fits):
             learner = default_learner().set_params(
-                hidden_layer_sizes=(width,), random_state=fit
+                hidden_layer_sizes=(width,), activation=activation, random_state=fit
             )
             rule = LearnedRuleMLPClassifier(
                 (1,),
@@ -406,7 +427,7 @@ def widths(args):
                 )
                 clf.fit_learner(X, y)
                 acc[name] = score(clf, X, y, X_te, y_te, name)
-            label = f"{width} units, {fit}"
+            label = f"{width} {activation[:4]}, {fit}"
             print(f"{label:<14}" + "".join(f"{acc[n]:>13.3f}" for n in names))
 
 
@@ -430,6 +451,12 @@ def main(argv=None):
         help="compare AND rules with learners of these widths, e.g. 32,16",
     )
     parser.add_argument("--fits", type=int, default=4, help="fits per width")
+    parser.add_argument(
+        "--activations",
+        type=lambda text: text.split(","),
+        default=["logistic"],
+        help="with --widths: the learners' hidden activations, e.g. logistic,relu",
+    )
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads):
         if args.accuracy:
