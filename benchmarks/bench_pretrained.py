@@ -12,7 +12,13 @@ saw, for the same epochs and from the same seeds as:
 - ``oracle``: backprop at each task's own best rate of :data:`RATES`;
 - ``sk adam``: scikit-learn's ``MLPClassifier`` (``solver="adam"``, its
   default rate 0.001, logistic units, same hidden layers, batch size and
-  epochs). It learns the log-loss, so only its test accuracy is comparable.
+  epochs). It learns the log-loss, so only its test accuracy is comparable;
+- ``teacher``: the one teacher the rule imitated at this batch size (read
+  from its manifest, e.g. Adam at a rate), when it had one: what the rule
+  adds to (or loses on) the optimizer it learned from.
+
+The rule's learner computes in float32 (``--learner-dtype``), as with
+``learner="pretrained"``.
 
 Each task is standardised and split 75/25 (stratified). Cells: the median over
 the seeds of the final training loss (the squared error J of eq. (2), averaged
@@ -182,6 +188,14 @@ def run(tasks, learner, info, batch_size, epochs, seeds, learner_dtype="float64"
                 accs.append(sk.fit(X, y).score(X_te, y_te))
         sk_time = (time.process_time() - started) / epochs
         row["sk adam"] = (np.full(len(seeds), np.nan), np.array(accs), sk_time)
+        # the teacher the rule imitated at this batch size, if it had one
+        params = pretrained.imitated_teacher(info, batch_size)
+        if params is not None:
+            teacher = BackpropMLPClassifier(
+                hidden, batch_size=batch_size, max_iter=epochs, **params
+            )
+            final, students, seconds = _students(teacher, X, y, seeds, epochs)
+            row["teacher"] = (final, _accuracy(students, X_te, y_te), seconds / epochs)
         rows[name] = row
         del rule
         print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
@@ -207,6 +221,8 @@ def report(rows, batch_size, epochs, n_seeds):
     )
     print(f"best single rate over the table: {best_single}")
     methods = ["pretrained", "bp 0.23", "bp best", "oracle", "sk adam"]
+    if all("teacher" in rows[n] for n in names):
+        methods.append("teacher")
     header = "| task | " + " | ".join(methods) + " |"
     print("\n" + header)
     print("|" + "---|" * (len(methods) + 1))
@@ -219,6 +235,8 @@ def report(rows, batch_size, epochs, n_seeds):
             "oracle": (med[n][oracle[n]], acc[n][oracle[n]]),
             "sk adam": (np.nan, acc[n]["sk adam"]),
         }
+        if "teacher" in methods:
+            cells["teacher"] = (med[n]["teacher"], acc[n]["teacher"])
         text = []
         for m in methods:
             loss, a = cells[m]
@@ -281,8 +299,9 @@ def main(argv=None):
     parser.add_argument(
         "--learner-dtype",
         choices=["float64", "float32"],
-        default="float64",
-        help="the learner's forward pass (float32: faster, not bit-exact)",
+        default="float32",
+        help="the learner's forward pass (float32, learner='pretrained''s "
+        "default: faster; float64: the learner's predict to the last bit)",
     )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # divergence is counted in the table

@@ -1,6 +1,8 @@
 """Benchmark: does trial-and-error refinement improve the pretrained rule?
 
-Refines the shipped pretrained learner of one batch size with
+Refines a pretrained learner of one batch size (``--rule DIR``, a folder
+from ``python -m sk_metabp pretrain --recipe sgd --out DIR``: a rule that
+imitated backprop at one rate) with
 :func:`sk_metabp.refine.refine_learner` and measures, for each refinement
 seed, the objective on synthetic tasks the refinement never touched, before
 and after. Only tasks the library generates are used, in three disjoint sets:
@@ -16,11 +18,12 @@ and after. Only tasks the library generates are used, in three disjoint sets:
   scored after the refinement with students of other seeds.
 
 The objective is the worst task's ratio of the rule's final training loss to
-backprop's at the rate the rule imitated (16 at batch 32, 2 online), with the
-same students (:func:`sk_metabp.refine.loss_ratios`): below 1, the rule beats
-that backprop on every task.
+backprop's at the rate the rule imitated (16 at batch 32, 2 online for the
+``"sgd"`` recipe), with the same students (:func:`sk_metabp.refine.loss_ratios`):
+below 1, the rule beats that backprop on every task. The shipped rule
+imitated Adam, which has no such rate: it is refused.
 
-Run ``python benchmarks/bench_refine.py [--batch-size 32] [--epochs 100]
+Run ``python benchmarks/bench_refine.py --rule DIR [--batch-size 32] [--epochs 100]
 [--seeds 0 1 2] [--generations 8] [--population 8] [--sigma 0.05] [--students 4]
 [--n-jobs 2]``.
 """
@@ -63,11 +66,21 @@ def main():
         "--students", type=int, default=N_STUDENTS, help="per search candidate"
     )
     parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument(
+        "--rule", default=None, help="a folder from pretrain --recipe sgd"
+    )
     args = parser.parse_args()
     epochs = args.epochs or (100 if args.batch_size > 1 else 30)
-    info = pretrained.load_manifest()
+    info = pretrained.load_manifest(args.rule)
     rate = pretrained.imitated_rate(info, args.batch_size)
-    learner = pretrained.load(batch_size=args.batch_size)
+    if rate is None:
+        parser.error(
+            "the rule imitated no single backprop rate at this batch size "
+            f"({pretrained.imitated_teacher(info, args.batch_size)}); build one "
+            "with `python -m sk_metabp pretrain --recipe sgd --out DIR` and "
+            "pass --rule DIR"
+        )
+    learner = pretrained.load(args.rule, batch_size=args.batch_size)
     common = dict(
         variables=info["variables"],
         target=info["target"],

@@ -228,14 +228,18 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         student fall back (``on_divergence="fallback"`` only). Online training
         loss is noisy from epoch to epoch: a rise of a few percent is common
         under backprop itself.
-    learner_dtype : {"float64", "float32"}, default="float64"
+    learner_dtype : {"auto", "float64", "float32"}, default="auto"
         Precision of the learner's rows and forward pass at every update.
-        ``"float32"`` asks a learner with the predictor protocol (the
-        library's :class:`BackpropMLPRegressor`) for its single-precision
-        path, several times faster on large networks (a link-mode rule on
-        thousands of links); the changes then differ from float64's by about
-        1e-6 of their size (see the README's speed section for the effect on
-        training). Other learners get float32 rows through ``predict``.
+        ``"auto"`` is ``"float32"`` with ``learner="pretrained"`` (a tool
+        for speed: at batch 32 the float64 pass costs about twice as much)
+        and ``"float64"`` otherwise, where the rule's changes are the
+        learner's ``predict`` to the last bit. ``"float32"`` asks a learner
+        with the predictor protocol (the library's
+        :class:`BackpropMLPRegressor`) for its single-precision path, several
+        times faster on large networks (a link-mode rule on thousands of
+        links); the changes then differ from float64's by about 1e-6 of their
+        size (see the README's speed section for the effect on training).
+        Other learners get float32 rows through ``predict``.
     imitation : {"teacher", "dagger"}, default="teacher"
         How the learner learns. ``"teacher"`` fits it on the teacher's
         recording (the paper's way). ``"dagger"`` then does on-policy
@@ -331,7 +335,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "loss": [StrOptions({"squared_error", "log_loss"})],
         "fallback_tol": [Interval(Real, 0, None, closed="neither")],
-        "learner_dtype": [StrOptions({"float64", "float32"})],
+        "learner_dtype": [StrOptions({"auto", "float64", "float32"})],
         "imitation": [StrOptions({"teacher", "dagger"})],
         "imitation_iter": [Interval(Integral, 1, None, closed="left")],
         "n_rollouts": [Interval(Integral, 1, None, closed="left")],
@@ -360,7 +364,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         max_update=1.0,
         on_divergence="warn",
         fallback_tol=0.25,
-        learner_dtype="float64",
+        learner_dtype="auto",
         imitation="teacher",
         imitation_iter=3,
         n_rollouts=16,
@@ -751,7 +755,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         falling back to backprop when the loss rises (``fallback_tol``).
         ``guard="rollout"`` (on-policy imitation's students) is bounded by
         1.0 when ``max_update`` is None."""
-        rule = LearnedRule(self.mode_, learner, dtype=self.learner_dtype)
+        rule = LearnedRule(self.mode_, learner, dtype=self._learner_dtype())
         bound = self.max_update
         if bound is None and guard == "rollout":
             bound = 1.0  # a rollout is always bounded
@@ -760,6 +764,12 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         if guard:
             rule = FallbackRule(rule, self._fallback_rule(), self.fallback_tol)
         return rule
+
+    def _learner_dtype(self):
+        if self.learner_dtype != "auto":
+            return self.learner_dtype
+        pretrained = isinstance(self.learner, str) and self.learner == "pretrained"
+        return "float32" if pretrained else "float64"
 
     def _fallback_rule(self):
         """What a guarded student falls back to: the pretrained rule's own

@@ -17,8 +17,9 @@ from sk_metabp import (
     TrajectoryRecorder,
     pretrained,
 )
+from sk_metabp._modes import LINK_TARGETS
 from sk_metabp.datasets import make_boolean, make_teacher_task
-from sk_metabp.rules import BackpropRule
+from sk_metabp.rules import BackpropRule, LearnedRule
 
 
 def _small_learner(seed=0):
@@ -96,11 +97,13 @@ def test_shipped_manifest_describes_the_shipped_rule():
     for b in info["batch_sizes"]:
         learner = pretrained.load(batch_size=b)
         assert list(learner.feature_names_in_) == info["variables"]
-        assert learner.target_names_ == ["dw_n"]
+        assert learner.target_names_ == [LINK_TARGETS[pretrained.TARGET][0]]
     # fitted on the library's synthetic tasks only, each at both batch sizes
     names = {t["task"] for t in info["tasks"]}
     assert {"and 2-1", "or 2-4", "xor 2-2", "squares 2-5-2"} <= names
     assert any(name.startswith("teacher net") for name in names)
+    assert any(name.startswith("wide net") for name in names)
+    assert info["recipe"]["name"] == pretrained.RECIPE
     assert {t["teacher"] for t in info["tasks"]} <= set(pretrained.TEACHERS)
     assert {t["batch_size"] for t in info["tasks"]} == set(info["batch_sizes"])
 
@@ -146,6 +149,13 @@ def test_damaged_or_mismatched_files_give_clear_errors(tmp_path):
         pretrained.save(unnamed, tmp_path / "x", learning_rate=None, **MANIFEST)
 
 
+def _learned(rule):
+    """The LearnedRule inside the guards that wrap it."""
+    while not isinstance(rule, LearnedRule):
+        rule = rule.rule
+    return rule
+
+
 @pytest.mark.parametrize("batch_size", [1, 32])
 def test_learner_pretrained_fits_without_recording(batch_size, monkeypatch):
     def no_recording(*args, **kwargs):
@@ -163,8 +173,11 @@ def test_learner_pretrained_fits_without_recording(batch_size, monkeypatch):
     assert clf.recorder_ is None and len(clf.loss_curve_) == 3
     assert clf.imitation_history_ is None
     assert np.isfinite(clf.loss_curve_).all()
-    assert clf.mode_.target_names == ["dw_n"]
+    assert clf.mode_.target_names == [LINK_TARGETS[pretrained.TARGET][0]]
     assert clf.mode_.batch_size == batch_size
+    # the pretrained rule computes in float32 unless asked otherwise; a
+    # learner of one's own in float64 (its predict to the last bit)
+    assert _learned(clf.update_rule()).dtype == np.float32
     # the same rule as the loaded learner, used by hand
     by_hand = LearnedRuleMLPClassifier(
         (6,),
@@ -175,8 +188,12 @@ def test_learner_pretrained_fits_without_recording(batch_size, monkeypatch):
         batch_size=batch_size,
         max_iter=3,
         random_state=0,
-    ).fit(X, y)
+    )
+    assert _learned(by_hand.fit_learner(X, y).update_rule()).dtype == np.float64
+    by_hand.set_params(learner_dtype="float32").fit(X, y)
     np.testing.assert_array_equal(clf.coefs_[0], by_hand.coefs_[0])
+    exact = clf.set_params(learner_dtype="float64").fit(X, y)
+    assert _learned(exact.update_rule()).dtype == np.float64
 
 
 def test_learner_pretrained_refuses_other_modes_variables_targets():
@@ -184,15 +201,19 @@ def test_learner_pretrained_refuses_other_modes_variables_targets():
     for kwargs, message in [
         (dict(mode="delta"), "is a link-mode rule"),
         (dict(mode="link", variables=["w", "a"]), "reads the variables"),
-        (dict(mode="link", target="residual"), "predicts target='scaled'"),
+        (
+            dict(mode="link", target="residual"),
+            f"predicts target={pretrained.TARGET!r}",
+        ),
         (dict(imitation="dagger"), "is used as it is"),
     ]:
         clf = LearnedRuleMLPClassifier((1,), learner="pretrained", **kwargs)
         with pytest.raises(ValueError, match=message):
             clf.fit(X, y)
-    # the guard falls back to the backprop the rule imitated: rate 2 online,
-    # 16 at batch 32 (a manifest with several teachers falls back to 0.23)
-    for batch_size, rate in [(1, 2.0), (32, 16.0)]:
+    # the guard falls back to the teacher the rule imitated at its batch size
+    # (the shipped rule's: Adam at a rate)
+    info = pretrained.load_manifest()
+    for batch_size in (1, 32):
         clf = LearnedRuleMLPClassifier(
             (1,),
             learner="pretrained",
@@ -200,14 +221,32 @@ def test_learner_pretrained_refuses_other_modes_variables_targets():
             batch_size=batch_size,
             max_iter=5,
         ).fit(X, y)
-        assert clf.mode_.learning_rate == rate
-        assert clf.update_rule().fallback.learning_rate == rate
-    info = pretrained.load_manifest()
+        params = pretrained.imitated_teacher(info, batch_size)
+        expected = BackpropMLPClassifier(**params).update_rule()
+        fallback = clf.update_rule().fallback
+        assert type(fallback) is type(expected)
+        assert fallback.learning_rate == expected.learning_rate
+    # a manifest with several teachers at a batch size names none; a plain
+    # backprop teacher has a rate, Adam none
     mixed = {
         **info,
         "tasks": [{**info["tasks"][0], "teacher": "sgd 1"}, *info["tasks"]],
     }
+    assert pretrained.imitated_teacher(mixed, 1) is None
     assert pretrained.imitated_rate(mixed, 1) is None
+    one = {
+        "batch_sizes": [1, 32],
+        "tasks": [
+            {"batch_size": 1, "teacher": "sgd 2"},
+            {"batch_size": 32, "teacher": "adam 0.1"},
+        ],
+        "recipe": {
+            "teachers": {k: pretrained.TEACHERS[k] for k in ("sgd 2", "adam 0.1")}
+        },
+    }
+    assert pretrained.imitated_rate(one, 1) == 2.0
+    assert pretrained.imitated_rate(one, 32) is None
+    assert pretrained.imitated_teacher(one, 32) == pretrained.TEACHERS["adam 0.1"]
 
 
 class _Exploding(BackpropMLPClassifier):
@@ -237,7 +276,9 @@ def test_pretrain_is_reproducible(tmp_path, capsys):
     few = ["sgd 1", "adam 0.01"]
     first = pretrained.pretrain(tmp_path / "a", budget="tiny", teachers=few)
     out = capsys.readouterr().out
-    assert "scored 1/12" in out and "recorded 12/12" in out and "saved to" in out
+    # 4 small tasks, 2 of the teacher family, 1 wide (the adam recipe's), at
+    # two batch sizes
+    assert "scored 1/14" in out and "recorded 14/14" in out and "saved to" in out
     second = pretrained.pretrain(
         tmp_path / "b", budget="tiny", teachers=few, verbose=False
     )
@@ -320,7 +361,7 @@ def test_pretrain_command_runs_on_a_dask_cluster(tmp_path, capsys):
         ran = cluster.scheduler.transition_counter - before
     assert code == 0 and ran > 0  # the tasks went through the cluster
     out = capsys.readouterr().out
-    assert "running on the dask cluster" in out and "recorded 12/12" in out
+    assert "running on the dask cluster" in out and "recorded 14/14" in out
     # the same weights as a local build with the same seed
     assert pretrained.load_manifest(tmp_path / "dask")["sha256"] == local["sha256"]
 
