@@ -139,6 +139,8 @@ LINK_BATCH = {
     "log_scale, g_n": "s_l is the rms of g over the layer's links",
     "gm*, gv*": "running averages of the batch-mean g (and of its square) "
     "over the updates",
+    "adam": "Adam's direction from those averages: Adam's change for the batch "
+    "per unit rate",
     "is_bias, is_output, depth, fan_in": "constants of the link",
     "targets": "dw is the teacher's change for the whole batch (backprop's: "
     "the batch-mean change); dw_r subtracts rate * g",

@@ -329,6 +329,38 @@ def test_pretrain_command_refuses_unknown_teachers(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_pretrain_recipes(tmp_path, capsys):
+    # the recipe sets what the rule reads, predicts and imitates; the rule
+    # shipped before is rebuilt with --recipe sgd (no wide tasks)
+    from sk_metabp.__main__ import main
+
+    code = main(
+        ["pretrain", "--out", str(tmp_path / "sgd"), "--recipe", "sgd"]
+        + ["--budget", "tiny", "--teachers", "sgd 1", "sgd 2"]
+    )
+    assert code == 0 and "recorded 12/12" in capsys.readouterr().out
+    info = pretrained.load_manifest(tmp_path / "sgd")
+    recipe = pretrained.RECIPES["sgd"]
+    assert info["recipe"]["name"] == "sgd" and info["target"] == recipe["target"]
+    assert info["variables"] == list(recipe["variables"])
+    assert not any(t["task"].startswith("wide") for t in info["tasks"])
+    assert pretrained.imitated_rate(info, 32) in (1.0, 2.0)
+    # the adam recipe: the adam variable, the raw change, Adam teachers
+    adam = pretrained.pretrain(
+        tmp_path / "adam", budget="tiny", recipe="adam", verbose=False
+    )
+    assert "adam" in adam["variables"] and adam["target"] == "change"
+    assert {t["teacher"] for t in adam["tasks"]} <= set(
+        pretrained.RECIPES["adam"]["teachers"]
+    )
+    assert any(t["task"].startswith("wide") for t in adam["tasks"])
+    with pytest.raises(ValueError, match="Unknown recipe"):
+        pretrained.pretrain(tmp_path / "x", budget="tiny", recipe="rmsprop")
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--out", str(tmp_path / "y"), "--recipe", "rmsprop"])
+    assert "invalid choice: 'rmsprop'" in capsys.readouterr().err
+
+
 def test_pretrain_command_runs_on_a_dask_cluster(tmp_path, capsys):
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
