@@ -21,11 +21,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.special import logsumexp
+from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .backprop import BackpropMLPRegressor
+from .backprop import BackpropMLPClassifier, BackpropMLPRegressor, _BackpropMixin
 from .learned import LearnedRuleMLPClassifier
 from .rules import (
     BackpropRule,
@@ -55,20 +57,23 @@ def _with_params(learner, layout, theta):
     return new
 
 
-def _task_loss(learner, task, n_epochs, max_update, rate=None):
+def _task_loss(learner, task, n_epochs, max_update, baseline=None):
     """Mean final training loss of one task's students; failures score the penalty.
 
     A student that diverged, stopped early or ended with a non-finite loss
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
-    With ``learner=None`` the students are trained by backprop at ``rate``
-    (None: the rate the learner's residual is taken from).
+    With ``learner=None`` the students are trained by the update rule of
+    ``baseline`` (a backprop estimator from :func:`_baseline_teacher`; None:
+    backprop at the rate the learner's residual is taken from).
     """
     clf, data, seeds, penalty = task
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            if learner is None:
-                rule = BackpropRule(clf.mode_.learning_rate if rate is None else rate)
+            if learner is None and baseline is None:
+                rule = BackpropRule(clf.mode_.learning_rate)
+            elif learner is None:
+                rule = baseline.update_rule()
             else:
                 rule = LearnedRule(clf.mode_, learner)
                 if max_update is not None:
@@ -101,9 +106,68 @@ def _geometric_mean(losses):
     return float(np.exp(np.mean(np.log(np.maximum(losses, np.finfo(float).tiny)))))
 
 
-def _score(learner, layout, theta, tasks, n_epochs, max_update, baseline=None):
-    """The geometric mean over tasks of the students' mean loss; with
-    ``baseline`` (backprop's loss on each task), the largest ratio to it."""
+def soft_worst(ratios, temperature=0.25):
+    """A smooth maximum of loss ratios: ``exp`` of the log-mean-exp of their logs.
+
+    With ``l_i = log(ratios[i])`` over n tasks and temperature T, the score is
+    ``exp(T * log(mean_i exp(l_i / T)))``. It lies between the geometric mean
+    of the ratios (T large) and their maximum (T towards 0), grows with every
+    ratio, and weighs a ratio by ``exp(l_i / T)``: the worst task counts most,
+    a task ``T`` below it in log ratio ``e`` times less, and a change on any
+    task moves the score, where the maximum moves with the worst task alone.
+
+    Parameters
+    ----------
+    ratios : array-like of shape (n_tasks,)
+        Positive ratios (of a rule's loss to a baseline's).
+    temperature : float, default=0.25
+        T above, in units of log ratio.
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from sk_metabp.refine import soft_worst
+    >>> round(soft_worst([2.0, 2.0]), 6)  # equal ratios: that ratio
+    2.0
+    >>> round(soft_worst([1.0, 4.0], temperature=1e-3), 2)  # nearly the maximum
+    4.0
+    >>> round(soft_worst([1.0, 4.0], temperature=1e3), 2)  # nearly the geometric mean
+    2.0
+    >>> 2.0 < soft_worst([1.0, 4.0]) < 4.0
+    True
+    """
+    _check_positive("temperature", temperature, Real, 0, strict=True)
+    ratios = np.asarray(ratios, dtype=float)
+    if ratios.ndim != 1 or ratios.size == 0:
+        raise ValueError(
+            f"ratios must be a non-empty 1-d array; got shape {ratios.shape}."
+        )
+    if not np.all(np.isfinite(ratios) & (ratios > 0)):
+        raise ValueError(f"ratios must be positive and finite; got {ratios}.")
+    logs = np.log(ratios) / temperature
+    return float(np.exp(temperature * (logsumexp(logs) - np.log(ratios.size))))
+
+
+#: The objectives of :func:`refine_learner` (``score`` and ``validation_score``).
+SCORES = ("geometric_mean", "worst_ratio", "soft_worst")
+
+
+def _objective(losses, score, baseline, temperature):
+    """One of :data:`SCORES` from the tasks' losses and the baseline's."""
+    if score == "geometric_mean":
+        return _geometric_mean(losses)
+    ratios = np.maximum(losses / baseline, np.finfo(float).tiny)
+    if score == "worst_ratio":
+        return float(np.max(ratios))
+    return soft_worst(ratios, temperature)
+
+
+def _score(learner, layout, theta, tasks, n_epochs, max_update, objective):
+    """The objective ``(score, baseline losses, temperature)`` of the students'
+    mean losses over tasks (see :func:`_objective`)."""
     if not np.all(np.isfinite(theta)):
         losses = np.array([t[-1] for t in tasks])
     else:
@@ -111,9 +175,7 @@ def _score(learner, layout, theta, tasks, n_epochs, max_update, baseline=None):
         losses = np.array(
             [_task_loss(candidate, t, n_epochs, max_update) for t in tasks]
         )
-    if baseline is None:
-        return _geometric_mean(losses)
-    return float(np.max(losses / baseline))
+    return _objective(losses, *objective)
 
 
 def _centered_ranks(scores):
@@ -139,6 +201,46 @@ def _check_positive(name, value, kind, minimum, strict=False):
         raise ValueError(f"{name} must be a number {sign} {minimum}; got {value!r}.")
 
 
+def _baseline_teacher(baseline, baseline_rate):
+    """The baseline as an unfitted backprop estimator, or None for the default.
+
+    ``baseline_rate`` is backprop at that rate; ``baseline`` a backprop
+    estimator (cloned) or a dict of :class:`~sk_metabp.BackpropMLPClassifier`
+    parameters. Its :meth:`update_rule` trains the baseline's students.
+    """
+    if baseline is not None and baseline_rate is not None:
+        raise ValueError(
+            "Pass baseline or baseline_rate, not both: baseline_rate=r is "
+            "baseline={'learning_rate_init': r}."
+        )
+    if baseline_rate is not None:
+        _check_positive("baseline_rate", baseline_rate, Real, 0, strict=True)
+        return BackpropMLPClassifier(learning_rate_init=float(baseline_rate))
+    if baseline is None:
+        return None
+    if isinstance(baseline, dict):
+        try:
+            teacher = BackpropMLPClassifier(**baseline)
+        except TypeError as exc:
+            raise ValueError(
+                "baseline as a dict holds BackpropMLPClassifier parameters "
+                f"(such as learning_rate_init, solver, momentum); {exc}."
+            ) from None
+    elif isinstance(baseline, _BackpropMixin):
+        teacher = clone(baseline)
+    else:
+        raise TypeError(
+            "baseline must be a BackpropMLPClassifier (or BackpropMLPRegressor), a "
+            f"dict of its parameters or None; got {type(baseline).__name__}."
+        )
+    try:
+        teacher._validate_params()
+        teacher.update_rule()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Invalid baseline {baseline!r}: {exc}") from None
+    return teacher
+
+
 def refine_learner(
     learner,
     tasks,
@@ -150,6 +252,8 @@ def refine_learner(
     validation_score="geometric_mean",
     score="geometric_mean",
     baseline_rate=None,
+    baseline=None,
+    temperature=0.25,
     batch_size=1,
     n_generations=10,
     population=8,
@@ -207,24 +311,39 @@ def refine_learner(
         :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     validation : list of (X, y, hidden_layer_sizes) or None, default=None
         Held-out tasks that choose the returned weights (see above).
-    validation_score : {"geometric_mean", "worst_ratio"}, default="geometric_mean"
+    validation_score : {"geometric_mean", "worst_ratio", "soft_worst"}, \
+default="geometric_mean"
         How the validation tasks score weights: the geometric mean of their
-        losses, as in the search, or the largest ratio of a task's loss to
-        backprop's (at ``baseline_rate``, with the same students).
-        ``"worst_ratio"`` returns the weights least worse than backprop on
-        their worst validation task: a search that trades a large gain on one
-        task for a loss on another is not taken.
-    score : {"geometric_mean", "worst_ratio"}, default="geometric_mean"
-        The search's objective on ``tasks``, in the same two ways: with
+        losses, as in the search; the largest ratio of a task's loss to the
+        baseline's (see ``baseline``, with the same students); or
+        :func:`soft_worst` of those ratios, a smooth maximum at
+        ``temperature``. ``"worst_ratio"`` returns the weights least worse than
+        the baseline on their worst validation task: a search that trades a
+        large gain on one task for a loss on another is not taken.
+    score : {"geometric_mean", "worst_ratio", "soft_worst"}, \
+default="geometric_mean"
+        The search's objective on ``tasks``, in the same three ways: with
         ``"worst_ratio"`` the search lowers the loss of the task on which the
-        learner does worst against backprop (each task's backprop loss is
-        measured once, with the candidates' students).
+        learner does worst against the baseline (each task's baseline loss is
+        measured once, with the candidates' students); ``"soft_worst"`` moves
+        when any task's ratio moves and still weighs the worst most.
     baseline_rate : float or None, default=None
-        The rate of the backprop that ``"worst_ratio"`` compares with; None is
-        the rate of a :class:`~sk_metabp.LearnedRuleMLPClassifier`'s default
-        teacher, the one a residual target is taken from (the paper's 0.23).
-        For the pretrained rule pass the rate it imitated
-        (:func:`sk_metabp.pretrained.imitated_rate`).
+        Backprop at this rate as the baseline of the ratios (the same as
+        ``baseline={"learning_rate_init": baseline_rate}``). With neither
+        this nor ``baseline``, the baseline is backprop at the rate of a
+        :class:`~sk_metabp.LearnedRuleMLPClassifier`'s default teacher, the
+        one a residual target is taken from (the paper's 0.23).
+    baseline : BackpropMLPClassifier, dict or None, default=None
+        The teacher the ratios compare with: an estimator whose
+        :meth:`~sk_metabp.BackpropMLPClassifier.update_rule` trains the
+        baseline's students (backprop at a rate, with momentum, or Adam), or a
+        dict of its parameters. Only its rule counts: the students have the
+        tasks' hidden layers and train at ``batch_size`` for ``n_epochs``. For
+        a pretrained rule pass the teacher it imitated
+        (:func:`sk_metabp.pretrained.imitated_teacher`). Not with
+        ``baseline_rate``.
+    temperature : float, default=0.25
+        The temperature of ``"soft_worst"`` (see :func:`soft_worst`).
     batch_size : int, default=1
         The students' batch size (candidates and baseline alike): a learner
         fitted at batch size 32 is refined at 32.
@@ -293,16 +412,14 @@ def refine_learner(
     _check_positive("sigma", sigma, Real, 0, strict=True)
     _check_positive("step_size", step_size, Real, 0, strict=True)
     _check_positive("batch_size", batch_size, Integral, 1)
-    if baseline_rate is not None:
-        _check_positive("baseline_rate", baseline_rate, Real, 0, strict=True)
+    _check_positive("temperature", temperature, Real, 0, strict=True)
+    teacher = _baseline_teacher(baseline, baseline_rate)
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks must hold at least one (X, y, hidden_layer_sizes).")
     for name, value in (("validation_score", validation_score), ("score", score)):
-        if value not in ("geometric_mean", "worst_ratio"):
-            raise ValueError(
-                f"{name} must be 'geometric_mean' or 'worst_ratio'; got {value!r}."
-            )
+        if value not in SCORES:
+            raise ValueError(f"{name} must be one of {SCORES}; got {value!r}.")
     if validation is not None:
         validation = list(validation)
         if not validation:
@@ -334,21 +451,24 @@ def refine_learner(
     n_pairs = (population + 1) // 2
     parallel = Parallel(n_jobs=n_jobs)
 
-    def backprop_losses(task_list):
-        """Backprop's loss on each task, from the candidates' students."""
-        return np.array(
-            [_task_loss(None, t, n_epochs, None, baseline_rate) for t in task_list]
-        )
+    def objective(task_list, how):
+        """(score, the baseline's loss on each task or None, temperature)."""
+        losses = None
+        if how != "geometric_mean":
+            # from the candidates' students
+            losses = np.array(
+                [_task_loss(None, t, n_epochs, None, teacher) for t in task_list]
+            )
+        return how, losses, temperature
 
-    baseline = None
-    if held_out is not None and validation_score == "worst_ratio":
-        baseline = backprop_losses(held_out)
-    train_baseline = backprop_losses(prepared) if score == "worst_ratio" else None
+    train_objective = objective(prepared, score)
+    if held_out is not None:
+        val_objective = objective(held_out, validation_score)
 
     def score_all(thetas, on=prepared):
-        base = baseline if on is held_out else train_baseline
+        how = val_objective if on is held_out else train_objective
         return parallel(
-            delayed(_score)(refined, layout, t, on, n_epochs, max_update, base)
+            delayed(_score)(refined, layout, t, on, n_epochs, max_update, how)
             for t in thetas
         )
 
@@ -421,6 +541,7 @@ def loss_ratios(
     tasks,
     *,
     baseline_rate=None,
+    baseline=None,
     mode="link",
     variables=None,
     target=None,
@@ -430,21 +551,24 @@ def loss_ratios(
     max_update=1.0,
     random_state=None,
 ):
-    """Each task's ratio of a learner's training loss to backprop's.
+    """Each task's ratio of a learner's training loss to a baseline teacher's.
 
     On every task, ``n_students`` fresh students train for ``n_epochs`` epochs
-    with the learner, and the same students (same seeds) with backprop at
-    ``baseline_rate``; a task's ratio is the mean final training loss of the
-    first over that of the second, a failed student scoring the penalty as in
+    with the learner, and the same students (same seeds) with the baseline
+    (backprop at ``baseline_rate``, or the rule of ``baseline``); a task's
+    ratio is the mean final training loss of the first over that of the
+    second, a failed student scoring the penalty as in
     :func:`refine_learner`. Its largest entry is ``"worst_ratio"``, the
-    objective of :func:`refine_learner`, here measured on students of one's
-    own seeds (for tasks the search never saw).
+    objective of :func:`refine_learner` and :func:`soft_worst` of it
+    ``"soft_worst"``, here measured on students of one's own seeds (for tasks
+    the search never saw).
 
     Parameters
     ----------
     learner : BackpropMLPRegressor or FrozenEstimator of one
     tasks : list of (X, y, hidden_layer_sizes)
-    baseline_rate, mode, variables, target, batch_size, n_epochs, n_students, max_update
+    baseline_rate, baseline, mode, variables, target, batch_size, n_epochs, \
+n_students, max_update
         As in :func:`refine_learner`.
     random_state : int, RandomState instance or None, default=None
         Seeds the students.
@@ -470,8 +594,7 @@ def loss_ratios(
     _check_positive("batch_size", batch_size, Integral, 1)
     _check_positive("n_epochs", n_epochs, Integral, 1)
     _check_positive("n_students", n_students, Integral, 1)
-    if baseline_rate is not None:
-        _check_positive("baseline_rate", baseline_rate, Real, 0, strict=True)
+    teacher = _baseline_teacher(baseline, baseline_rate)
     settings = dict(
         mode=mode,
         variables=variables,
@@ -488,5 +611,5 @@ def loss_ratios(
         check_random_state(random_state),
     )
     mine = [_task_loss(base, t, n_epochs, max_update) for t in prepared]
-    theirs = [_task_loss(None, t, n_epochs, None, baseline_rate) for t in prepared]
+    theirs = [_task_loss(None, t, n_epochs, None, teacher) for t in prepared]
     return np.asarray(mine) / np.asarray(theirs)

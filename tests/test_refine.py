@@ -272,3 +272,153 @@ def test_rejects_bad_objective_and_batch_size(rule, tasks):
         refine_learner(rule, tasks, baseline_rate=-1.0)
     with pytest.raises(ValueError, match="baseline_rate"):
         loss_ratios(rule, tasks, baseline_rate=0)
+
+
+# -- a baseline teacher of any kind, the soft worst ratio ----------------------
+
+ADAM = {"solver": "adam", "learning_rate_init": 0.05}
+
+
+def test_baseline_rate_is_backprop_as_a_baseline(rule, wide_tasks):
+    from sk_metabp import BackpropMLPClassifier
+
+    kwargs = dict(batch_size=32, n_epochs=3, n_students=2, random_state=0)
+    by_rate = loss_ratios(rule, wide_tasks, baseline_rate=1.0, **kwargs)
+    by_dict = loss_ratios(
+        rule, wide_tasks, baseline={"learning_rate_init": 1.0}, **kwargs
+    )
+    by_estimator = loss_ratios(
+        rule,
+        wide_tasks,
+        baseline=BackpropMLPClassifier((7,), learning_rate_init=1.0, max_iter=1),
+        **kwargs,
+    )
+    np.testing.assert_array_equal(by_rate, by_dict)
+    np.testing.assert_array_equal(by_rate, by_estimator)
+
+
+def test_adam_baseline_matches_an_adam_classifier(rule, wide_tasks):
+    # against Adam the ratio is the learner's final loss over that of an Adam
+    # classifier with the same seed, at the same batch size
+    from sk_metabp import BackpropMLPClassifier
+
+    X, y, hidden = wide_tasks[0]
+    seed = np.random.RandomState(5).randint(np.iinfo(np.int32).max)
+    common = dict(max_iter=4, batch_size=32, random_state=seed)
+    mine = LearnedRuleMLPClassifier(
+        hidden, learner=FrozenEstimator(rule), mode="link", **common
+    ).fit(X, y)
+    adam = BackpropMLPClassifier(hidden, **ADAM, **common).fit(X, y)
+    sgd = BackpropMLPClassifier(hidden, learning_rate_init=0.23, **common).fit(X, y)
+    assert adam.loss_curve_[-1] != pytest.approx(sgd.loss_curve_[-1])
+    kwargs = dict(batch_size=32, n_epochs=4, n_students=1, random_state=5)
+    (ratio,) = loss_ratios(rule, [(X, y, hidden)], baseline=ADAM, **kwargs)
+    assert ratio == pytest.approx(mine.loss_curve_[-1] / adam.loss_curve_[-1])
+
+
+def test_search_scores_against_the_baseline_teacher(rule, wide_tasks):
+    from sk_metabp.refine import soft_worst
+
+    kwargs = dict(batch_size=32, n_epochs=3, n_students=2, random_state=0)
+    ratios = loss_ratios(rule, wide_tasks, baseline=ADAM, **kwargs)
+    search = dict(n_generations=1, population=2, baseline=ADAM, **kwargs)
+    worst = refine_learner(rule, wide_tasks, score="worst_ratio", **search)
+    assert worst.refine_start_loss_ == pytest.approx(ratios.max())
+    soft = refine_learner(
+        rule, wide_tasks, score="soft_worst", temperature=0.5, **search
+    )
+    assert soft.refine_start_loss_ == pytest.approx(soft_worst(ratios, 0.5))
+    assert soft.refine_loss_ <= soft.refine_start_loss_
+    # validation scores in the same units, against the same teacher: on the
+    # same validation students the soft worst lies below the worst ratio
+    start = {}
+    for how in ("worst_ratio", "soft_worst"):
+        validated = refine_learner(
+            rule,
+            wide_tasks[:1],
+            validation=wide_tasks,
+            validation_score=how,
+            **search,
+        )
+        start[how] = validated.refine_validation_start_loss_
+    assert 0 < start["soft_worst"] < start["worst_ratio"]
+
+
+def test_soft_worst_values():
+    from sk_metabp.refine import soft_worst
+
+    assert soft_worst([3.0, 3.0, 3.0]) == pytest.approx(3.0)
+    # two ratios: T * log((a^(1/T) + b^(1/T)) / 2), exponentiated
+    a, b, T = 0.5, 2.0, 0.25
+    expected = np.exp(T * np.log((a ** (1 / T) + b ** (1 / T)) / 2))
+    assert soft_worst([a, b], T) == pytest.approx(expected)
+    assert soft_worst([a, b], 1.0) == pytest.approx((a + b) / 2)
+    # no overflow with ratios far apart at a low temperature
+    assert soft_worst([1e-300, 1e300], 1e-3) == pytest.approx(1e300, rel=1e-2)
+
+
+def test_soft_worst_lies_between_the_mean_and_the_maximum():
+    from sk_metabp.refine import soft_worst
+
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        ratios = np.exp(rng.normal(size=rng.randint(1, 9)))
+        T = float(np.exp(rng.uniform(-4, 2)))
+        geometric = np.exp(np.log(ratios).mean())
+        s = soft_worst(ratios, T)
+        assert ratios.max() * (1 + 1e-12) >= s >= geometric * (1 - 1e-12)
+    ratios = [0.2, 0.9, 1.6]
+    temps = [10.0, 1.0, 0.25, 0.05, 0.01]
+    scores = [soft_worst(ratios, t) for t in temps]
+    assert np.all(np.diff(scores) > 0)  # colder: nearer the maximum
+    assert scores[-1] == pytest.approx(1.6, rel=0.02)
+
+
+def test_soft_worst_moves_with_every_task():
+    from sk_metabp.refine import soft_worst
+
+    ratios = np.array([0.2, 0.9, 1.6])
+    s = soft_worst(ratios)
+    for i in range(3):
+        up, down = ratios.copy(), ratios.copy()
+        up[i] *= 1.1
+        down[i] /= 1.1
+        assert soft_worst(down) < s < soft_worst(up)
+    # the worst task weighs most: the same relative change moves it furthest
+    moves = []
+    for i in range(3):
+        up = ratios.copy()
+        up[i] *= 1.1
+        moves.append(soft_worst(up) - s)
+    assert moves[2] > moves[1] > moves[0] > 0
+
+
+def test_rejects_bad_baselines_and_temperatures(rule, tasks):
+    from sk_metabp.refine import soft_worst
+
+    with pytest.raises(ValueError, match="not both"):
+        refine_learner(rule, tasks, baseline=ADAM, baseline_rate=1.0)
+    with pytest.raises(ValueError, match="not both"):
+        loss_ratios(rule, tasks, baseline=ADAM, baseline_rate=1.0)
+    with pytest.raises(ValueError, match="BackpropMLPClassifier parameters"):
+        loss_ratios(rule, tasks, baseline={"rate": 1.0})
+    with pytest.raises(ValueError, match="Invalid baseline"):
+        loss_ratios(rule, tasks, baseline={"learning_rate_init": -1.0})
+    with pytest.raises(ValueError, match="Invalid baseline"):
+        refine_learner(
+            rule, tasks, baseline={"solver": "adam", "learning_rate": "invscaling"}
+        )
+    with pytest.raises(TypeError, match="baseline must be"):
+        loss_ratios(rule, tasks, baseline="adam")
+    with pytest.raises(TypeError, match="baseline must be"):
+        refine_learner(rule, tasks, baseline=FrozenEstimator(rule))
+    with pytest.raises(ValueError, match="temperature"):
+        refine_learner(rule, tasks, score="soft_worst", temperature=0)
+    with pytest.raises(ValueError, match="score"):
+        refine_learner(rule, tasks, validation_score="softmax")
+    with pytest.raises(ValueError, match="temperature"):
+        soft_worst([1.0, 2.0], temperature=-1)
+    with pytest.raises(ValueError, match="positive"):
+        soft_worst([1.0, 0.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        soft_worst([])
