@@ -27,7 +27,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .backprop import BackpropMLPClassifier, BackpropMLPRegressor, _BackpropMixin
+from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .learned import LearnedRuleMLPClassifier
 from .rules import (
     BackpropRule,
@@ -226,7 +226,7 @@ def _baseline_teacher(baseline, baseline_rate):
                 "baseline as a dict holds BackpropMLPClassifier parameters "
                 f"(such as learning_rate_init, solver, momentum); {exc}."
             ) from None
-    elif isinstance(baseline, _BackpropMixin):
+    elif isinstance(baseline, (BackpropMLPClassifier, BackpropMLPRegressor)):
         teacher = clone(baseline)
     else:
         raise TypeError(
@@ -234,8 +234,11 @@ def _baseline_teacher(baseline, baseline_rate):
             f"dict of its parameters or None; got {type(baseline).__name__}."
         )
     try:
-        teacher._validate_params()
-        teacher.update_rule()
+        rule = teacher.update_rule()
+        _check_positive("learning_rate_init", rule.learning_rate, Real, 0, strict=True)
+        momentum = getattr(rule, "momentum", 0.0)
+        if not isinstance(momentum, Real) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1); got {momentum!r}.")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Invalid baseline {baseline!r}: {exc}") from None
     return teacher

@@ -402,8 +402,12 @@ def test_rejects_bad_baselines_and_temperatures(rule, tasks):
         loss_ratios(rule, tasks, baseline=ADAM, baseline_rate=1.0)
     with pytest.raises(ValueError, match="BackpropMLPClassifier parameters"):
         loss_ratios(rule, tasks, baseline={"rate": 1.0})
-    with pytest.raises(ValueError, match="Invalid baseline"):
+    with pytest.raises(ValueError, match="Invalid baseline.*learning_rate_init"):
         loss_ratios(rule, tasks, baseline={"learning_rate_init": -1.0})
+    with pytest.raises(ValueError, match="Invalid baseline.*learning_rate_init"):
+        loss_ratios(rule, tasks, baseline={"learning_rate_init": "fast"})
+    with pytest.raises(ValueError, match="Invalid baseline.*momentum"):
+        loss_ratios(rule, tasks, baseline={"momentum": 1.5})
     with pytest.raises(ValueError, match="Invalid baseline"):
         refine_learner(
             rule, tasks, baseline={"solver": "adam", "learning_rate": "invscaling"}
