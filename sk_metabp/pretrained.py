@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from ._modes import LINK_DEFAULT
+from ._modes import LINK_DEFAULT, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 
 __all__ = [
@@ -503,8 +503,6 @@ RECIPES = {
 RECIPE = "adam"
 VARIABLES = RECIPES[RECIPE]["variables"]
 TARGET = RECIPES[RECIPE]["target"]
-SIGNED = RECIPES[RECIPE]["signed"]
-RECIPE_TEACHERS = RECIPES[RECIPE]["teachers"]
 #: The budgets: synthetic tasks, teacher runs per task and batch size, epochs
 #: (online, batch 32), the seeds that choose a task's teacher, the sampling of
 #: updates, the learner's epochs and the wide tasks (for a recipe that takes
@@ -540,9 +538,10 @@ BOOLEAN_REPEATS = 12
 WIDE_FAMILY = dict(
     n_samples=(400, 1000), n_features=(2, 64), n_classes=(2, 10), hidden_units=(4, 16)
 )
-#: The most rows one wide task's recording keeps (its sampling is thinned to
-#: stay near it), so that large networks do not drown the small ones.
-WIDE_ROWS = 40_000
+#: The most rows one task's recording keeps (its sampling is thinned to stay
+#: near it), so that large networks do not drown the small ones. Only wide
+#: tasks reach it: the others' recordings stay below it at the budgets' rates.
+TASK_ROWS = 40_000
 
 
 def training_tasks(n_family, random_state=0, n_wide=0):
@@ -568,15 +567,22 @@ def training_tasks(n_family, random_state=0, n_wide=0):
         )
     X, _, Y, _ = make_squares(100, 0, random_state=random_state)
     tasks.append(("squares 2-5-2", X, Y, (5,)))
-    family = make_teacher_family(n_family, random_state=random_state)
-    for i, (X, y, hidden) in enumerate(family):
-        shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
-        tasks.append((f"teacher net {i} {shape}", X, y, hidden))
-    wide = make_teacher_family(n_wide, random_state=random_state + 100, **WIDE_FAMILY)
-    for i, (X, y, hidden) in enumerate(wide):
-        shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))
-        tasks.append((f"wide net {i} {shape}", X, y, hidden))
+    for prefix, family in [
+        ("teacher net", make_teacher_family(n_family, random_state=random_state)),
+        (
+            "wide net",
+            make_teacher_family(n_wide, random_state=random_state + 100, **WIDE_FAMILY),
+        ),
+    ]:
+        for i, (X, y, hidden) in enumerate(family):
+            shape = topology(_task_sizes(X, y, hidden))
+            tasks.append((f"{prefix} {i} {shape}", X, y, hidden))
     return tasks
+
+
+def _task_sizes(X, y, hidden):
+    """A task's layer sizes, counting one output per class (the name's shape)."""
+    return [X.shape[1], *hidden, len(np.unique(y))]
 
 
 def _teacher(name, hidden, batch_size, epochs):
@@ -600,15 +606,15 @@ def _record_task(task, batch_size, budget, random_state, teacher, recipe):
     with the variables and target of ``recipe`` (a value of :data:`RECIPES`)."""
     from .recorder import TrajectoryRecorder
 
-    name, X, y, hidden = task
+    _, X, y, hidden = task
     online = batch_size == 1
     epochs = budget["epochs"][0 if online else 1]
-    every = budget["every"][0 if online else 1]
-    if name.startswith("wide"):
-        sizes = [X.shape[1], *hidden, len(np.unique(y))]
-        links = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-        updates = budget["n_runs"] * epochs * -(-len(X) // batch_size)
-        every = max(every, -(-updates * links // WIDE_ROWS))
+    # thinned so that the rows stay under TASK_ROWS (links counted with one
+    # output per class: an upper bound)
+    sizes = _task_sizes(X, y, hidden)
+    links = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    updates = budget["n_runs"] * epochs * -(-len(X) // batch_size)
+    every = max(budget["every"][0 if online else 1], -(-updates * links // TASK_ROWS))
     rec = TrajectoryRecorder(
         _teacher(teacher, hidden, batch_size, epochs),
         mode="link",
