@@ -252,6 +252,12 @@ def _parser():
         "the shipped rule's) or with each task's own best (task)",
     )
     pre.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="rounds of on-policy imitation after the first fit (default 0)",
+    )
+    pre.add_argument(
         "--n-jobs", type=_n_jobs, default=None, help="joblib workers (default 1)"
     )
     pre.add_argument(
@@ -294,6 +300,7 @@ def pretrain(args):
                 teachers=args.teachers,
                 choice=args.choice,
                 recipe=args.recipe,
+                rounds=args.rounds,
                 n_jobs=args.n_jobs,
             )
     finally:

@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import time
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -601,9 +602,32 @@ def _score_task(task, batch_size, budget, teachers):
     return [float(v) for v in losses]
 
 
-def _record_task(task, batch_size, budget, random_state, teacher, recipe):
+def _rollout_rule(learner, task, batch_size, teacher, recipe):
+    """``learner`` as a guarded rule for ``task``'s students: bounded by 1.0
+    (the classifier's default ``max_update``) and falling back to ``teacher``
+    (a :class:`BackpropMLPClassifier`) when their loss rises."""
+    from sklearn.frozen import FrozenEstimator
+
+    from .learned import LearnedRuleMLPClassifier
+    from .rules import FallbackRule
+
+    _, X, y, hidden = task
+    clf = LearnedRuleMLPClassifier(
+        hidden,
+        learner=FrozenEstimator(learner),
+        mode="link",
+        variables=recipe["variables"],
+        target=recipe["target"],
+        batch_size=batch_size,
+    ).fit_learner(X, y)
+    return FallbackRule(clf.update_rule(), teacher.update_rule(), clf.fallback_tol)
+
+
+def _record_task(task, batch_size, budget, random_state, teacher, recipe, rollout=None):
     """Record ``teacher`` (a name of :data:`TEACHERS`) on ``task`` in link mode,
-    with the variables and target of ``recipe`` (a value of :data:`RECIPES`)."""
+    with the variables and target of ``recipe`` (a value of :data:`RECIPES`).
+    With a ``rollout`` learner, on-policy: the students are trained by that
+    learner's rule and every row holds the teacher's change at their state."""
     from .recorder import TrajectoryRecorder
 
     _, X, y, hidden = task
@@ -615,8 +639,11 @@ def _record_task(task, batch_size, budget, random_state, teacher, recipe):
     links = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     updates = budget["n_runs"] * epochs * -(-len(X) // batch_size)
     every = max(budget["every"][0 if online else 1], -(-updates * links // TASK_ROWS))
+    teacher = _teacher(teacher, hidden, batch_size, epochs)
+    if rollout is not None:
+        rollout = _rollout_rule(rollout, task, batch_size, teacher, recipe)
     rec = TrajectoryRecorder(
-        _teacher(teacher, hidden, batch_size, epochs),
+        teacher,
         mode="link",
         variables=recipe["variables"],
         target=recipe["target"],
@@ -624,8 +651,38 @@ def _record_task(task, batch_size, budget, random_state, teacher, recipe):
         every=every,
         random_state=random_state,
         dtype=np.float64,
+        rollout=rollout,
     ).fit(X, y)
     return rec.features_, rec.targets_, list(rec.feature_names_), rec.target_names_
+
+
+def _fit_learner(recordings, recipe, plan, seed, say):
+    """The library's default learner fitted on ``recordings`` (a batch size's
+    tasks: their blocks of rows), each row also with the recipe's signed
+    variables and its target negated."""
+    from .learned import default_learner
+
+    X = pd.DataFrame(
+        np.concatenate([f for r in recordings for f in r["features"]]),
+        columns=recordings[0]["feature_names"],
+    )
+    Y = pd.DataFrame(
+        np.concatenate([t for r in recordings for t in r["targets"]]),
+        columns=recordings[0]["target_names"],
+    )
+    flipped = X.copy()
+    for name in recipe["signed"]:
+        flipped[name] = -flipped[name]
+    X = pd.concat([X, flipped], ignore_index=True)
+    Y = pd.concat([Y, -Y], ignore_index=True)
+    b = recordings[0]["batch_size"]
+    say(f"fitting the learner for batch size {b} on {len(X):,} rows")
+    learner = default_learner().set_params(
+        max_iter=plan["learner_epochs"], random_state=seed
+    )
+    learner.fit(X, Y)
+    say(f"fitted the learner for batch size {b}: loss {learner.loss_:.4g}")
+    return learner
 
 
 def _gmean(values):
@@ -643,6 +700,7 @@ def pretrain(
     teachers=None,
     choice="suite",
     recipe=RECIPE,
+    rounds=0,
     n_jobs=None,
     verbose=True,
 ):
@@ -676,6 +734,12 @@ def pretrain(
         each task's own best (``"task"``).
     recipe : str, default=RECIPE
         A key of :data:`RECIPES`: the variables, target and teachers.
+    rounds : int, default=0
+        Rounds of on-policy imitation after the first fit: each round every
+        task's students are trained by the current learner (guarded: bounded
+        by 1.0 and falling back to the teacher), the teacher's changes at
+        their states are recorded as more rows (as many as the teacher's),
+        and the learners are fitted again on all the rows.
     n_jobs : int or None, default=None
         joblib workers.
     verbose : bool, default=True
@@ -685,14 +749,14 @@ def pretrain(
     -------
     manifest : dict
     """
-    from .learned import default_learner
-
     if choice not in ("suite", "task"):
         raise ValueError(f"choice must be 'suite' or 'task'; got {choice!r}.")
     if budget not in BUDGETS:
         raise ValueError(f"Unknown budget {budget!r}; choose one of {list(BUDGETS)}.")
     if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}; choose one of {list(RECIPES)}.")
+    if isinstance(rounds, bool) or not isinstance(rounds, Integral) or rounds < 0:
+        raise ValueError(f"rounds must be a non-negative integer; got {rounds!r}.")
     recipe_name, recipe = recipe, RECIPES[recipe]
     teachers = list(recipe["teachers"] if teachers is None else teachers)
     unknown = [t for t in teachers if t not in TEACHERS]
@@ -737,51 +801,46 @@ def pretrain(
             for (task, bb), row in zip(jobs, losses)
             if bb == b
         )
-    recordings = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_record_task)(task, b, plan, seed + i, teacher, recipe)
-        for i, ((task, b), teacher) in enumerate(zip(jobs, chosen))
-    )
-    done = []
-    for i, (features, targets, names, target_names) in enumerate(recordings):
-        (task, b), teacher = jobs[i], chosen[i]
-        done.append(
-            {
-                "task": task[0],
-                "batch_size": b,
-                "teacher": teacher,
-                "teacher_losses": dict(zip(teachers, losses[i])),
-                "features": features,
-                "targets": targets,
-                "feature_names": names,
-                "target_names": target_names,
-            }
-        )
-        say(
-            f"recorded {i + 1}/{len(jobs)}: {task[0]} at batch {b}: teacher "
-            f"{teacher}, {len(features):,} rows"
-        )
+    done = [
+        {
+            "task": task[0],
+            "batch_size": b,
+            "teacher": teacher,
+            "teacher_losses": dict(zip(teachers, row)),
+            "features": [],
+            "targets": [],
+        }
+        for (task, b), teacher, row in zip(jobs, chosen, losses)
+    ]
     learners = {}
-    for b in BATCH_SIZES:
-        mine = [r for r in done if r["batch_size"] == b]
-        X = pd.DataFrame(
-            np.concatenate([r["features"] for r in mine]),
-            columns=mine[0]["feature_names"],
+    for round_ in range(rounds + 1):
+        # round 0 records the teachers; each later round records the current
+        # learners' students, labelled by the teachers (on-policy imitation)
+        recordings = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_record_task)(
+                task,
+                b,
+                plan,
+                seed + round_ * len(jobs) + i,
+                teacher,
+                recipe,
+                rollout=learners[b] if round_ else None,
+            )
+            for i, ((task, b), teacher) in enumerate(zip(jobs, chosen))
         )
-        Y = pd.DataFrame(
-            np.concatenate([r["targets"] for r in mine]),
-            columns=mine[0]["target_names"],
-        )
-        flipped = X.copy()
-        for name in recipe["signed"]:
-            flipped[name] = -flipped[name]
-        X = pd.concat([X, flipped], ignore_index=True)
-        Y = pd.concat([Y, -Y], ignore_index=True)
-        say(f"fitting the learner for batch size {b} on {len(X):,} rows")
-        learners[b] = default_learner().set_params(
-            max_iter=plan["learner_epochs"], random_state=seed
-        )
-        learners[b].fit(X, Y)
-        say(f"fitted the learner for batch size {b}: loss {learners[b].loss_:.4g}")
+        for i, (features, targets, names, target_names) in enumerate(recordings):
+            r = done[i]
+            r["features"].append(features)
+            r["targets"].append(targets)
+            r["feature_names"], r["target_names"] = names, target_names
+            whose = f"round {round_} rollouts of" if round_ else "teacher"
+            say(
+                f"recorded {i + 1}/{len(jobs)}: {r['task']} at batch "
+                f"{r['batch_size']}: {whose} {r['teacher']}, {len(features):,} rows"
+            )
+        for b in BATCH_SIZES:
+            mine = [r for r in done if r["batch_size"] == b]
+            learners[b] = _fit_learner(mine, recipe, plan, seed, say)
     info = save(
         learners,
         out,
@@ -794,6 +853,7 @@ def pretrain(
             "teachers": {t: TEACHERS[t] for t in teachers},
             "choice": choice,
             "name": recipe_name,
+            "rounds": int(rounds),
             "signed": list(recipe["signed"]),
             **plan,
         },
@@ -803,7 +863,8 @@ def pretrain(
                 "batch_size": r["batch_size"],
                 "teacher": r["teacher"],
                 "teacher_losses": r["teacher_losses"],
-                "rows": len(r["features"]),
+                "rows": len(r["features"][0]),
+                "rollout_rows": [len(f) for f in r["features"][1:]],
             }
             for r in done
         ],

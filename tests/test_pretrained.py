@@ -309,6 +309,54 @@ def test_pretrain_is_reproducible(tmp_path, capsys):
         pretrained.pretrain(tmp_path / "d", budget="tiny", teachers=["sgd 9"])
 
 
+def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
+    # a rollout learner trains the students; every row's target is the Adam
+    # teacher's change there, its rate times the row's own adam variable
+    recipe = pretrained.RECIPES["adam"]
+    X, y = make_teacher_task(random_state=3)
+    task = ("t", X, y, (8,))
+    plan = pretrained.BUDGETS["tiny"]
+    F, T, names, _ = pretrained._record_task(task, 32, plan, 0, "adam 0.1", recipe)
+    learner = pretrained.load(batch_size=32)
+    G, U, _, _ = pretrained._record_task(
+        task, 32, plan, 0, "adam 0.1", recipe, rollout=learner
+    )
+    assert G.shape == F.shape  # the teacher's sampling and seeds
+    adam = names.index("adam")
+    np.testing.assert_allclose(U[:, 0], 0.1 * G[:, adam], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(T[:, 0], 0.1 * F[:, adam], rtol=0, atol=1e-12)
+    # the same first state (one row per link of the 4-8-1 network), then the
+    # student's own path
+    links = (4 + 1) * 8 + (8 + 1) * 1
+    np.testing.assert_array_equal(G[:links], F[:links])
+    assert not np.allclose(G[links:], F[links:])
+
+
+def test_pretrain_rounds_refit_on_the_students_states(tmp_path, capsys):
+    few = ["adam 0.01", "adam 0.1"]
+    plain = pretrained.pretrain(tmp_path / "a", budget="tiny", teachers=few)
+    assert "rollouts" not in capsys.readouterr().out
+    rounds = pretrained.pretrain(tmp_path / "b", budget="tiny", teachers=few, rounds=2)
+    out = capsys.readouterr().out
+    assert "round 2 rollouts of" in out and out.count("fitting the learner") == 6
+    assert rounds["recipe"]["rounds"] == 2 and plain["recipe"]["rounds"] == 0
+    # the same teachers' rows first, then each round as many again (a
+    # rollout that stopped early keeps fewer)
+    for r, p in zip(rounds["tasks"], plain["tasks"]):
+        for key in ("task", "rows", "teacher"):
+            assert r[key] == p[key]
+        assert p["rollout_rows"] == [] and len(r["rollout_rows"]) == 2
+        assert all(0 < n <= r["rows"] for n in r["rollout_rows"])
+    assert rounds["sha256"] != plain["sha256"]
+    again = pretrained.pretrain(
+        tmp_path / "c", budget="tiny", teachers=few, rounds=2, verbose=False
+    )
+    assert again["sha256"] == rounds["sha256"]
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="rounds must be a non-negative"):
+            pretrained.pretrain(tmp_path / "d", budget="tiny", rounds=bad)
+
+
 @parametrize_with_checks(
     [
         LearnedRuleMLPClassifier(
@@ -336,12 +384,14 @@ def test_pretrain_recipes(tmp_path, capsys):
 
     code = main(
         ["pretrain", "--out", str(tmp_path / "sgd"), "--recipe", "sgd"]
-        + ["--budget", "tiny", "--teachers", "sgd 1", "sgd 2"]
+        + ["--budget", "tiny", "--teachers", "sgd 1", "sgd 2", "--rounds", "1"]
     )
-    assert code == 0 and "recorded 12/12" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert code == 0 and "recorded 12/12" in out and "round 1 rollouts" in out
     info = pretrained.load_manifest(tmp_path / "sgd")
     recipe = pretrained.RECIPES["sgd"]
     assert info["recipe"]["name"] == "sgd" and info["target"] == recipe["target"]
+    assert info["recipe"]["rounds"] == 1
     assert info["variables"] == list(recipe["variables"])
     assert not any(t["task"].startswith("wide") for t in info["tasks"])
     assert pretrained.imitated_rate(info, 32) in (1.0, 2.0)
