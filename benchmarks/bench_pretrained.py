@@ -31,9 +31,11 @@ least 2/3 of the tasks, test accuracy at least 98% of ``bp best``'s on every
 one, never a NaN, and a cost per epoch at most 3 times backprop's at batch 32.
 
 Run ``python benchmarks/bench_pretrained.py [--batch-size 32] [--epochs 100]
-[--seeds 5] [--rule DIR]`` (``--rule`` evaluates a rule rebuilt with ``python -m
-sk_metabp pretrain --out DIR``; ``--validate`` runs the same comparison on
-synthetic validation tasks instead, the tasks the recipe was chosen on).
+[--seeds 5] [--rule DIR [DIR ...]]`` (``--rule`` evaluates rules rebuilt with
+``python -m sk_metabp pretrain --out DIR``, each against the same baselines,
+and with several prints the spread of the targets' counts over them, e.g. over
+pretrain seeds; ``--validate`` runs the same comparison on synthetic validation
+tasks instead, the tasks the recipe was chosen on).
 """
 
 import argparse
@@ -138,35 +140,38 @@ def _accuracy(students, X_te, y_te):
     )
 
 
-def run(tasks, learner, info, batch_size, epochs, seeds, learner_dtype="float64"):
-    rows = {}
+def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
+    """Each task's cells: {method: (final losses, accuracies, CPU s/epoch)},
+    one dict per rule of ``rules`` (a list of (learner, manifest)); the
+    baselines are computed once and shared."""
+    per_rule = [{} for _ in rules]
     for name, (X, y, X_te, y_te, hidden) in tasks.items():
-        row = {}
-        t0 = time.perf_counter()
-        learned = LearnedRuleMLPClassifier(
-            hidden,
-            learner=FrozenEstimator(learner),
-            mode="link",
-            variables=info["variables"],
-            target=info["target"],
-            batch_size=batch_size,
-            max_iter=epochs,
-            learner_dtype=learner_dtype,
-        )
-        learned.fit_learner(X, y)
-        rule = learned.update_rule()
+        row, t0 = {}, time.perf_counter()
+        own = [{} for _ in rules]
         for rate in RATES:
             bp = BackpropMLPClassifier(
                 hidden, learning_rate_init=rate, batch_size=batch_size, max_iter=epochs
             )
             final, students, seconds = _students(bp, X, y, seeds, epochs)
             row[rate] = (final, _accuracy(students, X_te, y_te), seconds / epochs)
-            if rate == PAPER_RATE:
-                # the learned rule right after backprop at 0.23: turns alternate
+            if rate != PAPER_RATE:
+                continue
+            for (learner, info), cells in zip(rules, own):
+                # each learned rule right after backprop at 0.23: turns alternate
+                learned = LearnedRuleMLPClassifier(
+                    hidden,
+                    learner=FrozenEstimator(learner),
+                    mode="link",
+                    variables=info["variables"],
+                    target=info["target"],
+                    batch_size=batch_size,
+                    max_iter=epochs,
+                    learner_dtype=learner_dtype,
+                ).fit_learner(X, y)
                 final, students, seconds = _students(
                     learned, X, y, seeds, epochs, rule=learned.update_rule()
                 )
-                row["pretrained"] = (
+                cells["pretrained"] = (
                     final,
                     _accuracy(students, X_te, y_te),
                     seconds / epochs,
@@ -188,18 +193,25 @@ def run(tasks, learner, info, batch_size, epochs, seeds, learner_dtype="float64"
                 accs.append(sk.fit(X, y).score(X_te, y_te))
         sk_time = (time.process_time() - started) / epochs
         row["sk adam"] = (np.full(len(seeds), np.nan), np.array(accs), sk_time)
-        # the teacher the rule imitated at this batch size, if it had one
-        params = pretrained.imitated_teacher(info, batch_size)
-        if params is not None:
-            teacher = BackpropMLPClassifier(
-                hidden, batch_size=batch_size, max_iter=epochs, **params
-            )
-            final, students, seconds = _students(teacher, X, y, seeds, epochs)
-            row["teacher"] = (final, _accuracy(students, X_te, y_te), seconds / epochs)
-        rows[name] = row
-        del rule
+        teachers = {}
+        for (_, info), cells in zip(rules, own):
+            # the teacher the rule imitated at this batch size, if it had one
+            params = pretrained.imitated_teacher(info, batch_size)
+            if params is None:
+                continue
+            key = tuple(sorted(params.items()))
+            if key not in teachers:
+                teacher = BackpropMLPClassifier(
+                    hidden, batch_size=batch_size, max_iter=epochs, **params
+                )
+                final, students, seconds = _students(teacher, X, y, seeds, epochs)
+                acc = _accuracy(students, X_te, y_te)
+                teachers[key] = (final, acc, seconds / epochs)
+            cells["teacher"] = teachers[key]
+        for rows, cells in zip(per_rule, own):
+            rows[name] = {**row, **cells}
         print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
-    return rows
+    return per_rule
 
 
 def _gmean(values):
@@ -280,6 +292,29 @@ def report(rows, batch_size, epochs, n_seeds):
         f"target {'MET' if cost <= MAX_COST else 'NOT met'}: cost per epoch <= "
         f"{MAX_COST:g} x backprop's: {cost:.2f}"
     )
+    return {
+        "loss wins": len(better),
+        "accuracy kept": len(kept),
+        "NaN tasks": len(nans),
+        "cost": cost,
+    }
+
+
+def summary(labels, counts, n_tasks):
+    """One line per rule and the spread over the rules (several pretrain
+    seeds: one build is an anecdote)."""
+    print(f"\nover {len(labels)} rules ({n_tasks} tasks each):")
+    print("| rule | " + " | ".join(counts[0]) + " |")
+    print("|" + "---|" * (len(counts[0]) + 1))
+    for label, c in zip(labels, counts):
+        cells = [f"{v:.2f}" if k == "cost" else str(v) for k, v in c.items()]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    for key in counts[0]:
+        values = [c[key] for c in counts]
+        print(
+            f"{key}: median {np.median(values):.3g}, range "
+            f"{min(values):.3g}-{max(values):.3g}"
+        )
 
 
 def main(argv=None):
@@ -287,7 +322,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--rule", default=None, help="a folder from pretrain")
+    parser.add_argument(
+        "--rule",
+        nargs="+",
+        default=[None],
+        metavar="DIR",
+        help="folders from pretrain (default: the shipped rule); several give "
+        "one table each, on the same baselines, and their spread",
+    )
     parser.add_argument(
         "--validate", action="store_true", help="synthetic validation tasks"
     )
@@ -305,15 +347,24 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # divergence is counted in the table
-    learner = pretrained.load(args.rule, batch_size=args.batch_size)
-    info = pretrained.load_manifest(args.rule)
+    rules = [
+        (pretrained.load(d, batch_size=args.batch_size), pretrained.load_manifest(d))
+        for d in args.rule
+    ]
     tasks = validation_tasks(args.wide) if args.validate else evaluation_tasks()
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()
-    rows = run(
-        tasks, learner, info, args.batch_size, args.epochs, seeds, args.learner_dtype
+    per_rule = run(
+        tasks, rules, args.batch_size, args.epochs, seeds, args.learner_dtype
     )
-    report(rows, args.batch_size, args.epochs, len(seeds))
+    labels = ["shipped" if d is None else d for d in args.rule]
+    counts = []
+    for label, rows in zip(labels, per_rule):
+        if len(labels) > 1:
+            print(f"\n## rule {label}")
+        counts.append(report(rows, args.batch_size, args.epochs, len(seeds)))
+    if len(labels) > 1:
+        summary(labels, counts, len(tasks))
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
 
 
