@@ -54,12 +54,11 @@ from sklearn.datasets import (
     make_gaussian_quantiles,
     make_moons,
 )
-from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from sk_metabp import BackpropMLPClassifier, LearnedRuleMLPClassifier, pretrained
+from sk_metabp import BackpropMLPClassifier, pretrained
 from sk_metabp.datasets import make_teacher_family
 
 RATES = (0.1, 0.23, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -142,8 +141,8 @@ def _accuracy(students, X_te, y_te):
 
 def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
     """Each task's cells: {method: (final losses, accuracies, CPU s/epoch)},
-    one dict per rule of ``rules`` (a list of (learner, manifest)); the
-    baselines are computed once and shared."""
+    one dict per rule of ``rules`` (folders from pretrain, None for the shipped
+    rule); the baselines are computed once and shared."""
     per_rule = [{} for _ in rules]
     for name, (X, y, X_te, y_te, hidden) in tasks.items():
         row, t0 = {}, time.perf_counter()
@@ -156,14 +155,11 @@ def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
             row[rate] = (final, _accuracy(students, X_te, y_te), seconds / epochs)
             if rate != PAPER_RATE:
                 continue
-            for (learner, info), cells in zip(rules, own):
+            for directory, cells in zip(rules, own):
                 # each learned rule right after backprop at 0.23: turns alternate
-                learned = LearnedRuleMLPClassifier(
+                learned = pretrained.classifier(
                     hidden,
-                    learner=FrozenEstimator(learner),
-                    mode="link",
-                    variables=info["variables"],
-                    target=info["target"],
+                    directory,
                     batch_size=batch_size,
                     max_iter=epochs,
                     learner_dtype=learner_dtype,
@@ -194,8 +190,9 @@ def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
         sk_time = (time.process_time() - started) / epochs
         row["sk adam"] = (np.full(len(seeds), np.nan), np.array(accs), sk_time)
         teachers = {}
-        for (_, info), cells in zip(rules, own):
+        for directory, cells in zip(rules, own):
             # the teacher the rule imitated at this batch size, if it had one
+            info = pretrained.load_manifest(directory)
             params = pretrained.imitated_teacher(info, batch_size)
             if params is None:
                 continue
@@ -347,10 +344,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # divergence is counted in the table
-    rules = [
-        (pretrained.load(d, batch_size=args.batch_size), pretrained.load_manifest(d))
-        for d in args.rule
-    ]
+    rules = args.rule
     tasks = validation_tasks(args.wide) if args.validate else evaluation_tasks()
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_DIR",
     "FORMAT",
     "best_teacher",
+    "classifier",
     "imitated_rate",
     "imitated_teacher",
     "load",
@@ -334,6 +335,63 @@ def load(directory=None, *, batch_size=1):
     return copy.deepcopy(_CACHE[key])
 
 
+def classifier(hidden_layer_sizes=(100,), directory=None, **params):
+    """A classifier trained by the rule saved in ``directory``.
+
+    ``LearnedRuleMLPClassifier(hidden, learner="pretrained")`` uses the shipped
+    rule; this uses any rule :func:`pretrain` wrote (its learner for the
+    nearest batch size, frozen, and its manifest's variables and target), with
+    the learner in float32 as ``learner="pretrained"`` has it.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+    directory : str or Path, default=None
+        A folder written by :func:`pretrain` (or :func:`save`); None is the
+        shipped rule's.
+    **params
+        Other parameters of :class:`~sk_metabp.LearnedRuleMLPClassifier`
+        (``batch_size``, ``max_iter``, ``learner_dtype``, ...).
+
+    Returns
+    -------
+    clf : LearnedRuleMLPClassifier
+        Unfitted; its ``fit`` trains a network with the rule, fitting nothing
+        else.
+
+    Examples
+    --------
+    >>> from sk_metabp import pretrained
+    >>> from sk_metabp.datasets import make_teacher_task
+    >>> X, y = make_teacher_task(random_state=0)
+    >>> clf = pretrained.classifier((8,), batch_size=32, max_iter=20, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.8
+    True
+    """
+    info = load_manifest(directory)
+    learner = load(directory, batch_size=params.get("batch_size", 1))
+    params.setdefault("learner_dtype", "float32")
+    return _student(
+        hidden_layer_sizes, learner, info["variables"], info["target"], **params
+    )
+
+
+def _student(hidden_layer_sizes, learner, variables, target, **params):
+    """A link-mode classifier trained by the fitted ``learner``, frozen."""
+    from sklearn.frozen import FrozenEstimator
+
+    from .learned import LearnedRuleMLPClassifier
+
+    return LearnedRuleMLPClassifier(
+        hidden_layer_sizes,
+        learner=FrozenEstimator(learner),
+        mode="link",
+        variables=variables,
+        target=target,
+        **params,
+    )
+
+
 def _build(path, info, digest, batch_size):
     if digest != info["sha256"]:
         raise ValueError(
@@ -606,19 +664,11 @@ def _rollout_rule(learner, task, batch_size, teacher, recipe):
     """``learner`` as a guarded rule for ``task``'s students: bounded by 1.0
     (the classifier's default ``max_update``) and falling back to ``teacher``
     (a :class:`BackpropMLPClassifier`) when their loss rises."""
-    from sklearn.frozen import FrozenEstimator
-
-    from .learned import LearnedRuleMLPClassifier
     from .rules import FallbackRule
 
     _, X, y, hidden = task
-    clf = LearnedRuleMLPClassifier(
-        hidden,
-        learner=FrozenEstimator(learner),
-        mode="link",
-        variables=recipe["variables"],
-        target=recipe["target"],
-        batch_size=batch_size,
+    clf = _student(
+        hidden, learner, recipe["variables"], recipe["target"], batch_size=batch_size
     ).fit_learner(X, y)
     return FallbackRule(clf.update_rule(), teacher.update_rule(), clf.fallback_tol)
 

@@ -332,6 +332,35 @@ def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
     assert not np.allclose(G[links:], F[links:])
 
 
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_classifier_uses_a_saved_rule(tmp_path, batch_size):
+    # the shipped rule through classifier() trains the network that
+    # learner="pretrained" trains, to the last bit
+    X, y = make_teacher_task(random_state=1)
+    params = dict(batch_size=batch_size, max_iter=5, random_state=0)
+    ours = pretrained.classifier((6,), **params).fit(X, y)
+    shipped = LearnedRuleMLPClassifier((6,), learner="pretrained", **params).fit(X, y)
+    for a, b in zip(ours.coefs_, shipped.coefs_):
+        np.testing.assert_array_equal(a, b)
+    # a rule written by save() (here the shipped one's learner for this batch
+    # size under both keys) is read with its manifest's variables and target
+    info = pretrained.load_manifest()
+    learner = pretrained.load(batch_size=batch_size)
+    pretrained.save(
+        {1: learner, 32: learner},
+        tmp_path / "rule",
+        variables=info["variables"],
+        target=info["target"],
+        learning_rate=None,
+    )
+    saved = pretrained.classifier((6,), tmp_path / "rule", **params).fit(X, y)
+    assert saved.get_params()["variables"] == info["variables"]
+    for a, b in zip(saved.coefs_, shipped.coefs_):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError):
+        pretrained.classifier((6,), tmp_path / "nothing")
+
+
 def test_pretrain_rounds_refit_on_the_students_states(tmp_path, capsys):
     few = ["adam 0.01", "adam 0.1"]
     plain = pretrained.pretrain(tmp_path / "a", budget="tiny", teachers=few)
