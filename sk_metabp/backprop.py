@@ -28,6 +28,7 @@ _BACKPROP_CONSTRAINTS = {
     "beta_1": [Interval(Real, 0, 1, closed="left")],
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "fan_in_power": [Interval(Real, 0, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
 }
@@ -73,6 +74,7 @@ class _BackpropMixin:
                 self.beta_2,
                 self.epsilon,
                 alpha=self.alpha,
+                fan_in_power=self.fan_in_power,
             )
         schedule = self.learning_rate
         return BackpropRule(
@@ -138,6 +140,11 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's decay rates of the gradient's running mean and mean square,
         and the term that keeps its steps finite (``solver="adam"`` only).
+    fan_in_power : float, default=0.0
+        Adam's steps in a layer are divided by its fan-in (the number of links
+        into each of its neurons) to this power: 1 moves every layer's net
+        inputs by about ``learning_rate_init`` whatever its width; 0 is
+        scikit-learn's Adam (``solver="adam"`` only).
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (not the biases), added to
         the gradient as scikit-learn does; 0, the paper's, has none.
@@ -235,6 +242,7 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        fan_in_power=0.0,
         alpha=0.0,
         activation="logistic",
         loss="squared_error",
@@ -259,6 +267,7 @@ class BackpropMLPClassifier(_BackpropMixin, _BaseMLPClassifier):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.fan_in_power = fan_in_power
         self.alpha = alpha
         self.activation = activation
         self.loss = loss
@@ -350,6 +359,11 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's decay rates of the gradient's running mean and mean square,
         and the term that keeps its steps finite (``solver="adam"`` only).
+    fan_in_power : float, default=0.0
+        Adam's steps in a layer are divided by its fan-in (the number of links
+        into each of its neurons) to this power: 1 moves every layer's net
+        inputs by about ``learning_rate_init`` whatever its width; 0 is
+        scikit-learn's Adam (``solver="adam"`` only).
     alpha : float, default=0.0
     early_stopping : bool, default=False
         As in :class:`BackpropMLPClassifier`, scored by R^2.
@@ -409,6 +423,7 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        fan_in_power=0.0,
         alpha=0.0,
         max_iter=200,
         batch_size=32,
@@ -433,6 +448,7 @@ class BackpropMLPRegressor(_BackpropMixin, RegressorMixin, _BaseMLP):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.fan_in_power = fan_in_power
         self.alpha = alpha
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -546,9 +546,13 @@ class AdamRule(UpdateRule):
     beta_2 v + (1 - beta_2) g**2`` and changes each parameter by ``gamma_t * m
     / (sqrt(v) + epsilon)`` with ``gamma_t = gamma * sqrt(1 - beta_2**t) / (1 -
     beta_1**t)``: a step of about ``gamma`` in the direction the gradient
-    keeps, whatever its scale. ``state``, the ``(m, v, t)`` a previous run
-    ended with (``m`` and ``v`` of shape ``(K, n_params)`` in the parameters'
-    flat order), continues that run; :attr:`state` holds the current one.
+    keeps, whatever its scale. With ``fan_in_power`` p, the steps of a layer's
+    weights and biases are divided by ``n ** p``, n the number of links into
+    each of its neurons (the link variable ``fan_in``): with p = 1 a layer's
+    net inputs move by about ``gamma`` whatever its width. ``state``, the ``(m,
+    v, t)`` a previous run ended with (``m`` and ``v`` of shape ``(K,
+    n_params)`` in the parameters' flat order), continues that run;
+    :attr:`state` holds the current one.
 
     Examples
     --------
@@ -569,6 +573,7 @@ class AdamRule(UpdateRule):
         epsilon=1e-8,
         *,
         alpha=0.0,
+        fan_in_power=0.0,
         state=None,
     ):
         self.learning_rate = learning_rate
@@ -576,6 +581,7 @@ class AdamRule(UpdateRule):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.alpha = alpha
+        self.fan_in_power = fan_in_power
         self.state = state
 
     def start(self, step):
@@ -595,6 +601,14 @@ class AdamRule(UpdateRule):
         self.state = (self._m, self._v, self._t)
         self._tmp = [np.empty_like(w) for w in self.dcoefs]
         self._sq = np.empty_like(self.flat)
+        self._scale = None
+        if self.fan_in_power:
+            # one factor per parameter, in the flat order: n_in ** -p
+            self._scale, coefs, intercepts = layout.zeros(1, step.dtype)
+            for w, b in zip(coefs, intercepts):
+                factor = float(w.shape[1]) ** -float(self.fan_in_power)
+                w.fill(factor)
+                b.fill(factor)
 
     def __call__(self, step):
         deltas = step.deltas()
@@ -622,5 +636,7 @@ class AdamRule(UpdateRule):
         sq += self.epsilon
         np.divide(m, sq, out=self.flat)
         self.flat *= rate
+        if self._scale is not None:
+            self.flat *= self._scale
         self.state = (m, v, t)
         return self.dcoefs, self.dintercepts

@@ -140,6 +140,66 @@ def test_adam_variable_is_adams_change_per_unit_rate(batch_size):
     np.testing.assert_allclose(rec.targets_[:, 0], rate * adam, rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_fan_in_power_divides_adams_change_by_the_fan_in(batch_size):
+    # recorded in link mode, the change of Adam with fan_in_power=1 is its rate
+    # times `adam` over `fan_in` (the biases' too), at every update kept
+    rate = 0.3
+    teacher = BackpropMLPClassifier(
+        (3, 5),
+        solver="adam",
+        learning_rate_init=rate,
+        fan_in_power=1.0,
+        batch_size=batch_size,
+        max_iter=4,
+    )
+    rec = TrajectoryRecorder(
+        teacher,
+        mode="link",
+        variables=["adam", "fan_in", "is_bias"],
+        target="change",
+        n_runs=2,
+        every=2,
+        random_state=0,
+        dtype=np.float64,
+    ).fit(*_task())
+    adam, fan_in, is_bias = rec.features_.T
+    assert set(fan_in) == {3.0, 5.0} and is_bias.any()  # a 3-3-5-1 net
+    np.testing.assert_allclose(
+        rec.targets_[:, 0], rate * adam / fan_in, rtol=1e-9, atol=1e-15
+    )
+
+
+def test_fan_in_power_scales_each_layers_step():
+    # one full-batch update from the same start: each layer's change is plain
+    # Adam's divided by its fan-in ** p (the start is recovered from two
+    # plain runs at rates r and 2r: w0 = 2 w_r - w_2r)
+    X, y = _task()
+
+    def weights(rate, power):
+        clf = BackpropMLPClassifier(
+            (3, 5),
+            solver="adam",
+            learning_rate_init=rate,
+            fan_in_power=power,
+            batch_size=len(X),
+            max_iter=1,
+            random_state=0,
+        ).fit(X, y)
+        return [*clf.coefs_, *clf.intercepts_]
+
+    one, two = weights(0.01, 0.0), weights(0.02, 0.0)
+    fan_ins = [3, 3, 5, 3, 3, 5]  # coefs then intercepts of the 3-3-5-1 net
+    for power in (0.5, 1.0):
+        scaled = weights(0.01, power)
+        for w1, w2, ws, n in zip(one, two, scaled, fan_ins):
+            start = 2 * w1 - w2
+            np.testing.assert_allclose(
+                ws - start, (w1 - start) / n**power, rtol=1e-7, atol=1e-12
+            )
+            assert np.abs(w1 - start).max() > 1e-3
+
+
 def test_adam_variable_trains_like_adam_through_a_learned_rule():
     # a learner fitted on an Adam teacher's rows of `adam` alone reproduces
     # Adam's students closely: the variable carries all Adam needs
