@@ -521,6 +521,11 @@ TEACHERS = {
     "adam 0.03": dict(solver="adam", learning_rate_init=0.03),
     "adam 0.1": dict(solver="adam", learning_rate_init=0.1),
     "adam 0.3": dict(solver="adam", learning_rate_init=0.3),
+    # Adam whose steps in a layer are divided by its fan-in
+    "adam/fan_in 0.1": dict(solver="adam", learning_rate_init=0.1, fan_in_power=1.0),
+    "adam/fan_in 0.3": dict(solver="adam", learning_rate_init=0.3, fan_in_power=1.0),
+    "adam/fan_in 1": dict(solver="adam", learning_rate_init=1.0, fan_in_power=1.0),
+    "adam/fan_in 3": dict(solver="adam", learning_rate_init=3.0, fan_in_power=1.0),
 }
 #: The recipes: what a rule reads (``variables``), predicts (``target``) and
 #: imitates (its candidate ``teachers``), and the variables that turn sign
@@ -542,6 +547,11 @@ TEACHERS = {
 #:   about its rate whatever the gradient's scale), Adam at rates 0.003 to
 #:   0.3, and the wide tasks too (:data:`WIDE_FAMILY`). Chosen over ``"sgd"``
 #:   on the synthetic validation tasks (see the README).
+#: - ``"adam_fan_in"``: also ``fan_in``, and Adam teachers whose steps in a
+#:   layer are divided by its fan-in (``fan_in_power=1``) besides the plain
+#:   ones: on the training tasks the best plain rate falls as the networks
+#:   widen (0.01-0.03 on the wide tasks, 0.1-0.3 on the small ones), and a
+#:   step of about ``rate / fan_in`` suits both.
 RECIPES = {
     "sgd": dict(
         variables=LINK_DEFAULT,
@@ -554,6 +564,23 @@ RECIPES = {
         variables=(*LINK_DEFAULT, "adam"),
         target="change",
         teachers=("adam 0.003", "adam 0.01", "adam 0.03", "adam 0.1", "adam 0.3"),
+        signed=("delta_n", "err_n", "g_n", "adam"),
+        wide=True,
+    ),
+    "adam_fan_in": dict(
+        variables=(*LINK_DEFAULT, "adam", "fan_in"),
+        target="change",
+        teachers=(
+            "adam 0.003",
+            "adam 0.01",
+            "adam 0.03",
+            "adam 0.1",
+            "adam 0.3",
+            "adam/fan_in 0.1",
+            "adam/fan_in 0.3",
+            "adam/fan_in 1",
+            "adam/fan_in 3",
+        ),
         signed=("delta_n", "err_n", "g_n", "adam"),
         wide=True,
     ),

@@ -433,6 +433,19 @@ def test_pretrain_recipes(tmp_path, capsys):
         pretrained.RECIPES["adam"]["teachers"]
     )
     assert any(t["task"].startswith("wide") for t in adam["tasks"])
+    # the fan-in recipe reads fan_in and may imitate Adam over the fan-in; its
+    # imitated teacher is a classifier's parameters like any other
+    fan = pretrained.pretrain(
+        tmp_path / "fan",
+        budget="tiny",
+        recipe="adam_fan_in",
+        teachers=["adam/fan_in 1"],
+        verbose=False,
+    )
+    assert fan["variables"][-2:] == ["adam", "fan_in"]
+    params = pretrained.imitated_teacher(fan, 32)
+    assert params == {"solver": "adam", "learning_rate_init": 1.0, "fan_in_power": 1.0}
+    BackpropMLPClassifier((3,), max_iter=2, **params).fit(*make_boolean("xor"))
     with pytest.raises(ValueError, match="Unknown recipe"):
         pretrained.pretrain(tmp_path / "x", budget="tiny", recipe="rmsprop")
     with pytest.raises(SystemExit):
