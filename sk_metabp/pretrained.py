@@ -255,7 +255,7 @@ def imitated_teacher(info, batch_size):
     --------
     >>> from sk_metabp.pretrained import imitated_teacher, load_manifest
     >>> imitated_teacher(load_manifest(), 32)
-    {'learning_rate_init': 0.1, 'solver': 'adam'}
+    {'fan_in_power': 1.0, 'learning_rate_init': 1.0, 'solver': 'adam'}
     """
     chosen = nearest_batch_size(info["batch_sizes"], int(batch_size))
     names = {t["teacher"] for t in info.get("tasks", []) if t["batch_size"] == chosen}
@@ -586,7 +586,7 @@ RECIPES = {
     ),
 }
 #: The shipped rule's recipe.
-RECIPE = "adam"
+RECIPE = "adam_fan_in"
 VARIABLES = RECIPES[RECIPE]["variables"]
 TARGET = RECIPES[RECIPE]["target"]
 #: The budgets: synthetic tasks, teacher runs per task and batch size, epochs

@@ -310,21 +310,23 @@ def test_pretrain_is_reproducible(tmp_path, capsys):
 
 
 def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
-    # a rollout learner trains the students; every row's target is the Adam
-    # teacher's change there, its rate times the row's own adam variable
-    recipe = pretrained.RECIPES["adam"]
+    # the shipped learner trains the students; every row's target is the
+    # teacher's change there: Adam over the fan-in at rate 1, the row's own
+    # adam variable over its fan_in
+    recipe = pretrained.RECIPES[pretrained.RECIPE]
     X, y = make_teacher_task(random_state=3)
     task = ("t", X, y, (8,))
     plan = pretrained.BUDGETS["tiny"]
-    F, T, names, _ = pretrained._record_task(task, 32, plan, 0, "adam 0.1", recipe)
+    teacher = "adam/fan_in 1"
+    F, T, names, _ = pretrained._record_task(task, 32, plan, 0, teacher, recipe)
     learner = pretrained.load(batch_size=32)
     G, U, _, _ = pretrained._record_task(
-        task, 32, plan, 0, "adam 0.1", recipe, rollout=learner
+        task, 32, plan, 0, teacher, recipe, rollout=learner
     )
     assert G.shape == F.shape  # the teacher's sampling and seeds
-    adam = names.index("adam")
-    np.testing.assert_allclose(U[:, 0], 0.1 * G[:, adam], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(T[:, 0], 0.1 * F[:, adam], rtol=0, atol=1e-12)
+    adam, fan_in = names.index("adam"), names.index("fan_in")
+    np.testing.assert_allclose(U[:, 0], G[:, adam] / G[:, fan_in], atol=1e-12)
+    np.testing.assert_allclose(T[:, 0], F[:, adam] / F[:, fan_in], atol=1e-12)
     # the same first state (one row per link of the 4-8-1 network), then the
     # student's own path
     links = (4 + 1) * 8 + (8 + 1) * 1
