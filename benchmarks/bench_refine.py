@@ -18,16 +18,17 @@ three disjoint sets:
   scored after the refinement with students of other seeds.
 
 The baseline is the teacher the rule imitated at that batch size
-(:func:`sk_metabp.pretrained.imitated_teacher`: Adam at rate 0.1 at batch 32
-and 0.03 online for the shipped rule, backprop at one rate for a rule of the
-``"sgd"`` recipe). A task's ratio is the rule's final training loss over that
-teacher's, with the same students (:func:`sk_metabp.refine.loss_ratios`). The
-search's objective (``--objective``) is the worst task's ratio
-(``worst_ratio``: below 1, the rule beats its teacher on every task) or its
-smooth maximum (``soft_worst``, :func:`sk_metabp.refine.soft_worst` at
-``--temperature``); the validation tasks score in the same way unless
-``--validation-objective`` says otherwise. Both are reported on the held-out
-tasks.
+(:func:`sk_metabp.pretrained.imitated_teacher`: for the shipped rule Adam with
+its steps divided by each layer's fan-in, at rate 1 at batch 32 and 0.3 online;
+Adam at one rate for a rule of the ``"adam"`` recipe, backprop at one rate for
+one of the ``"sgd"`` recipe). A task's ratio is the rule's final training loss
+over that teacher's, with the same students
+(:func:`sk_metabp.refine.loss_ratios`). The search's objective
+(``--objective``) is the worst task's ratio (``worst_ratio``: below 1, the rule
+beats its teacher on every task) or its smooth maximum (``soft_worst``,
+:func:`sk_metabp.refine.soft_worst` at ``--temperature``); the validation tasks
+score in the same way unless ``--validation-objective`` says otherwise. Both
+are reported on the held-out tasks.
 
 Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--epochs 100] [--seeds 0 1 2] [--generations 8] [--population 8]

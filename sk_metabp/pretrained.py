@@ -1,15 +1,16 @@
 """A pretrained learned optimizer, shipped with the library, in a safe format.
 
 The pretrained rule is a link-mode learner (a fitted
-:class:`~sk_metabp.BackpropMLPRegressor`) that reads normalised link variables
-and the running averages' Adam direction (``adam``) and predicts each weight's
-change: one rule for any topology. It was fitted only on synthetic tasks the
-library generates (boolean functions, the inner square, and tasks labelled by
-random teacher networks, :func:`sk_metabp.datasets.make_teacher_family`),
-imitating for each batch size the teacher that reached the lowest training
-loss over those tasks (Adam at one of several rates; :func:`best_teacher`
-scores them; :data:`RECIPES` holds the recipes). ``python -m sk_metabp
-pretrain --out DIR`` rebuilds it (:func:`pretrain`).
+:class:`~sk_metabp.BackpropMLPRegressor`) that reads normalised link
+variables, the running averages' Adam direction (``adam``) and the link's
+fan-in, and predicts each weight's change: one rule for any topology. It was
+fitted only on synthetic tasks the library generates (boolean functions, the
+inner square, and tasks labelled by random teacher networks,
+:func:`sk_metabp.datasets.make_teacher_family`), imitating for each batch size
+the teacher that reached the lowest training loss over those tasks (Adam at
+one of several rates, its steps divided by each layer's fan-in or not;
+:func:`best_teacher` scores them; :data:`RECIPES` holds the recipes).
+``python -m sk_metabp pretrain --out DIR`` rebuilds it (:func:`pretrain`).
 
 Storage: a folder with ``learner.npz`` (the learner's arrays, read with
 ``allow_pickle=False``) and ``manifest.json`` (the link mode's variables and
