@@ -116,57 +116,37 @@ def test_a_learned_rule_reads_the_averages_and_starts_each_fit_afresh():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("power", [0.0, 1.0])
 @pytest.mark.parametrize("batch_size", [1, 4])
-def test_adam_variable_is_adams_change_per_unit_rate(batch_size):
-    # an Adam teacher's recorded change is exactly its rate times `adam`, at
-    # every update the recorder keeps (every other one: the state moves at
-    # the updates it skips too)
+def test_adam_variable_is_adams_change_per_unit_rate(batch_size, power):
+    # an Adam teacher's recorded change is exactly its rate times `adam` (over
+    # `fan_in` with fan_in_power=1, the biases' too), at every update the
+    # recorder keeps (every other one: the state moves at the updates it
+    # skips too)
     rate = 0.01
-    teacher = BackpropMLPClassifier(
-        (3,), solver="adam", learning_rate_init=rate, batch_size=batch_size, max_iter=4
-    )
-    rec = TrajectoryRecorder(
-        teacher,
-        mode="link",
-        variables=["g", "adam"],
-        target="change",
-        n_runs=2,
-        every=2,
-        random_state=0,
-        dtype=np.float64,
-    ).fit(*_task())
-    adam = rec.features_[:, list(rec.feature_names_).index("adam")]
-    assert np.abs(adam).max() > 0.1
-    np.testing.assert_allclose(rec.targets_[:, 0], rate * adam, rtol=1e-9, atol=1e-15)
-
-
-@pytest.mark.parametrize("batch_size", [1, 4])
-def test_fan_in_power_divides_adams_change_by_the_fan_in(batch_size):
-    # recorded in link mode, the change of Adam with fan_in_power=1 is its rate
-    # times `adam` over `fan_in` (the biases' too), at every update kept
-    rate = 0.3
     teacher = BackpropMLPClassifier(
         (3, 5),
         solver="adam",
         learning_rate_init=rate,
-        fan_in_power=1.0,
+        fan_in_power=power,
         batch_size=batch_size,
         max_iter=4,
     )
     rec = TrajectoryRecorder(
         teacher,
         mode="link",
-        variables=["adam", "fan_in", "is_bias"],
+        variables=["g", "adam", "fan_in", "is_bias"],
         target="change",
         n_runs=2,
         every=2,
         random_state=0,
         dtype=np.float64,
     ).fit(*_task())
-    adam, fan_in, is_bias = rec.features_.T
+    _, adam, fan_in, is_bias = rec.features_.T
+    assert np.abs(adam).max() > 0.1
     assert set(fan_in) == {3.0, 5.0} and is_bias.any()  # a 3-3-5-1 net
     np.testing.assert_allclose(
-        rec.targets_[:, 0], rate * adam / fan_in, rtol=1e-9, atol=1e-15
+        rec.targets_[:, 0], rate * adam / fan_in**power, rtol=1e-9, atol=1e-15
     )
 
 
