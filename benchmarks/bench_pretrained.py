@@ -144,6 +144,7 @@ def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
     one dict per rule of ``rules`` (folders from pretrain, None for the shipped
     rule); the baselines are computed once and shared."""
     per_rule = [{} for _ in rules]
+    infos = [pretrained.load_manifest(directory) for directory in rules]
     for name, (X, y, X_te, y_te, hidden) in tasks.items():
         row, t0 = {}, time.perf_counter()
         own = [{} for _ in rules]
@@ -190,9 +191,8 @@ def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
         sk_time = (time.process_time() - started) / epochs
         row["sk adam"] = (np.full(len(seeds), np.nan), np.array(accs), sk_time)
         teachers = {}
-        for directory, cells in zip(rules, own):
+        for info, cells in zip(infos, own):
             # the teacher the rule imitated at this batch size, if it had one
-            info = pretrained.load_manifest(directory)
             params = pretrained.imitated_teacher(info, batch_size)
             if params is None:
                 continue

@@ -493,7 +493,7 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         -------
         self : object
         """
-        if isinstance(self.learner, str):
+        if self._uses_pretrained():
             if self.imitation == "dagger":
                 raise ValueError(
                     "imitation='dagger' refits the learner on its students' "
@@ -765,17 +765,20 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
             rule = FallbackRule(rule, self._fallback_rule(), self.fallback_tol)
         return rule
 
+    def _uses_pretrained(self):
+        """Whether the learner is the shipped pretrained rule."""
+        return isinstance(self.learner, str) and self.learner == "pretrained"
+
     def _learner_dtype(self):
         if self.learner_dtype != "auto":
             return self.learner_dtype
-        pretrained = isinstance(self.learner, str) and self.learner == "pretrained"
-        return "float32" if pretrained else "float64"
+        return "float32" if self._uses_pretrained() else "float64"
 
     def _fallback_rule(self):
         """What a guarded student falls back to: the pretrained rule's own
         teacher (backprop at its rate, or Adam), else backprop at the mode's
         rate (the teacher's), else at the paper's."""
-        if isinstance(self.learner, str) and self.learner == "pretrained":
+        if self._uses_pretrained():
             from . import pretrained
 
             info = pretrained.load_manifest()
