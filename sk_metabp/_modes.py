@@ -152,6 +152,12 @@ LINK_BATCH = {
 LINK_TARGETS = {
     "change": ("dw", "the link's change dw"),
     "scaled": ("dw_n", "dw / s_l, the change in units of its layer's scale"),
+    "fan_in_scaled": (
+        "dw_f",
+        "dw * fan_in, the change in units of 1 / fan_in (the number of links "
+        "into the receiving neuron): a step of rate / fan_in is the same value "
+        "on every layer",
+    ),
     "residual": (
         "dw_r",
         "(dw - rate * delta * a) / s_l, the change beyond backprop's step, in "
@@ -696,7 +702,7 @@ class _LinkColumns:
         self.need_scales = (
             bool(chosen & {"log_scale", "g_n"})
             or any(v.endswith("_n") for v in state)
-            or mode.target != "change"
+            or mode.target not in ("change", "fan_in_scaled")
         )
         self.read_g = bool(chosen & {"g", "g_n"} or state)
         # running averages: (average, decay, squares?) per one chosen
@@ -1089,6 +1095,11 @@ class LinkMode(_Mode):
       ``dw / s_l``, and its prediction is multiplied by ``s_l`` (backprop's
       target is then ``rate * delta_n * a_n``, the same function on every
       layer);
+    - ``"fan_in_scaled"``: it predicts ``dw * fan_in`` and its prediction is
+      divided by the fan-in. Steps that shrink as ``1 / fan_in`` (Adam with
+      ``fan_in_power=1``) are then targets of one size on every layer, so a
+      learner standardising its targets does not fit the wide layers' small
+      steps as noise around the narrow layers' large ones;
     - ``"residual"``: it predicts ``(dw - rate * delta * a) / s_l``, the change
       beyond backprop's own step at the mode's ``learning_rate``; the change
       made is ``rate * delta * a + s_l * prediction``. A learner predicting 0
@@ -1152,6 +1163,8 @@ class LinkMode(_Mode):
             [np.full(a * b, l) for l, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
             + [np.full(b, l) for l, b in enumerate(sizes[1:])]
         )
+        #: each row's fan-in, the links into its receiving neuron (as ``fan_in``)
+        self._row_fan_in = np.asarray(sizes[:-1], dtype=float)[self._row_layer]
 
     def describe(self):
         text = super().describe()
@@ -1272,7 +1285,9 @@ class LinkMode(_Mode):
         flat = self.layout.flatten(dcoefs, dintercepts)
         if self.target.startswith("residual"):
             flat -= self.backprop_changes(step)
-        if self.target != "change":
+        if self.target == "fan_in_scaled":
+            flat *= self._row_fan_in
+        elif self.target != "change":
             flat /= (source or self.source(step)).row_scales
         if out is None:
             return flat[:, :, None]
@@ -1287,6 +1302,9 @@ class LinkMode(_Mode):
         """
         if self.target == "change":
             np.copyto(out, predicted[:, :, 0])
+            return
+        if self.target == "fan_in_scaled":
+            np.divide(predicted[:, :, 0], self._row_fan_in, out=out)
             return
         scales = (source or self.source(step)).row_scales
         np.multiply(predicted[:, :, 0], scales, out=out)

@@ -156,11 +156,12 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
         The sampled variables (the mode's default when None).
-    target : {"change", "scaled", "residual", "residual_odd"}, default=None
+    target : {"change", "scaled", "fan_in_scaled", "residual", \
+"residual_odd"}, default=None
         What a link-mode learner predicts (None: ``"scaled"`` in link mode,
         the transferring choice, and ``"change"`` in the others): each link's
-        change, the change in
-        units of its layer's scale, or the change beyond backprop's step at the
+        change, the change in units of its layer's scale, the change times
+        its fan-in, or the change beyond backprop's step at the
         (first) teacher's rate in those units, so that a learner predicting 0
         trains as backprop; ``"residual_odd"`` uses only the part of that
         prediction that is odd in the error, so the rule makes no change where
@@ -220,9 +221,9 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         exceeds ``1 + fallback_tol`` times its lowest so far, or becomes
         non-finite, the student goes back to the weights its best epoch
         started with (the initial weights if that was the first) and is
-        trained by backprop, at the (first) teacher's rate, from there on
-        (``fallback_epoch_``). The guard compares the epochs of one call to
-        ``fit`` or ``partial_fit``.
+        trained by the (first) teacher's own rule from there on (backprop at
+        its rate and momentum, or Adam; ``fallback_epoch_``). The guard
+        compares the epochs of one call to ``fit`` or ``partial_fit``.
     fallback_tol : float, default=0.25
         The relative rise of the epoch loss over its lowest that makes a
         student fall back (``on_divergence="fallback"`` only). Online training
@@ -250,8 +251,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         state), the rows join the earlier ones and the learner is fitted
         again. Rollouts are guarded: their changes are bounded by
         ``max_update`` (1.0 when None) and a rollout whose epoch loss rises
-        by ``fallback_tol`` over its best falls back to backprop from its best
-        epoch (see ``on_divergence="fallback"``), so far-off states stay few.
+        by ``fallback_tol`` over its best falls back to the teacher's rule from
+        its best epoch (see ``on_divergence="fallback"``), so far-off states stay few.
         A frozen or pretrained learner is not refitted: it takes only
         ``"teacher"``.
     imitation_iter : int, default=3
@@ -324,7 +325,9 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         "mode": [StrOptions({"network", "link", "delta"})],
         "variables": [str, list, tuple, None],
         "target": [
-            StrOptions({"change", "scaled", "residual", "residual_odd"}),
+            StrOptions(
+                {"change", "scaled", "fan_in_scaled", "residual", "residual_odd"}
+            ),
             None,
         ],
         "teacher": [HasMethods(["fit", "predict"]), list, tuple, None],
@@ -776,8 +779,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
 
     def _fallback_rule(self):
         """What a guarded student falls back to: the pretrained rule's own
-        teacher (backprop at its rate, or Adam), else backprop at the mode's
-        rate (the teacher's), else at the paper's."""
+        teacher (backprop at its rate, or Adam), else the (first) teacher's
+        update rule (backprop at the paper's rate for ``teacher=None``)."""
         if self._uses_pretrained():
             from . import pretrained
 
@@ -785,7 +788,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
             params = pretrained.imitated_teacher(info, self.batch_size)
             if params is not None:
                 return BackpropMLPClassifier(**params).update_rule()
-        return BackpropRule(self.mode_.learning_rate or PAPER_RATE)
+            return BackpropRule(self.mode_.learning_rate or PAPER_RATE)
+        return self._teachers()[0].update_rule()
 
     def _trained_with(self, rule, k, first):
         if isinstance(rule, FallbackRule) and rule.fell_back[k] >= 0:

@@ -342,7 +342,9 @@ def classifier(hidden_layer_sizes=(100,), directory=None, **params):
     ``LearnedRuleMLPClassifier(hidden, learner="pretrained")`` uses the shipped
     rule; this uses any rule :func:`pretrain` wrote (its learner for the
     nearest batch size, frozen, and its manifest's variables and target), with
-    the learner in float32 as ``learner="pretrained"`` has it.
+    the learner in float32 as ``learner="pretrained"`` has it. Its ``teacher``
+    is the one the rule imitated (:func:`imitated_teacher`), when it had one:
+    a guarded student (``on_divergence="fallback"``) falls back to it.
 
     Parameters
     ----------
@@ -370,8 +372,16 @@ def classifier(hidden_layer_sizes=(100,), directory=None, **params):
     True
     """
     info = load_manifest(directory)
-    learner = load(directory, batch_size=params.get("batch_size", 1))
+    batch_size = params.get("batch_size", 1)
+    learner = load(directory, batch_size=batch_size)
     params.setdefault("learner_dtype", "float32")
+    teacher = imitated_teacher(info, batch_size)
+    if teacher is not None:
+        # a guarded student falls back to the teacher the rule imitated
+        params.setdefault(
+            "teacher",
+            BackpropMLPClassifier(hidden_layer_sizes, batch_size=batch_size, **teacher),
+        )
     return _student(
         hidden_layer_sizes, learner, info["variables"], info["target"], **params
     )
@@ -586,6 +596,23 @@ RECIPES = {
         signed=("delta_n", "err_n", "g_n", "adam"),
         wide=True,
     ),
+    "adam_fan_in_scaled": dict(
+        variables=(*LINK_DEFAULT, "adam", "fan_in"),
+        target="fan_in_scaled",
+        teachers=(
+            "adam 0.003",
+            "adam 0.01",
+            "adam 0.03",
+            "adam 0.1",
+            "adam 0.3",
+            "adam/fan_in 0.1",
+            "adam/fan_in 0.3",
+            "adam/fan_in 1",
+            "adam/fan_in 3",
+        ),
+        signed=("delta_n", "err_n", "g_n", "adam"),
+        wide=True,
+    ),
 }
 #: The shipped rule's recipe.
 RECIPE = "adam_fan_in"
@@ -693,13 +720,17 @@ def _rollout_rule(learner, task, batch_size, teacher, recipe):
     """``learner`` as a guarded rule for ``task``'s students: bounded by 1.0
     (the classifier's default ``max_update``) and falling back to ``teacher``
     (a :class:`BackpropMLPClassifier`) when their loss rises."""
-    from .rules import FallbackRule
-
     _, X, y, hidden = task
     clf = _student(
-        hidden, learner, recipe["variables"], recipe["target"], batch_size=batch_size
+        hidden,
+        learner,
+        recipe["variables"],
+        recipe["target"],
+        batch_size=batch_size,
+        teacher=teacher,
+        on_divergence="fallback",
     ).fit_learner(X, y)
-    return FallbackRule(clf.update_rule(), teacher.update_rule(), clf.fallback_tol)
+    return clf.update_rule()
 
 
 def _record_task(task, batch_size, budget, random_state, teacher, recipe, rollout=None):

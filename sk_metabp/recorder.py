@@ -254,10 +254,12 @@ class TrajectoryRecorder(ModeStateMixin, BaseEstimator):
         hidden activations, experiment 4), ``"all"``. For ``link`` and ``delta``
         modes see ``LINK_VARIABLES`` and ``DELTA_VARIABLES`` in
         :mod:`sk_metabp._modes`.
-    target : {"change", "scaled", "residual", "residual_odd"}, default=None
+    target : {"change", "scaled", "fan_in_scaled", "residual", \
+"residual_odd"}, default=None
         What link mode's target column holds (None: ``"scaled"`` in link
         mode, ``"change"`` in the others): the change ``dw``, the change in
-        units of its layer's scale (``dw_n``), or the change beyond backprop's
+        units of its layer's scale (``dw_n``), the change times its link's
+        fan-in (``dw_f``), or the change beyond backprop's
         step at the (first) teacher's rate, in those units (``dw_r``, for both
         residual targets); see :class:`~sk_metabp._modes.LinkMode`. Other modes
         take ``"change"``.

@@ -309,7 +309,8 @@ def refine_learner(
         tasks of its own topology.
     variables : str or sequence of str, default=None
         The learner's variables (the mode's default when None).
-    target : {"change", "scaled", "residual", "residual_odd"}, default=None
+    target : {"change", "scaled", "fan_in_scaled", "residual", \
+"residual_odd"}, default=None
         What the link-mode learner predicts (the mode's default when None; see
         :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     validation : list of (X, y, hidden_layer_sizes) or None, default=None

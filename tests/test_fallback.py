@@ -1,4 +1,4 @@
-"""The fallback guard: a rule that makes the loss rise hands over to backprop."""
+"""The fallback guard: a rule that makes the loss rise hands over to its teacher."""
 
 import warnings
 
@@ -174,6 +174,42 @@ def test_classifier_fallback_from_a_non_finite_first_epoch_is_backprop():
     for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     np.testing.assert_allclose(clf.loss_curve_[1:], ref.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "teacher",
+    [
+        dict(learning_rate_init=0.5, momentum=0.9),
+        dict(solver="adam", learning_rate_init=0.1, fan_in_power=1.0),
+    ],
+    ids=["momentum", "adam"],
+)
+def test_classifier_falls_back_to_its_teachers_own_rule(teacher):
+    # a student of an Adam or momentum teacher falls back to that teacher's
+    # rule (with fresh state), not to plain backprop at the teacher's rate
+    X, y = make_boolean("and")
+    clf = LearnedRuleMLPClassifier(
+        (1,),
+        learner=constant_learner(1e308),
+        teacher=BackpropMLPClassifier((1,), **teacher),
+        max_update=None,
+        on_divergence="fallback",
+        max_iter=50,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X, y)
+    assert clf.fallback_epoch_ == 1 and not clf.diverged_
+    ref = BackpropMLPClassifier((1,), max_iter=49, random_state=0, **teacher)
+    ref.fit(X, y)
+    for a, b in zip([*clf.coefs_, *clf.intercepts_], [*ref.coefs_, *ref.intercepts_]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    plain = BackpropMLPClassifier(
+        (1,), learning_rate_init=teacher["learning_rate_init"], max_iter=49
+    )
+    plain.set_params(random_state=0).fit(X, y)
+    assert not np.allclose(clf.coefs_[0], plain.coefs_[0])
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -19,7 +19,7 @@ from sk_metabp import (
 )
 from sk_metabp._modes import LINK_TARGETS
 from sk_metabp.datasets import make_boolean, make_teacher_task
-from sk_metabp.rules import BackpropRule, LearnedRule
+from sk_metabp.rules import AdamRule, BackpropRule, LearnedRule
 
 
 def _small_learner(seed=0):
@@ -448,6 +448,14 @@ def test_pretrain_recipes(tmp_path, capsys):
     params = pretrained.imitated_teacher(fan, 32)
     assert params == {"solver": "adam", "learning_rate_init": 1.0, "fan_in_power": 1.0}
     BackpropMLPClassifier((3,), max_iter=2, **params).fit(*make_boolean("xor"))
+    # a guarded student of the rebuilt rule falls back to that teacher
+    guarded = pretrained.classifier(
+        (3,), tmp_path / "fan", batch_size=32, on_divergence="fallback", max_iter=2
+    ).fit(*make_boolean("xor"))
+    assert guarded.teacher.get_params()["fan_in_power"] == 1.0
+    fallback = guarded.update_rule().fallback
+    assert isinstance(fallback, AdamRule)
+    assert (fallback.learning_rate, fallback.fan_in_power) == (1.0, 1.0)
     with pytest.raises(ValueError, match="Unknown recipe"):
         pretrained.pretrain(tmp_path / "x", budget="tiny", recipe="rmsprop")
     with pytest.raises(SystemExit):

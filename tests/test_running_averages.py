@@ -116,13 +116,15 @@ def test_a_learned_rule_reads_the_averages_and_starts_each_fit_afresh():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("target", ["change", "fan_in_scaled"])
 @pytest.mark.parametrize("power", [0.0, 1.0])
 @pytest.mark.parametrize("batch_size", [1, 4])
-def test_adam_variable_is_adams_change_per_unit_rate(batch_size, power):
+def test_adam_variable_is_adams_change_per_unit_rate(batch_size, power, target):
     # an Adam teacher's recorded change is exactly its rate times `adam` (over
     # `fan_in` with fan_in_power=1, the biases' too), at every update the
     # recorder keeps (every other one: the state moves at the updates it
-    # skips too)
+    # skips too); target="fan_in_scaled" holds the change times the fan-in,
+    # so with fan_in_power=1 it is rate * adam on every layer
     rate = 0.01
     teacher = BackpropMLPClassifier(
         (3, 5),
@@ -136,7 +138,7 @@ def test_adam_variable_is_adams_change_per_unit_rate(batch_size, power):
         teacher,
         mode="link",
         variables=["g", "adam", "fan_in", "is_bias"],
-        target="change",
+        target=target,
         n_runs=2,
         every=2,
         random_state=0,
@@ -145,8 +147,13 @@ def test_adam_variable_is_adams_change_per_unit_rate(batch_size, power):
     _, adam, fan_in, is_bias = rec.features_.T
     assert np.abs(adam).max() > 0.1
     assert set(fan_in) == {3.0, 5.0} and is_bias.any()  # a 3-3-5-1 net
+    times = 1.0 if target == "change" else fan_in
+    assert rec.target_names_ == ["dw" if target == "change" else "dw_f"]
     np.testing.assert_allclose(
-        rec.targets_[:, 0], rate * adam / fan_in**power, rtol=1e-9, atol=1e-15
+        rec.targets_[:, 0],
+        rate * adam / fan_in**power * times,
+        rtol=1e-9,
+        atol=1e-15,
     )
 
 
