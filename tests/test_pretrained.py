@@ -311,8 +311,8 @@ def test_pretrain_is_reproducible(tmp_path, capsys):
 
 def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
     # the shipped learner trains the students; every row's target is the
-    # teacher's change there: Adam over the fan-in at rate 1, the row's own
-    # adam variable over its fan_in
+    # teacher's change there: Adam over the fan-in at rate 1, times the fan-in
+    # (the shipped target): the row's own adam variable
     recipe = pretrained.RECIPES[pretrained.RECIPE]
     X, y = make_teacher_task(random_state=3)
     task = ("t", X, y, (8,))
@@ -325,8 +325,9 @@ def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
     )
     assert G.shape == F.shape  # the teacher's sampling and seeds
     adam, fan_in = names.index("adam"), names.index("fan_in")
-    np.testing.assert_allclose(U[:, 0], G[:, adam] / G[:, fan_in], atol=1e-12)
-    np.testing.assert_allclose(T[:, 0], F[:, adam] / F[:, fan_in], atol=1e-12)
+    assert recipe["target"] == "fan_in_scaled" and set(F[:, fan_in]) == {4.0, 8.0}
+    np.testing.assert_allclose(U[:, 0], G[:, adam], atol=1e-12)
+    np.testing.assert_allclose(T[:, 0], F[:, adam], atol=1e-12)
     # the same first state (one row per link of the 4-8-1 network), then the
     # student's own path
     links = (4 + 1) * 8 + (8 + 1) * 1
