@@ -270,6 +270,16 @@ def report(rows, batch_size, epochs, n_seeds):
         f"pretrained / bp = {cost:.2f} (range {min(costs):.2f}-{max(costs):.2f}); "
         f"sk adam (one network at a time) / bp = {np.median(sk_costs):.2f}"
     )
+    if "teacher" in methods:
+        # what the rule adds to the optimizer it imitated, and what it costs
+        ratios = [med[n]["pretrained"] / med[n]["teacher"] for n in names]
+        teacher_costs = [rows[n]["teacher"][2] / rows[n][PAPER_RATE][2] for n in names]
+        print(
+            f"teacher: pretrained's loss / the teacher's, median over tasks "
+            f"{np.median(ratios):.3g} (range {min(ratios):.3g}-{max(ratios):.3g}); "
+            f"teacher / bp CPU time per epoch = {np.median(teacher_costs):.2f} "
+            "(run after the others, not alternated)"
+        )
     need = int(np.ceil(2 * len(names) / 3))
     print(
         f"target {'MET' if len(better) >= need else 'NOT met'}: lower final "
