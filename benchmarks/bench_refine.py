@@ -30,10 +30,17 @@ beats its teacher on every task) or its smooth maximum (``soft_worst``,
 score in the same way unless ``--validation-objective`` says otherwise. Both
 are reported on the held-out tasks.
 
+A task's loss is its students' mean final loss, or their median with
+``--student-loss median``: a student that settles on a plateau ends hundreds of
+times above its peers (the teacher's students too, from other seeds), and the
+mean of a few students, and so a task's ratio, is then that student's.
+``--held-out-students`` sets the held-out tasks' students (5 by default).
+
 Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--epochs 100] [--seeds 0 1 2] [--generations 8] [--population 8]
 [--sigma 0.05] [--students 4] [--objective worst_ratio]
-[--validation-objective OBJECTIVE] [--temperature 0.25] [--n-jobs 2]``.
+[--validation-objective OBJECTIVE] [--temperature 0.25] [--student-loss median]
+[--held-out-students 5] [--n-jobs 2]``.
 """
 
 import argparse
@@ -85,6 +92,15 @@ def main():
     )
     parser.add_argument("--temperature", type=float, default=0.25)
     parser.add_argument(
+        "--student-loss",
+        choices=("mean", "median"),
+        default="mean",
+        help="a task's loss from its students' (search, validation and held-out)",
+    )
+    parser.add_argument(
+        "--held-out-students", type=int, default=HELD_OUT_STUDENTS, metavar="N"
+    )
+    parser.add_argument(
         "--rule", default=None, help="a folder from pretrain (default: shipped)"
     )
     args = parser.parse_args()
@@ -104,12 +120,17 @@ def main():
         baseline=teacher,
         batch_size=args.batch_size,
         n_epochs=epochs,
+        student_loss=args.student_loss,
     )
     search, validation, held_out = task_sets()
 
     def held_out_scores(rule):
         ratios = loss_ratios(
-            rule, held_out, n_students=HELD_OUT_STUDENTS, random_state=999, **common
+            rule,
+            held_out,
+            n_students=args.held_out_students,
+            random_state=999,
+            **common,
         )
         return float(ratios.max()), soft_worst(ratios, args.temperature), ratios
 
@@ -118,7 +139,8 @@ def main():
         f"batch {args.batch_size}, {epochs} epochs, baseline {teacher}, objective "
         f"{args.objective}, validation "
         f"{args.validation_objective or args.objective} (temperature "
-        f"{args.temperature:g}); held-out before "
+        f"{args.temperature:g}), {args.student_loss} of the students' losses, "
+        f"{args.held_out_students} held-out students; held-out before "
         f"refinement: worst ratio {worst0:.4f}, soft worst {soft0:.4f} (per task "
         f"{np.round(ratios_before, 3).tolist()})",
         flush=True,

@@ -57,8 +57,9 @@ def _with_params(learner, layout, theta):
     return new
 
 
-def _task_loss(learner, task, n_epochs, max_update, baseline=None):
-    """Mean final training loss of one task's students; failures score the penalty.
+def _task_loss(learner, task, n_epochs, max_update, baseline=None, student_loss="mean"):
+    """One task's loss: its students' mean (or median, ``student_loss``) final
+    training loss; failures score the penalty.
 
     A student that diverged, stopped early or ended with a non-finite loss
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
@@ -86,7 +87,8 @@ def _task_loss(learner, task, n_epochs, max_update, baseline=None):
         return penalty
     final = curves[:, n_epochs - 1]
     ok = (n_iter == n_epochs) & (diverged < 0) & np.isfinite(final)
-    return float(np.where(ok, final, penalty).mean())
+    final = np.where(ok, final, penalty)
+    return float(np.median(final) if student_loss == "median" else final.mean())
 
 
 def _prepare(tasks, frozen, settings, n_students, rng):
@@ -153,6 +155,8 @@ def soft_worst(ratios, temperature=0.25):
 
 #: The objectives of :func:`refine_learner` (``score`` and ``validation_score``).
 SCORES = ("geometric_mean", "worst_ratio", "soft_worst")
+#: How a task's students' final losses make the task's loss (``student_loss``).
+STUDENT_LOSSES = ("mean", "median")
 
 
 def _objective(losses, score, baseline, temperature):
@@ -165,15 +169,20 @@ def _objective(losses, score, baseline, temperature):
     return soft_worst(ratios, temperature)
 
 
-def _score(learner, layout, theta, tasks, n_epochs, max_update, objective):
-    """The objective ``(score, baseline losses, temperature)`` of the students'
-    mean losses over tasks (see :func:`_objective`)."""
+def _score(
+    learner, layout, theta, tasks, n_epochs, max_update, objective, student_loss
+):
+    """The objective ``(score, baseline losses, temperature)`` of the tasks'
+    losses (see :func:`_objective` and :func:`_task_loss`)."""
     if not np.all(np.isfinite(theta)):
         losses = np.array([t[-1] for t in tasks])
     else:
         candidate = _with_params(learner, layout, theta)
         losses = np.array(
-            [_task_loss(candidate, t, n_epochs, max_update) for t in tasks]
+            [
+                _task_loss(candidate, t, n_epochs, max_update, None, student_loss)
+                for t in tasks
+            ]
         )
     return _objective(losses, *objective)
 
@@ -199,6 +208,13 @@ def _check_positive(name, value, kind, minimum, strict=False):
     ):
         sign = ">" if strict else ">="
         raise ValueError(f"{name} must be a number {sign} {minimum}; got {value!r}.")
+
+
+def _check_student_loss(student_loss):
+    if student_loss not in STUDENT_LOSSES:
+        raise ValueError(
+            f"student_loss must be one of {STUDENT_LOSSES}; got {student_loss!r}."
+        )
 
 
 def _baseline_teacher(baseline, baseline_rate):
@@ -264,6 +280,7 @@ def refine_learner(
     step_size=0.05,
     n_epochs=50,
     n_students=4,
+    student_loss="mean",
     max_update=1.0,
     n_jobs=None,
     random_state=None,
@@ -364,6 +381,12 @@ default="geometric_mean"
         Epochs of each student.
     n_students : int, default=4
         Students (seeds) per task, trained in lockstep.
+    student_loss : {"mean", "median"}, default="mean"
+        A task's loss from its students' final losses: their mean, or their
+        median. A student that settles on a plateau ends with a loss hundreds
+        of times its peers' (from other seeds the baseline's students do too),
+        and with a few students the mean, and a ratio of two means, is then
+        that one student's; the median is not moved by it.
     max_update : float or None, default=1.0
         Bound on each change the learner makes, as in
         :class:`~sk_metabp.LearnedRuleMLPClassifier`.
@@ -424,6 +447,7 @@ default="geometric_mean"
     for name, value in (("validation_score", validation_score), ("score", score)):
         if value not in SCORES:
             raise ValueError(f"{name} must be one of {SCORES}; got {value!r}.")
+    _check_student_loss(student_loss)
     if validation is not None:
         validation = list(validation)
         if not validation:
@@ -461,7 +485,10 @@ default="geometric_mean"
         if how != "geometric_mean":
             # from the candidates' students
             losses = np.array(
-                [_task_loss(None, t, n_epochs, None, teacher) for t in task_list]
+                [
+                    _task_loss(None, t, n_epochs, None, teacher, student_loss)
+                    for t in task_list
+                ]
             )
         return how, losses, temperature
 
@@ -472,7 +499,9 @@ default="geometric_mean"
     def score_all(thetas, on=prepared):
         how = val_objective if on is held_out else train_objective
         return parallel(
-            delayed(_score)(refined, layout, t, on, n_epochs, max_update, how)
+            delayed(_score)(
+                refined, layout, t, on, n_epochs, max_update, how, student_loss
+            )
             for t in thetas
         )
 
@@ -552,6 +581,7 @@ def loss_ratios(
     batch_size=1,
     n_epochs=50,
     n_students=4,
+    student_loss="mean",
     max_update=1.0,
     random_state=None,
 ):
@@ -560,8 +590,8 @@ def loss_ratios(
     On every task, ``n_students`` fresh students train for ``n_epochs`` epochs
     with the learner, and the same students (same seeds) with the baseline
     (backprop at ``baseline_rate``, or the rule of ``baseline``); a task's
-    ratio is the mean final training loss of the first over that of the
-    second, a failed student scoring the penalty as in
+    ratio is the mean (or median, ``student_loss``) final training loss of the
+    first over that of the second, a failed student scoring the penalty as in
     :func:`refine_learner`. Its largest entry is ``"worst_ratio"``, the
     objective of :func:`refine_learner` and :func:`soft_worst` of it
     ``"soft_worst"``, here measured on students of one's own seeds (for tasks
@@ -572,7 +602,7 @@ def loss_ratios(
     learner : BackpropMLPRegressor or FrozenEstimator of one
     tasks : list of (X, y, hidden_layer_sizes)
     baseline_rate, baseline, mode, variables, target, batch_size, n_epochs, \
-n_students, max_update
+n_students, student_loss, max_update
         As in :func:`refine_learner`.
     random_state : int, RandomState instance or None, default=None
         Seeds the students.
@@ -598,6 +628,7 @@ n_students, max_update
     _check_positive("batch_size", batch_size, Integral, 1)
     _check_positive("n_epochs", n_epochs, Integral, 1)
     _check_positive("n_students", n_students, Integral, 1)
+    _check_student_loss(student_loss)
     teacher = _baseline_teacher(baseline, baseline_rate)
     settings = dict(
         mode=mode,
@@ -614,6 +645,10 @@ n_students, max_update
         n_students,
         check_random_state(random_state),
     )
-    mine = [_task_loss(base, t, n_epochs, max_update) for t in prepared]
-    theirs = [_task_loss(None, t, n_epochs, None, teacher) for t in prepared]
+    mine = [
+        _task_loss(base, t, n_epochs, max_update, None, student_loss) for t in prepared
+    ]
+    theirs = [
+        _task_loss(None, t, n_epochs, None, teacher, student_loss) for t in prepared
+    ]
     return np.asarray(mine) / np.asarray(theirs)

@@ -300,6 +300,54 @@ def test_ratio_is_that_of_two_classifiers_at_the_batch_size(rule, wide_tasks, ba
     assert ratio == pytest.approx(mine.loss_curve_[-1] / theirs.loss_curve_[-1])
 
 
+def test_student_loss_median_is_the_ratio_of_the_students_medians(rule, wide_tasks):
+    # a task's loss is its students' mean final loss, or with
+    # student_loss="median" their median: one student on a plateau moves the
+    # first and not the second
+    from sk_metabp import BackpropMLPClassifier
+    from sk_metabp.refine import soft_worst
+
+    X, y, hidden = wide_tasks[0]
+    seeds = np.random.RandomState(5).randint(np.iinfo(np.int32).max, size=3)
+    common = dict(max_iter=4, batch_size=32)
+    mine = [
+        LearnedRuleMLPClassifier(
+            hidden, learner=FrozenEstimator(rule), mode="link", random_state=s, **common
+        )
+        .fit(X, y)
+        .loss_curve_[-1]
+        for s in seeds
+    ]
+    theirs = [
+        BackpropMLPClassifier(hidden, **ADAM, random_state=s, **common)
+        .fit(X, y)
+        .loss_curve_[-1]
+        for s in seeds
+    ]
+    kwargs = dict(
+        baseline=ADAM, batch_size=32, n_epochs=4, n_students=3, random_state=5
+    )
+    (median,) = loss_ratios(rule, [(X, y, hidden)], student_loss="median", **kwargs)
+    (mean,) = loss_ratios(rule, [(X, y, hidden)], **kwargs)
+    assert median == pytest.approx(np.median(mine) / np.median(theirs))
+    assert mean == pytest.approx(np.mean(mine) / np.mean(theirs))
+    assert median != pytest.approx(mean)
+    # the search scores with the same statistic
+    searched = refine_learner(
+        rule,
+        [(X, y, hidden)],
+        score="soft_worst",
+        student_loss="median",
+        n_generations=1,
+        population=2,
+        **kwargs,
+    )
+    assert searched.refine_start_loss_ == pytest.approx(soft_worst([median]))
+    for call in (refine_learner, loss_ratios):
+        with pytest.raises(ValueError, match="student_loss must be one of"):
+            call(rule, [(X, y, hidden)], student_loss="max", **kwargs)
+
+
 def test_search_scores_against_the_baseline_teacher(rule, wide_tasks):
     from sk_metabp.refine import soft_worst
 
