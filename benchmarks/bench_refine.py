@@ -69,6 +69,25 @@ def task_sets():
     return search, validation, held_out
 
 
+def _save(info, args, seed, refined, worst, soft):
+    """The rule with its learner for ``args.batch_size`` refined, and how."""
+    from pathlib import Path
+
+    learners = {
+        b: refined if b == args.batch_size else pretrained.load(args.rule, batch_size=b)
+        for b in info["batch_sizes"]
+    }
+    kept = {k: v for k, v in info.items() if k in ("tasks", "recipe", "budget")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("save", "seeds")}
+    pretrained.save(
+        learners,
+        Path(args.save) / f"seed{seed}",
+        **{k: info[k] for k in pretrained.REQUIRED},
+        **kept,
+        refinement={**settings, "seed": seed, "held_out": [worst, soft]},
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=32)
@@ -99,6 +118,13 @@ def main():
     )
     parser.add_argument(
         "--held-out-students", type=int, default=HELD_OUT_STUDENTS, metavar="N"
+    )
+    parser.add_argument(
+        "--save",
+        default=None,
+        metavar="DIR",
+        help="write each seed's refined rule to DIR/seed<S> (the rule's other "
+        "batch sizes unchanged), for bench_pretrained.py --rule",
     )
     parser.add_argument(
         "--rule", default=None, help="a folder from pretrain (default: shipped)"
@@ -165,6 +191,8 @@ def main():
             **common,
         )
         worst1, soft1, ratios_after = held_out_scores(refined)
+        if args.save:
+            _save(info, args, seed, refined, worst1, soft1)
         rows.append(
             (
                 seed,
