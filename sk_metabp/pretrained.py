@@ -571,6 +571,17 @@ TEACHERS = {
 #:   rule ended far from its teacher (0.25 against 0.10 online on 64
 #:   inputs). Chosen over ``"adam_fan_in"`` on the synthetic validation
 #:   tasks (see the README).
+_ADAM_AND_FAN_IN = (
+    "adam 0.003",
+    "adam 0.01",
+    "adam 0.03",
+    "adam 0.1",
+    "adam 0.3",
+    "adam/fan_in 0.1",
+    "adam/fan_in 0.3",
+    "adam/fan_in 1",
+    "adam/fan_in 3",
+)
 RECIPES = {
     "sgd": dict(
         variables=LINK_DEFAULT,
@@ -589,38 +600,12 @@ RECIPES = {
     "adam_fan_in": dict(
         variables=(*LINK_DEFAULT, "adam", "fan_in"),
         target="change",
-        teachers=(
-            "adam 0.003",
-            "adam 0.01",
-            "adam 0.03",
-            "adam 0.1",
-            "adam 0.3",
-            "adam/fan_in 0.1",
-            "adam/fan_in 0.3",
-            "adam/fan_in 1",
-            "adam/fan_in 3",
-        ),
-        signed=("delta_n", "err_n", "g_n", "adam"),
-        wide=True,
-    ),
-    "adam_fan_in_scaled": dict(
-        variables=(*LINK_DEFAULT, "adam", "fan_in"),
-        target="fan_in_scaled",
-        teachers=(
-            "adam 0.003",
-            "adam 0.01",
-            "adam 0.03",
-            "adam 0.1",
-            "adam 0.3",
-            "adam/fan_in 0.1",
-            "adam/fan_in 0.3",
-            "adam/fan_in 1",
-            "adam/fan_in 3",
-        ),
+        teachers=_ADAM_AND_FAN_IN,
         signed=("delta_n", "err_n", "g_n", "adam"),
         wide=True,
     ),
 }
+RECIPES["adam_fan_in_scaled"] = {**RECIPES["adam_fan_in"], "target": "fan_in_scaled"}
 #: The shipped rule's recipe.
 RECIPE = "adam_fan_in_scaled"
 VARIABLES = RECIPES[RECIPE]["variables"]
