@@ -3,7 +3,8 @@
 The pretrained rule is a link-mode learner (a fitted
 :class:`~sk_metabp.BackpropMLPRegressor`) that reads normalised link
 variables, the running averages' Adam direction (``adam``) and the link's
-fan-in, and predicts each weight's change: one rule for any topology. It was
+fan-in, and predicts each weight's change times its fan-in (the change is
+that over the fan-in): one rule for any topology. It was
 fitted only on synthetic tasks the library generates (boolean functions, the
 inner square, and tasks labelled by random teacher networks,
 :func:`sk_metabp.datasets.make_teacher_family`), imitating for each batch size
