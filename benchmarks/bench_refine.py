@@ -30,10 +30,11 @@ beats its teacher on every task) or its smooth maximum (``soft_worst``,
 score in the same way unless ``--validation-objective`` says otherwise. Both
 are reported on the held-out tasks.
 
-A task's loss is its students' mean final loss, or their median with
-``--student-loss median``: a student that settles on a plateau ends hundreds of
-times above its peers (the teacher's students too, from other seeds), and the
-mean of a few students, and so a task's ratio, is then that student's.
+A task's loss is its students' mean final loss, or their median (or geometric
+mean) with ``--student-loss median`` (``geometric_mean``): a student that
+settles on a plateau ends hundreds of times above its peers (the teacher's
+students too, from other seeds), and the mean of a few students, and so a
+task's ratio, is then that student's.
 ``--held-out-students`` sets the held-out tasks' students (5 by default).
 
 Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
@@ -112,7 +113,7 @@ def main():
     parser.add_argument("--temperature", type=float, default=0.25)
     parser.add_argument(
         "--student-loss",
-        choices=("mean", "median"),
+        choices=("mean", "median", "geometric_mean"),
         default="mean",
         help="a task's loss from its students' (search, validation and held-out)",
     )

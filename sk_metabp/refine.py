@@ -58,8 +58,8 @@ def _with_params(learner, layout, theta):
 
 
 def _task_loss(learner, task, n_epochs, max_update, baseline=None, student_loss="mean"):
-    """One task's loss: its students' mean (or median, ``student_loss``) final
-    training loss; failures score the penalty.
+    """One task's loss: its students' mean (or median, or geometric mean:
+    ``student_loss``) final training loss; failures score the penalty.
 
     A student that diverged, stopped early or ended with a non-finite loss
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
@@ -88,7 +88,11 @@ def _task_loss(learner, task, n_epochs, max_update, baseline=None, student_loss=
     final = curves[:, n_epochs - 1]
     ok = (n_iter == n_epochs) & (diverged < 0) & np.isfinite(final)
     final = np.where(ok, final, penalty)
-    return float(np.median(final) if student_loss == "median" else final.mean())
+    if student_loss == "median":
+        return float(np.median(final))
+    if student_loss == "geometric_mean":
+        return _geometric_mean(final)
+    return float(final.mean())
 
 
 def _prepare(tasks, frozen, settings, n_students, rng):
@@ -156,7 +160,7 @@ def soft_worst(ratios, temperature=0.25):
 #: The objectives of :func:`refine_learner` (``score`` and ``validation_score``).
 SCORES = ("geometric_mean", "worst_ratio", "soft_worst")
 #: How a task's students' final losses make the task's loss (``student_loss``).
-STUDENT_LOSSES = ("mean", "median")
+STUDENT_LOSSES = ("mean", "median", "geometric_mean")
 
 
 def _objective(losses, score, baseline, temperature):
@@ -381,12 +385,14 @@ default="geometric_mean"
         Epochs of each student.
     n_students : int, default=4
         Students (seeds) per task, trained in lockstep.
-    student_loss : {"mean", "median"}, default="mean"
-        A task's loss from its students' final losses: their mean, or their
-        median. A student that settles on a plateau ends with a loss hundreds
-        of times its peers' (from other seeds the baseline's students do too),
-        and with a few students the mean, and a ratio of two means, is then
-        that one student's; the median is not moved by it.
+    student_loss : {"mean", "median", "geometric_mean"}, default="mean"
+        A task's loss from its students' final losses: their mean, their
+        median or their geometric mean. A student that settles on a plateau
+        ends with a loss hundreds of times its peers' (from other seeds the
+        baseline's students do too), and with a few students the mean, and a
+        ratio of two means, is then that one student's; the median is not
+        moved by it, unless about half the students settle so; the geometric
+        mean moves by the same factor for each student that does.
     max_update : float or None, default=1.0
         Bound on each change the learner makes, as in
         :class:`~sk_metabp.LearnedRuleMLPClassifier`.
@@ -590,8 +596,9 @@ def loss_ratios(
     On every task, ``n_students`` fresh students train for ``n_epochs`` epochs
     with the learner, and the same students (same seeds) with the baseline
     (backprop at ``baseline_rate``, or the rule of ``baseline``); a task's
-    ratio is the mean (or median, ``student_loss``) final training loss of the
-    first over that of the second, a failed student scoring the penalty as in
+    ratio is the mean (or median, or geometric mean: ``student_loss``) final
+    training loss of the first over that of the second, a failed student
+    scoring the penalty as in
     :func:`refine_learner`. Its largest entry is ``"worst_ratio"``, the
     objective of :func:`refine_learner` and :func:`soft_worst` of it
     ``"soft_worst"``, here measured on students of one's own seeds (for tasks

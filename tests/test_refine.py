@@ -300,10 +300,10 @@ def test_ratio_is_that_of_two_classifiers_at_the_batch_size(rule, wide_tasks, ba
     assert ratio == pytest.approx(mine.loss_curve_[-1] / theirs.loss_curve_[-1])
 
 
-def test_student_loss_median_is_the_ratio_of_the_students_medians(rule, wide_tasks):
-    # a task's loss is its students' mean final loss, or with
-    # student_loss="median" their median: one student on a plateau moves the
-    # first and not the second
+def test_student_loss_is_the_students_mean_median_or_geometric_mean(rule, wide_tasks):
+    # a task's loss is its students' mean final loss, or with student_loss
+    # their median or geometric mean: one student on a plateau moves the first
+    # most
     from sk_metabp import BackpropMLPClassifier
     from sk_metabp.refine import soft_worst
 
@@ -329,9 +329,13 @@ def test_student_loss_median_is_the_ratio_of_the_students_medians(rule, wide_tas
     )
     (median,) = loss_ratios(rule, [(X, y, hidden)], student_loss="median", **kwargs)
     (mean,) = loss_ratios(rule, [(X, y, hidden)], **kwargs)
+    (gmean,) = loss_ratios(
+        rule, [(X, y, hidden)], student_loss="geometric_mean", **kwargs
+    )
     assert median == pytest.approx(np.median(mine) / np.median(theirs))
     assert mean == pytest.approx(np.mean(mine) / np.mean(theirs))
-    assert median != pytest.approx(mean)
+    assert gmean == pytest.approx(np.exp(np.mean(np.log(mine) - np.log(theirs))))
+    assert len({round(v, 6) for v in (median, mean, gmean)}) == 3
     # the search scores with the same statistic
     searched = refine_learner(
         rule,
