@@ -151,7 +151,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         or pass the pretrained rule's own). It holds a learner fitted online
         and one fitted at batch size 32; the one nearer ``batch_size`` is
         used, and the guard (``on_divergence="fallback"``) falls back to the
-        backprop that learner imitated.
+        teacher that learner imitated (for the shipped rule Adam with each
+        layer's steps divided by its fan-in).
     mode : {"network", "link", "delta"}, default="network"
         What the learner sees and predicts; see :class:`TrajectoryRecorder`.
     variables : str or sequence of str, default=None
