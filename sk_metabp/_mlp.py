@@ -150,6 +150,8 @@ class ParamLayout:
     >>> coefs, intercepts = layout.views(np.arange(5.0)[None])
     >>> coefs[0].shape, intercepts[1].tolist()
     ((1, 2, 1), [[4.0]])
+    >>> layout.fan_in().tolist()  # w1 (2 links in), w2, then the biases
+    [2.0, 2.0, 1.0, 2.0, 1.0]
     """
 
     def __init__(self, sizes):
@@ -180,6 +182,15 @@ class ParamLayout:
         """A zero ``(K, n_params)`` array and its views: flat, coefs, intercepts."""
         flat = np.zeros((K, self.n_params), dtype=dtype)
         return (flat, *self.views(flat))
+
+    def fan_in(self):
+        """Each parameter's fan-in, in the flat order: the number of links into
+        the neuron it feeds (``n_{l-1}`` for layer l's weights and biases)."""
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        return np.concatenate(
+            [np.full(a * b, float(a)) for a, b in pairs]
+            + [np.full(b, float(a)) for a, b in pairs]
+        )
 
     def flatten(self, coefs, intercepts, out=None):
         """Stacked coefs and intercepts as one ``(K, n_params)`` array."""

@@ -1164,7 +1164,7 @@ class LinkMode(_Mode):
             + [np.full(b, l) for l, b in enumerate(sizes[1:])]
         )
         #: each row's fan-in, the links into its receiving neuron (as ``fan_in``)
-        self._row_fan_in = np.asarray(sizes[:-1], dtype=float)[self._row_layer]
+        self._row_fan_in = self.layout.fan_in()
 
     def describe(self):
         text = super().describe()

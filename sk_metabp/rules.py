@@ -604,11 +604,8 @@ class AdamRule(UpdateRule):
         self._scale = None
         if self.fan_in_power:
             # one factor per parameter, in the flat order: n_in ** -p
-            self._scale, coefs, intercepts = layout.zeros(1, step.dtype)
-            for w, b in zip(coefs, intercepts):
-                factor = float(w.shape[1]) ** -float(self.fan_in_power)
-                w.fill(factor)
-                b.fill(factor)
+            scale = layout.fan_in() ** -float(self.fan_in_power)
+            self._scale = scale.astype(step.dtype)[None]
 
     def __call__(self, step):
         deltas = step.deltas()
