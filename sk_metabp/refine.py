@@ -184,7 +184,9 @@ def _score(
         candidate = _with_params(learner, layout, theta)
         losses = np.array(
             [
-                _task_loss(candidate, t, n_epochs, max_update, None, student_loss)
+                _task_loss(
+                    candidate, t, n_epochs, max_update, student_loss=student_loss
+                )
                 for t in tasks
             ]
         )
@@ -653,7 +655,8 @@ n_students, student_loss, max_update
         check_random_state(random_state),
     )
     mine = [
-        _task_loss(base, t, n_epochs, max_update, None, student_loss) for t in prepared
+        _task_loss(base, t, n_epochs, max_update, student_loss=student_loss)
+        for t in prepared
     ]
     theirs = [
         _task_loss(None, t, n_epochs, None, teacher, student_loss) for t in prepared
