@@ -193,14 +193,13 @@ def run(tasks, rules, batch_size, epochs, seeds, learner_dtype="float64"):
         teachers = {}
         for info, cells in zip(infos, own):
             # the teacher the rule imitated at this batch size, if it had one
-            params = pretrained.imitated_teacher(info, batch_size)
-            if params is None:
+            teacher = pretrained.imitated_classifier(
+                info, batch_size, hidden_layer_sizes=hidden, max_iter=epochs
+            )
+            if teacher is None:
                 continue
-            key = tuple(sorted(params.items()))
+            key = tuple(sorted(teacher.get_params().items()))
             if key not in teachers:
-                teacher = BackpropMLPClassifier(
-                    hidden, batch_size=batch_size, max_iter=epochs, **params
-                )
                 final, students, seconds = _students(teacher, X, y, seeds, epochs)
                 acc = _accuracy(students, X_te, y_te)
                 teachers[key] = (final, acc, seconds / epochs)

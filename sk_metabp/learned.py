@@ -786,9 +786,9 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
             from . import pretrained
 
             info = pretrained.load_manifest()
-            params = pretrained.imitated_teacher(info, self.batch_size)
-            if params is not None:
-                return BackpropMLPClassifier(**params).update_rule()
+            teacher = pretrained.imitated_classifier(info, self.batch_size)
+            if teacher is not None:
+                return teacher.update_rule()
             return BackpropRule(self.mode_.learning_rate or PAPER_RATE)
         return self._teachers()[0].update_rule()
 

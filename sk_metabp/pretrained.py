@@ -44,6 +44,7 @@ __all__ = [
     "FORMAT",
     "best_teacher",
     "classifier",
+    "imitated_classifier",
     "imitated_rate",
     "imitated_teacher",
     "load",
@@ -265,6 +266,26 @@ def imitated_teacher(info, batch_size):
     return dict(teachers[names.pop()]) if len(names) == 1 else None
 
 
+def imitated_classifier(info, batch_size, **params):
+    """The teacher a rule imitated at ``batch_size``, as an estimator.
+
+    A :class:`~sk_metabp.BackpropMLPClassifier` with the parameters of
+    :func:`imitated_teacher`, ``batch_size`` and ``params`` (its hidden layers,
+    epochs, ...), or None when the rule imitated no single teacher there.
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import imitated_classifier, load_manifest
+    >>> teacher = imitated_classifier(load_manifest(), 32, hidden_layer_sizes=(8,))
+    >>> teacher.solver, teacher.fan_in_power, teacher.batch_size
+    ('adam', 1.0, 32)
+    """
+    teacher = imitated_teacher(info, batch_size)
+    if teacher is None:
+        return None
+    return BackpropMLPClassifier(batch_size=batch_size, **params, **teacher)
+
+
 def imitated_rate(info, batch_size):
     """The rate of the one backprop teacher a rule imitated at ``batch_size``.
 
@@ -376,13 +397,12 @@ def classifier(hidden_layer_sizes=(100,), directory=None, **params):
     batch_size = params.get("batch_size", 1)
     learner = load(directory, batch_size=batch_size)
     params.setdefault("learner_dtype", "float32")
-    teacher = imitated_teacher(info, batch_size)
+    teacher = imitated_classifier(
+        info, batch_size, hidden_layer_sizes=hidden_layer_sizes
+    )
     if teacher is not None:
         # a guarded student falls back to the teacher the rule imitated
-        params.setdefault(
-            "teacher",
-            BackpropMLPClassifier(hidden_layer_sizes, batch_size=batch_size, **teacher),
-        )
+        params.setdefault("teacher", teacher)
     return _student(
         hidden_layer_sizes, learner, info["variables"], info["target"], **params
     )
