@@ -9,7 +9,10 @@ three disjoint sets:
 
 - *search*: 8 teacher-network tasks of the pretrained rule's own training set
   (:func:`sk_metabp.pretrained.training_tasks`), on which the evolution
-  strategies step;
+  strategies step; ``--search-tasks N`` takes N of that family (beyond 16,
+  further draws of it) and ``--tasks-per-generation K`` scores each
+  generation's candidates on K of them drawn afresh
+  (``refine_learner(tasks_per_generation=K)``);
 - *validation*: the 8 tasks the pretrained recipe was chosen on
   (``make_teacher_family(8, random_state=12345)``); among the weights that
   improve the search score, the one with the best validation score is kept
@@ -41,7 +44,8 @@ Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--epochs 100] [--seeds 0 1 2] [--generations 8] [--population 8]
 [--sigma 0.05] [--students 4] [--objective worst_ratio]
 [--validation-objective OBJECTIVE] [--temperature 0.25] [--student-loss median]
-[--held-out-students 5] [--n-jobs 2]``.
+[--held-out-students 5] [--search-tasks 8] [--tasks-per-generation K]
+[--n-jobs 2]``.
 """
 
 import argparse
@@ -61,10 +65,13 @@ STEP_SIZE = 0.05
 HELD_OUT_STUDENTS = 5
 
 
-def task_sets():
-    """(search, validation, held-out) lists of (X, y, hidden)."""
-    family = [t for t in pretrained.training_tasks(16) if t[0].startswith("teacher")]
-    search = [(X, y, hidden) for _, X, y, hidden in family[:8]]
+def task_sets(n_search=8):
+    """(search, validation, held-out) lists of (X, y, hidden).
+
+    The search tasks are the first ``n_search`` of the family the pretrained
+    rule's teacher-network tasks come from (its first 16 are in the rule's
+    training set, the rest are further draws of the same family)."""
+    search = make_teacher_family(n_search, random_state=0)
     validation = make_teacher_family(8, random_state=12345)
     held_out = make_teacher_family(8, random_state=2024)
     return search, validation, held_out
@@ -120,6 +127,14 @@ def main():
     parser.add_argument(
         "--held-out-students", type=int, default=HELD_OUT_STUDENTS, metavar="N"
     )
+    parser.add_argument("--search-tasks", type=int, default=8, metavar="N")
+    parser.add_argument(
+        "--tasks-per-generation",
+        type=int,
+        default=None,
+        metavar="K",
+        help="score each generation on K search tasks drawn afresh (default: all)",
+    )
     parser.add_argument(
         "--save",
         default=None,
@@ -149,7 +164,7 @@ def main():
         n_epochs=epochs,
         student_loss=args.student_loss,
     )
-    search, validation, held_out = task_sets()
+    search, validation, held_out = task_sets(args.search_tasks)
 
     def held_out_scores(rule):
         ratios = loss_ratios(
@@ -187,6 +202,7 @@ def main():
             sigma=args.sigma,
             step_size=STEP_SIZE,
             n_students=args.students,
+            tasks_per_generation=args.tasks_per_generation,
             n_jobs=args.n_jobs,
             random_state=seed,
             **common,

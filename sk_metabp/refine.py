@@ -287,6 +287,7 @@ def refine_learner(
     n_epochs=50,
     n_students=4,
     student_loss="mean",
+    tasks_per_generation=None,
     max_update=1.0,
     n_jobs=None,
     random_state=None,
@@ -320,6 +321,15 @@ def refine_learner(
     returned weights are those, among the input's and these, with the lowest
     validation score: the input comes back unless a refinement also helps on
     tasks the search never trained on.
+
+    With ``tasks_per_generation=k``, each generation scores its candidates on
+    ``k`` tasks drawn afresh from ``tasks`` (without replacement; the students
+    of a task stay the same), so that the search follows the whole family
+    rather than fitting a fixed few, for the cost of ``k`` tasks a
+    generation. Scores on different draws do not compare, so no best-so-far
+    is kept: the input and the final weights are scored on all ``tasks`` and
+    the final weights are returned only if they score lower (and, with
+    ``validation``, also lower on the validation tasks).
 
     Parameters
     ----------
@@ -395,6 +405,9 @@ default="geometric_mean"
         ratio of two means, is then that one student's; the median is not
         moved by it, unless about half the students settle so; the geometric
         mean moves by the same factor for each student that does.
+    tasks_per_generation : int or None, default=None
+        Tasks drawn for each generation's candidates (see above); None scores
+        every generation on all ``tasks``.
     max_update : float or None, default=1.0
         Bound on each change the learner makes, as in
         :class:`~sk_metabp.LearnedRuleMLPClassifier`.
@@ -415,7 +428,10 @@ default="geometric_mean"
         ``refine_validation_start_loss_`` and ``refine_validation_loss_`` (the
         input's and the returned learner's validation scores) and
         ``refine_validation_history_`` (the best validation score after each
-        generation).
+        generation). With ``tasks_per_generation``, ``refine_history_`` holds
+        each generation's score of its unperturbed weights on that
+        generation's tasks, the two losses are scores on all ``tasks``, and the
+        validation history is the returned weights' validation score alone.
 
     Examples
     --------
@@ -456,6 +472,14 @@ default="geometric_mean"
         if value not in SCORES:
             raise ValueError(f"{name} must be one of {SCORES}; got {value!r}.")
     _check_student_loss(student_loss)
+    if tasks_per_generation is not None:
+        _check_positive("tasks_per_generation", tasks_per_generation, Integral, 1)
+        if tasks_per_generation > len(tasks):
+            raise ValueError(
+                f"tasks_per_generation={tasks_per_generation} is more than the "
+                f"{len(tasks)} tasks given; pass at most len(tasks), or None to "
+                "score every generation on all of them."
+            )
     if validation is not None:
         validation = list(validation)
         if not validation:
@@ -504,8 +528,7 @@ default="geometric_mean"
     if held_out is not None:
         val_objective = objective(held_out, validation_score)
 
-    def score_all(thetas, on=prepared):
-        how = val_objective if on is held_out else train_objective
+    def score_all(thetas, on=prepared, how=train_objective):
         return parallel(
             delayed(_score)(
                 refined, layout, t, on, n_epochs, max_update, how, student_loss
@@ -513,11 +536,26 @@ default="geometric_mean"
             for t in thetas
         )
 
+    def validate(thetas):
+        return score_all(thetas, held_out, val_objective)
+
+    def drawn(gen):
+        """This generation's tasks and their objective (all of them by default)."""
+        if tasks_per_generation is None:
+            return prepared, train_objective
+        idx = np.sort(rng.choice(len(prepared), tasks_per_generation, replace=False))
+        how, losses, temp = train_objective
+        return [prepared[i] for i in idx], (
+            how,
+            None if losses is None else losses[idx],
+            temp,
+        )
+
     best_theta, best = theta.copy(), np.inf
     start = None
     history = []
     if held_out is not None:
-        (val_start,) = score_all([theta], held_out)
+        (val_start,) = validate([theta])
         val_history = []
     # with validation: the weights to return, their validation and training scores
     chosen = [theta.copy(), val_start if held_out is not None else None, None]
@@ -526,23 +564,35 @@ default="geometric_mean"
         """Keep a new training best; with validation, only if it validates better."""
         if held_out is None:
             return
-        (val,) = score_all([candidate], held_out)
+        (val,) = validate([candidate])
         if val < chosen[1]:
             chosen[:] = [candidate.copy(), val, loss]
 
     for gen in range(n_generations):
+        on, how = drawn(gen)
         eps = rng.standard_normal((n_pairs, theta.size))
         candidates = [theta, *(theta + sigma * eps), *(theta - sigma * eps)]
-        scores = np.array(score_all(candidates))
-        if start is None:
-            start = best = chosen[2] = scores[0]
-        i = int(np.argmin(scores))
-        if scores[i] < best:
-            best, best_theta = scores[i], candidates[i].copy()
-            new_best(best_theta, best)
+        scores = np.array(score_all(candidates, on, how))
+        if tasks_per_generation is not None:
+            history.append(float(scores[0]))
+        else:
+            if start is None:
+                start = best = chosen[2] = scores[0]
+            i = int(np.argmin(scores))
+            if scores[i] < best:
+                best, best_theta = scores[i], candidates[i].copy()
+                new_best(best_theta, best)
         u = _centered_ranks(scores[1:])
         weights = u[:n_pairs] - u[n_pairs:]  # antithetic: +eps and -eps
         theta = theta - step_size / n_pairs * (weights @ eps)
+        if tasks_per_generation is not None:
+            if verbose:
+                print(
+                    f"generation {gen + 1}/{n_generations}: loss on its "
+                    f"{len(on)} tasks {scores[0]:.6f} (population median "
+                    f"{np.median(scores):.6f})"
+                )
+            continue
         if gen == n_generations - 1:
             (last,) = score_all([theta])
             if last < best:
@@ -561,6 +611,18 @@ default="geometric_mean"
                     else f"; validation {chosen[1]:.6f} (start {val_start:.6f})"
                 )
             )
+
+    if tasks_per_generation is not None:
+        # the input (best_theta, untouched) against the final weights, on all tasks
+        start, last = score_all([best_theta, theta])
+        best = chosen[2] = start
+        if last < start:
+            if held_out is None:
+                best, best_theta = last, theta.copy()
+            else:
+                new_best(theta, last)  # taken only if it validates better
+        if held_out is not None:
+            val_history = [float(chosen[1])]
 
     if held_out is not None:
         best_theta, best = chosen[0], chosen[2]

@@ -462,3 +462,104 @@ def test_rejects_bad_baselines_and_temperatures(rule, tasks):
         soft_worst([1.0, 0.0])
     with pytest.raises(ValueError, match="non-empty"):
         soft_worst([])
+
+
+# -- tasks drawn afresh each generation ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four_tasks():
+    return [(*make_boolean(f), (1,)) for f in ("and", "or", "nand", "nor")]
+
+
+def test_each_generation_scores_its_candidates_on_tasks_drawn_for_it(
+    rule, four_tasks, monkeypatch
+):
+    import sk_metabp.refine as refine
+
+    seen = []
+    real = refine._score
+
+    def spy(learner, layout, theta, tasks, *args):
+        seen.append(tuple(id(t) for t in tasks))
+        return real(learner, layout, theta, tasks, *args)
+
+    monkeypatch.setattr(refine, "_score", spy)
+    refined = refine_learner(
+        rule,
+        four_tasks,
+        tasks_per_generation=2,
+        n_generations=3,
+        population=4,
+        n_epochs=5,
+        n_students=2,
+        random_state=0,
+    )
+    # 3 generations of 5 candidates (the weights and 2 antithetic pairs), each
+    # on 2 tasks, the same 2 within a generation; then input and final on all 4
+    per_generation = [seen[i * 5 : (i + 1) * 5] for i in range(3)]
+    assert len(seen) == 3 * 5 + 2
+    for scored in per_generation:
+        assert len(set(scored)) == 1 and len(scored[0]) == 2
+    assert len({g[0] for g in per_generation}) > 1  # the draws differ
+    assert [len(s) for s in seen[-2:]] == [4, 4]
+    assert len(refined.refine_history_) == 3
+    # the start is the input's score on all tasks, as without drawing
+    whole = refine_learner(
+        rule,
+        four_tasks,
+        n_generations=1,
+        population=2,
+        n_epochs=5,
+        n_students=2,
+        random_state=0,
+    )
+    assert refined.refine_start_loss_ == whole.refine_start_loss_
+    assert refined.refine_loss_ <= refined.refine_start_loss_
+
+
+def test_drawn_tasks_return_the_input_unless_the_final_weights_score_lower(
+    rule, four_tasks
+):
+    kwargs = dict(
+        tasks_per_generation=2,
+        n_generations=2,
+        population=4,
+        n_epochs=5,
+        n_students=2,
+        random_state=0,
+    )
+    # steps this long make the final learner's students fail: the input returns
+    wrecked = refine_learner(
+        rule, four_tasks, sigma=1e6, step_size=1e6, max_update=None, **kwargs
+    )
+    np.testing.assert_array_equal(_weights(wrecked), _weights(rule))
+    assert wrecked.refine_loss_ == wrecked.refine_start_loss_
+    # a search that ends lower on all tasks returns its final weights
+    moved = refine_learner(rule, four_tasks, sigma=0.1, step_size=0.5, **kwargs)
+    assert moved.refine_loss_ < moved.refine_start_loss_
+    assert not np.array_equal(_weights(moved), _weights(rule))
+    # with validation, the final weights must also validate lower: on this seed
+    # the search ends lower on all tasks but not on the validation task
+    kwargs["random_state"] = 1
+    unchecked = refine_learner(rule, four_tasks, sigma=0.1, step_size=0.05, **kwargs)
+    assert unchecked.refine_loss_ < unchecked.refine_start_loss_
+    checked = refine_learner(
+        rule,
+        four_tasks,
+        validation=four_tasks[:1],
+        sigma=0.1,
+        step_size=0.05,
+        **kwargs,
+    )
+    assert checked.refine_validation_loss_ == checked.refine_validation_start_loss_
+    assert checked.refine_loss_ == checked.refine_start_loss_
+    assert len(checked.refine_validation_history_) == 1
+    np.testing.assert_array_equal(_weights(checked), _weights(rule))
+
+
+def test_rejects_bad_tasks_per_generation(rule, four_tasks):
+    with pytest.raises(ValueError, match="more than the 4 tasks"):
+        refine_learner(rule, four_tasks, tasks_per_generation=5)
+    with pytest.raises(ValueError, match="tasks_per_generation"):
+        refine_learner(rule, four_tasks, tasks_per_generation=0)
