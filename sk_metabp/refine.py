@@ -539,7 +539,7 @@ default="geometric_mean"
     def validate(thetas):
         return score_all(thetas, held_out, val_objective)
 
-    def drawn(gen):
+    def drawn():
         """This generation's tasks and their objective (all of them by default)."""
         if tasks_per_generation is None:
             return prepared, train_objective
@@ -569,7 +569,7 @@ default="geometric_mean"
             chosen[:] = [candidate.copy(), val, loss]
 
     for gen in range(n_generations):
-        on, how = drawn(gen)
+        on, how = drawn()
         eps = rng.standard_normal((n_pairs, theta.size))
         candidates = [theta, *(theta + sigma * eps), *(theta - sigma * eps)]
         scores = np.array(score_all(candidates, on, how))

@@ -473,7 +473,7 @@ def four_tasks():
 
 
 def test_each_generation_scores_its_candidates_on_tasks_drawn_for_it(
-    rule, four_tasks, monkeypatch
+    rule, four_tasks, monkeypatch, capsys
 ):
     import sk_metabp.refine as refine
 
@@ -494,7 +494,10 @@ def test_each_generation_scores_its_candidates_on_tasks_drawn_for_it(
         n_epochs=5,
         n_students=2,
         random_state=0,
+        verbose=True,
     )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("on its 2 tasks" in line for line in lines)
     # 3 generations of 5 candidates (the weights and 2 antithetic pairs), each
     # on 2 tasks, the same 2 within a generation; then input and final on all 4
     per_generation = [seen[i * 5 : (i + 1) * 5] for i in range(3)]
