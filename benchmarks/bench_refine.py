@@ -187,7 +187,7 @@ def main():
         f"{np.round(ratios_before, 3).tolist()})",
         flush=True,
     )
-    rows = []
+    rows, returned = [], []  # returned: the search gave back its input
     for seed in args.seeds:
         started = time.perf_counter()
         refined = refine_learner(
@@ -208,6 +208,15 @@ def main():
             **common,
         )
         worst1, soft1, ratios_after = held_out_scores(refined)
+        returned.append(
+            all(
+                np.array_equal(a, b)
+                for a, b in zip(
+                    refined.coefs_ + refined.intercepts_,
+                    learner.coefs_ + learner.intercepts_,
+                )
+            )
+        )
         if args.save:
             _save(info, args, seed, refined, worst1, soft1)
         rows.append(
@@ -248,6 +257,7 @@ def main():
             f"held-out {name}: improved on {better}, worse on {worse} of "
             f"{len(rows)} seeds"
         )
+    print(f"the input came back on {sum(returned)} of {len(rows)} seeds")
 
 
 if __name__ == "__main__":
