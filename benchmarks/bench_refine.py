@@ -18,7 +18,9 @@ three disjoint sets:
   improve the search score, the one with the best validation score is kept
   (the input comes back unless one improves it);
 - *held-out*: 8 further tasks (``make_teacher_family(8, random_state=2024)``),
-  scored after the refinement with students of other seeds.
+  scored after the refinement with students of other seeds
+  (``--held-out-tasks N --held-out-seed S``: N tasks of another draw; 8 are
+  few to call a refinement safe).
 
 The baseline is the teacher the rule imitated at that batch size
 (:func:`sk_metabp.pretrained.imitated_teacher`: for the shipped rule Adam with
@@ -45,7 +47,7 @@ Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--sigma 0.05] [--students 4] [--objective worst_ratio]
 [--validation-objective OBJECTIVE] [--temperature 0.25] [--student-loss median]
 [--held-out-students 5] [--search-tasks 8] [--tasks-per-generation K]
-[--n-jobs 2]``.
+[--held-out-tasks 8] [--held-out-seed 2024] [--n-jobs 2]``.
 """
 
 import argparse
@@ -65,15 +67,17 @@ STEP_SIZE = 0.05
 HELD_OUT_STUDENTS = 5
 
 
-def task_sets(n_search=8):
+def task_sets(n_search=8, n_held_out=8, held_out_seed=2024):
     """(search, validation, held-out) lists of (X, y, hidden).
 
     The search tasks are the first ``n_search`` of the family the pretrained
     rule's teacher-network tasks come from (its first 16 are in the rule's
-    training set, the rest are further draws of the same family)."""
+    training set, the rest are further draws of the same family); the
+    held-out ones ``make_teacher_family(n_held_out,
+    random_state=held_out_seed)``."""
     search = make_teacher_family(n_search, random_state=0)
     validation = make_teacher_family(8, random_state=12345)
-    held_out = make_teacher_family(8, random_state=2024)
+    held_out = make_teacher_family(n_held_out, random_state=held_out_seed)
     return search, validation, held_out
 
 
@@ -129,6 +133,14 @@ def main():
     )
     parser.add_argument("--search-tasks", type=int, default=8, metavar="N")
     parser.add_argument(
+        "--held-out-tasks",
+        type=int,
+        default=8,
+        metavar="N",
+        help="held-out tasks: make_teacher_family(N, random_state=--held-out-seed)",
+    )
+    parser.add_argument("--held-out-seed", type=int, default=2024, metavar="S")
+    parser.add_argument(
         "--tasks-per-generation",
         type=int,
         default=None,
@@ -164,7 +176,9 @@ def main():
         n_epochs=epochs,
         student_loss=args.student_loss,
     )
-    search, validation, held_out = task_sets(args.search_tasks)
+    search, validation, held_out = task_sets(
+        args.search_tasks, args.held_out_tasks, args.held_out_seed
+    )
 
     def held_out_scores(rule):
         ratios = loss_ratios(
