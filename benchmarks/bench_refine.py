@@ -14,9 +14,13 @@ three disjoint sets:
   generation's candidates on K of them drawn afresh
   (``refine_learner(tasks_per_generation=K)``);
 - *validation*: the 8 tasks the pretrained recipe was chosen on
-  (``make_teacher_family(8, random_state=12345)``); among the weights that
-  improve the search score, the one with the best validation score is kept
-  (the input comes back unless one improves it);
+  (``make_teacher_family(8, random_state=12345)``; ``--validation-tasks N``
+  takes N of that family, ``--validation-students M`` trains M students on
+  each); among the weights that improve the search score, the one with the
+  best validation score is kept (the input comes back unless one improves
+  it; with several ``--validation-objective``, it must improve on each, and
+  with ``--checkpoints`` the weights after every generation are candidates,
+  ``refine_learner(checkpoints=True)``);
 - *held-out*: 8 further tasks (``make_teacher_family(8, random_state=2024)``),
   scored after the refinement with students of other seeds
   (``--held-out-tasks N --held-out-seed S``: N tasks of another draw; 8 are
@@ -45,9 +49,10 @@ task's ratio, is then that student's.
 Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--epochs 100] [--seeds 0 1 2] [--generations 8] [--population 8]
 [--sigma 0.05] [--students 4] [--objective worst_ratio]
-[--validation-objective OBJECTIVE] [--temperature 0.25] [--student-loss median]
+[--validation-objective OBJECTIVE [OBJECTIVE]] [--validation-tasks 8]
+[--validation-students M] [--temperature 0.25] [--student-loss median]
 [--held-out-students 5] [--search-tasks 8] [--tasks-per-generation K]
-[--held-out-tasks 8] [--held-out-seed 2024] [--n-jobs 2]``.
+[--checkpoints] [--held-out-tasks 8] [--held-out-seed 2024] [--n-jobs 2]``.
 """
 
 import argparse
@@ -67,16 +72,17 @@ STEP_SIZE = 0.05
 HELD_OUT_STUDENTS = 5
 
 
-def task_sets(n_search=8, n_held_out=8, held_out_seed=2024):
+def task_sets(n_search=8, n_held_out=8, held_out_seed=2024, n_validation=8):
     """(search, validation, held-out) lists of (X, y, hidden).
 
     The search tasks are the first ``n_search`` of the family the pretrained
     rule's teacher-network tasks come from (its first 16 are in the rule's
     training set, the rest are further draws of the same family); the
-    held-out ones ``make_teacher_family(n_held_out,
+    validation ones the first ``n_validation`` of the family the recipe was
+    chosen on (its first 8); the held-out ones ``make_teacher_family(n_held_out,
     random_state=held_out_seed)``."""
     search = make_teacher_family(n_search, random_state=0)
-    validation = make_teacher_family(8, random_state=12345)
+    validation = make_teacher_family(n_validation, random_state=12345)
     held_out = make_teacher_family(n_held_out, random_state=held_out_seed)
     return search, validation, held_out
 
@@ -118,8 +124,24 @@ def main():
     parser.add_argument(
         "--validation-objective",
         choices=("worst_ratio", "soft_worst"),
+        nargs="+",
         default=None,
-        help="the validation tasks' score (default: --objective)",
+        help="the validation tasks' score (default: --objective); with two, "
+        "a refinement must lower both",
+    )
+    parser.add_argument("--validation-tasks", type=int, default=8, metavar="N")
+    parser.add_argument(
+        "--validation-students",
+        type=int,
+        default=None,
+        metavar="M",
+        help="students per validation task (default: --students)",
+    )
+    parser.add_argument(
+        "--checkpoints",
+        action="store_true",
+        help="with --tasks-per-generation, every generation's weights are "
+        "candidates, not only the final ones",
     )
     parser.add_argument("--temperature", type=float, default=0.25)
     parser.add_argument(
@@ -177,8 +199,13 @@ def main():
         student_loss=args.student_loss,
     )
     search, validation, held_out = task_sets(
-        args.search_tasks, args.held_out_tasks, args.held_out_seed
+        args.search_tasks,
+        args.held_out_tasks,
+        args.held_out_seed,
+        args.validation_tasks,
     )
+    validation_score = args.validation_objective or [args.objective]
+    validation_name = " and ".join(validation_score)
 
     def held_out_scores(rule):
         ratios = loss_ratios(
@@ -193,8 +220,7 @@ def main():
     worst0, soft0, ratios_before = held_out_scores(learner)
     print(
         f"batch {args.batch_size}, {epochs} epochs, baseline {teacher}, objective "
-        f"{args.objective}, validation "
-        f"{args.validation_objective or args.objective} (temperature "
+        f"{args.objective}, validation {validation_name} (temperature "
         f"{args.temperature:g}), {args.student_loss} of the students' losses, "
         f"{args.held_out_students} held-out students; held-out before "
         f"refinement: worst ratio {worst0:.4f}, soft worst {soft0:.4f} (per task "
@@ -208,7 +234,9 @@ def main():
             learner,
             search,
             validation=validation,
-            validation_score=args.validation_objective or args.objective,
+            validation_score=validation_score,
+            validation_students=args.validation_students,
+            checkpoints=args.checkpoints,
             score=args.objective,
             temperature=args.temperature,
             n_generations=args.generations,
@@ -245,18 +273,21 @@ def main():
                 time.perf_counter() - started,
             )
         )
+        start, end = (
+            refined.refine_validation_start_scores_,
+            refined.refine_validation_scores_,
+        )
         print(
             f"seed {seed}: search {rows[-1][1]:.4f} -> {rows[-1][2]:.4f}, "
-            f"validation {rows[-1][3]:.4f} -> {rows[-1][4]:.4f}, held-out worst "
+            "validation "
+            + ", ".join(f"{k} {start[k]:.4f} -> {end[k]:.4f}" for k in start)
+            + f"; held-out worst "
             f"{worst0:.4f} -> {worst1:.4f}, soft {soft0:.4f} -> {soft1:.4f} (per "
             f"task {np.round(ratios_after, 3).tolist()}; {rows[-1][-1]:.0f} s)",
             flush=True,
         )
     print()
-    print(
-        f"search {args.objective}, validation "
-        f"{args.validation_objective or args.objective}"
-    )
+    print(f"search {args.objective}, validation {validation_name}")
     print("| seed | search | validation | held-out worst | held-out soft | time |")
     print("|---|---|---|---|---|---|")
     for seed, s0, s1, v0, v1, w1, f1, sec in rows:

@@ -164,7 +164,10 @@ STUDENT_LOSSES = ("mean", "median", "geometric_mean")
 
 
 def _objective(losses, score, baseline, temperature):
-    """One of :data:`SCORES` from the tasks' losses and the baseline's."""
+    """One of :data:`SCORES` from the tasks' losses and the baseline's (a tuple
+    of them for a tuple of names)."""
+    if isinstance(score, tuple):
+        return tuple(_objective(losses, s, baseline, temperature) for s in score)
     if score == "geometric_mean":
         return _geometric_mean(losses)
     ratios = np.maximum(losses / baseline, np.finfo(float).tiny)
@@ -288,6 +291,8 @@ def refine_learner(
     n_students=4,
     student_loss="mean",
     tasks_per_generation=None,
+    checkpoints=False,
+    validation_students=None,
     max_update=1.0,
     n_jobs=None,
     random_state=None,
@@ -329,7 +334,13 @@ def refine_learner(
     generation. Scores on different draws do not compare, so no best-so-far
     is kept: the input and the final weights are scored on all ``tasks`` and
     the final weights are returned only if they score lower (and, with
-    ``validation``, also lower on the validation tasks).
+    ``validation``, also lower on the validation tasks). With
+    ``checkpoints=True`` the weights after every generation are candidates
+    too: those that score lower than the input on all ``tasks`` (and validate
+    lower), the lowest-scoring is returned, on the validation tasks if any.
+    A search that drifts away late, as a search on a few drawn tasks can,
+    then still gives back the weights of the generation before it drifted
+    (early stopping on the validation tasks).
 
     Parameters
     ----------
@@ -348,15 +359,18 @@ def refine_learner(
         :class:`~sk_metabp.LearnedRuleMLPClassifier`).
     validation : list of (X, y, hidden_layer_sizes) or None, default=None
         Held-out tasks that choose the returned weights (see above).
-    validation_score : {"geometric_mean", "worst_ratio", "soft_worst"}, \
-default="geometric_mean"
+    validation_score : {"geometric_mean", "worst_ratio", "soft_worst"} or \
+sequence of them, default="geometric_mean"
         How the validation tasks score weights: the geometric mean of their
         losses, as in the search; the largest ratio of a task's loss to the
         baseline's (see ``baseline``, with the same students); or
         :func:`soft_worst` of those ratios, a smooth maximum at
         ``temperature``. ``"worst_ratio"`` returns the weights least worse than
         the baseline on their worst validation task: a search that trades a
-        large gain on one task for a loss on another is not taken.
+        large gain on one task for a loss on another is not taken. With
+        several, e.g. ``("soft_worst", "worst_ratio")``, weights are taken only
+        if they score lower than the input on every one, and the first ranks
+        them: a smooth gain that raises the worst validation task is refused.
     score : {"geometric_mean", "worst_ratio", "soft_worst"}, \
 default="geometric_mean"
         The search's objective on ``tasks``, in the same three ways: with
@@ -408,6 +422,14 @@ default="geometric_mean"
     tasks_per_generation : int or None, default=None
         Tasks drawn for each generation's candidates (see above); None scores
         every generation on all ``tasks``.
+    checkpoints : bool, default=False
+        With ``tasks_per_generation``, also consider the weights after each
+        generation, not only the final ones (see above). Without it every
+        generation's weights are compared already.
+    validation_students : int or None, default=None
+        Students per validation task (``n_students`` when None): more students
+        make the validation ratios, and so the choice, less noisy, at the cost
+        of the validation only.
     max_update : float or None, default=1.0
         Bound on each change the learner makes, as in
         :class:`~sk_metabp.LearnedRuleMLPClassifier`.
@@ -428,7 +450,10 @@ default="geometric_mean"
         ``refine_validation_start_loss_`` and ``refine_validation_loss_`` (the
         input's and the returned learner's validation scores) and
         ``refine_validation_history_`` (the best validation score after each
-        generation). With ``tasks_per_generation``, ``refine_history_`` holds
+        generation), on the first ``validation_score``; and
+        ``refine_validation_start_scores_`` and ``refine_validation_scores_``,
+        dicts of every ``validation_score`` of the input and of the returned
+        learner. With ``tasks_per_generation``, ``refine_history_`` holds
         each generation's score of its unperturbed weights on that
         generation's tasks, the two losses are scores on all ``tasks``, and the
         validation history is the returned weights' validation score alone.
@@ -468,9 +493,27 @@ default="geometric_mean"
     tasks = list(tasks)
     if not tasks:
         raise ValueError("tasks must hold at least one (X, y, hidden_layer_sizes).")
-    for name, value in (("validation_score", validation_score), ("score", score)):
-        if value not in SCORES:
-            raise ValueError(f"{name} must be one of {SCORES}; got {value!r}.")
+    val_scores = (
+        (validation_score,)
+        if isinstance(validation_score, str)
+        else tuple(validation_score)
+    )
+    named = [("score", score)] + [("validation_score", v) for v in val_scores]
+    if not val_scores:
+        named.append(("validation_score", validation_score))
+    for name, value in named:
+        if not isinstance(value, str) or value not in SCORES:
+            raise ValueError(
+                f"{name} must be one of {SCORES} (validation_score also a "
+                f"non-empty sequence of them); got {value!r}."
+            )
+    if validation_students is not None:
+        _check_positive("validation_students", validation_students, Integral, 1)
+    if checkpoints and tasks_per_generation is None:
+        raise ValueError(
+            "checkpoints=True needs tasks_per_generation: without drawn tasks "
+            "every generation's weights are compared already."
+        )
     _check_student_loss(student_loss)
     if tasks_per_generation is not None:
         _check_positive("tasks_per_generation", tasks_per_generation, Integral, 1)
@@ -502,11 +545,12 @@ default="geometric_mean"
         batch_size=batch_size,
     )
 
-    def prepare(task_list):
-        return _prepare(task_list, frozen, settings, n_students, rng)
-
-    prepared = prepare(tasks)
-    held_out = None if validation is None else prepare(validation)
+    prepared = _prepare(tasks, frozen, settings, n_students, rng)
+    held_out = None
+    if validation is not None:
+        held_out = _prepare(
+            validation, frozen, settings, validation_students or n_students, rng
+        )
 
     n_pairs = (population + 1) // 2
     parallel = Parallel(n_jobs=n_jobs)
@@ -514,7 +558,7 @@ default="geometric_mean"
     def objective(task_list, how):
         """(score, the baseline's loss on each task or None, temperature)."""
         losses = None
-        if how != "geometric_mean":
+        if set(how if isinstance(how, tuple) else (how,)) != {"geometric_mean"}:
             # from the candidates' students
             losses = np.array(
                 [
@@ -526,7 +570,7 @@ default="geometric_mean"
 
     train_objective = objective(prepared, score)
     if held_out is not None:
-        val_objective = objective(held_out, validation_score)
+        val_objective = objective(held_out, val_scores)
 
     def score_all(thetas, on=prepared, how=train_objective):
         return parallel(
@@ -560,14 +604,17 @@ default="geometric_mean"
     # with validation: the weights to return, their validation and training scores
     chosen = [theta.copy(), val_start if held_out is not None else None, None]
 
-    def new_best(candidate, loss):
-        """Keep a new training best; with validation, only if it validates better."""
+    def new_best(candidates, losses):
+        """Keep new training bests; with validation, only those that validate
+        lower than the input on every score, the lowest on the first."""
         if held_out is None:
             return
-        (val,) = validate([candidate])
-        if val < chosen[1]:
-            chosen[:] = [candidate.copy(), val, loss]
+        for candidate, loss, val in zip(candidates, losses, validate(candidates)):
+            lower = all(v < v0 for v, v0 in zip(val, val_start))
+            if lower and val[0] < chosen[1][0]:
+                chosen[:] = [candidate.copy(), val, loss]
 
+    seen = []  # with checkpoints: the weights after each generation
     for gen in range(n_generations):
         on, how = drawn()
         eps = rng.standard_normal((n_pairs, theta.size))
@@ -581,11 +628,13 @@ default="geometric_mean"
             i = int(np.argmin(scores))
             if scores[i] < best:
                 best, best_theta = scores[i], candidates[i].copy()
-                new_best(best_theta, best)
+                new_best([best_theta], [best])
         u = _centered_ranks(scores[1:])
         weights = u[:n_pairs] - u[n_pairs:]  # antithetic: +eps and -eps
         theta = theta - step_size / n_pairs * (weights @ eps)
         if tasks_per_generation is not None:
+            if checkpoints:
+                seen.append(theta)
             if verbose:
                 print(
                     f"generation {gen + 1}/{n_generations}: loss on its "
@@ -597,10 +646,10 @@ default="geometric_mean"
             (last,) = score_all([theta])
             if last < best:
                 best, best_theta = last, theta.copy()
-                new_best(best_theta, best)
+                new_best([best_theta], [best])
         history.append(float(best))
         if held_out is not None:
-            val_history.append(float(chosen[1]))
+            val_history.append(float(chosen[1][0]))
         if verbose:
             print(
                 f"generation {gen + 1}/{n_generations}: best loss {best:.6f} "
@@ -608,27 +657,35 @@ default="geometric_mean"
                 + (
                     ""
                     if held_out is None
-                    else f"; validation {chosen[1]:.6f} (start {val_start:.6f})"
+                    else f"; validation {chosen[1][0]:.6f} (start {val_start[0]:.6f})"
                 )
             )
 
     if tasks_per_generation is not None:
-        # the input (best_theta, untouched) against the final weights, on all tasks
-        start, last = score_all([best_theta, theta])
+        # the input (best_theta, untouched) against the final weights (or every
+        # generation's), on all tasks; only those scoring lower stay candidates
+        finals = seen if checkpoints else [theta]
+        start, *lasts = score_all([best_theta, *finals])
         best = chosen[2] = start
-        if last < start:
-            if held_out is None:
-                best, best_theta = last, theta.copy()
-            else:
-                new_best(theta, last)  # taken only if it validates better
-        if held_out is not None:
-            val_history = [float(chosen[1])]
+        lower = [(last, w) for last, w in zip(lasts, finals) if last < start]
+        if held_out is None:
+            if lower:
+                best, best_theta = min(lower, key=lambda pair: pair[0])
+                best_theta = best_theta.copy()
+        else:
+            # taken only if it validates better
+            new_best([w for _, w in lower], [last for last, _ in lower])
+            val_history = [float(chosen[1][0])]
 
     if held_out is not None:
         best_theta, best = chosen[0], chosen[2]
-        refined.refine_validation_start_loss_ = float(val_start)
-        refined.refine_validation_loss_ = float(chosen[1])
+        refined.refine_validation_start_loss_ = float(val_start[0])
+        refined.refine_validation_loss_ = float(chosen[1][0])
         refined.refine_validation_history_ = val_history
+        refined.refine_validation_start_scores_ = dict(
+            zip(val_scores, map(float, val_start))
+        )
+        refined.refine_validation_scores_ = dict(zip(val_scores, map(float, chosen[1])))
 
     final = _with_params(refined, layout, best_theta)
     refined.coefs_ = [c.copy() for c in final.coefs_]

@@ -566,3 +566,136 @@ def test_rejects_bad_tasks_per_generation(rule, four_tasks):
         refine_learner(rule, four_tasks, tasks_per_generation=5)
     with pytest.raises(ValueError, match="tasks_per_generation"):
         refine_learner(rule, four_tasks, tasks_per_generation=0)
+
+
+# -- checkpoints and several validation scores --------------------------------
+
+
+def _spy_scores(monkeypatch, validation_scores=None):
+    """Record every scoring as (weights, number of tasks, score); with
+    ``validation_scores``, the i-th validated weights (0: the input) score
+    ``validation_scores(i)`` (its first entries, one per score) instead of
+    their real validation scores."""
+    import sk_metabp.refine as refine
+
+    real = refine._score
+    seen, validated = [], []
+
+    def spy(learner, layout, theta, tasks, n_epochs, max_update, how, *args):
+        if isinstance(how[0], tuple) and validation_scores is not None:
+            validated.append(np.array(theta))
+            return validation_scores(len(validated) - 1)[: len(how[0])]
+        result = real(learner, layout, theta, tasks, n_epochs, max_update, how, *args)
+        seen.append((np.array(theta), len(tasks), result))
+        return result
+
+    monkeypatch.setattr(refine, "_score", spy)
+    return seen, validated
+
+
+def test_checkpoints_return_the_lowest_generation_below_the_input(
+    rule, four_tasks, monkeypatch
+):
+    seen, _ = _spy_scores(monkeypatch)
+    kwargs = dict(
+        tasks_per_generation=2,
+        n_generations=4,
+        population=4,
+        n_epochs=5,
+        n_students=2,
+        sigma=0.1,
+        step_size=0.5,
+        random_state=0,
+    )
+    refined = refine_learner(rule, four_tasks, checkpoints=True, **kwargs)
+    # the input and each of the 4 generations' weights, scored on all 4 tasks
+    start, *ends = seen[-5:]
+    assert all(n == 4 for _, n, _ in seen[-5:])
+    np.testing.assert_array_equal(start[0], _weights(rule))
+    lower = [(score, w) for w, _, score in ends if score < start[2]]
+    assert len(lower) >= 2  # several generations end below the input here
+    score, weights = min(lower, key=lambda pair: pair[0])
+    np.testing.assert_array_equal(_weights(refined), weights)
+    assert refined.refine_loss_ == score < refined.refine_start_loss_ == start[2]
+    # without checkpoints only the final weights are compared with the input
+    seen.clear()
+    final = refine_learner(rule, four_tasks, **kwargs)
+    assert [n for _, n, _ in seen[-2:]] == [4, 4] and len(seen) == 4 * 5 + 2
+    np.testing.assert_array_equal(seen[-1][0], ends[-1][0])
+    assert final.refine_loss_ == min(start[2], ends[-1][2])
+
+
+@pytest.mark.parametrize("drawn", [True, False])
+def test_several_validation_scores_must_all_be_lower(
+    rule, four_tasks, monkeypatch, drawn
+):
+    # the 1st validated weights lower only the first score, the 2nd both, the
+    # 3rd the first score more but not the second, the later ones both but less
+    fake = {0: (1.0, 1.0), 1: (0.5, 2.0), 2: (0.7, 0.9), 3: (0.6, 1.5)}
+    _, validated = _spy_scores(monkeypatch, lambda i: fake.get(i, (0.8, 0.8)))
+    kwargs = dict(
+        validation=four_tasks[:1],
+        n_generations=4,
+        population=4,
+        n_epochs=5,
+        n_students=2,
+        sigma=0.1,
+        step_size=0.5,
+        random_state=0,
+    )
+    if drawn:  # on this seed all 4 generations end below the input on all tasks
+        kwargs.update(tasks_per_generation=2, checkpoints=True, random_state=2)
+    both = refine_learner(
+        rule, four_tasks, validation_score=("soft_worst", "worst_ratio"), **kwargs
+    )
+    assert len(validated) >= 3
+    np.testing.assert_array_equal(validated[0], _weights(rule))
+    np.testing.assert_array_equal(_weights(both), validated[2])
+    assert both.refine_validation_scores_ == {"soft_worst": 0.7, "worst_ratio": 0.9}
+    assert both.refine_validation_start_scores_ == {
+        "soft_worst": 1.0,
+        "worst_ratio": 1.0,
+    }
+    assert both.refine_validation_loss_ == 0.7
+    assert both.refine_validation_start_loss_ == 1.0
+    # ranked on the first score alone, the 1st validated weights win
+    validated.clear()
+    first = refine_learner(rule, four_tasks, validation_score="soft_worst", **kwargs)
+    np.testing.assert_array_equal(_weights(first), validated[1])
+    assert first.refine_validation_scores_ == {"soft_worst": 0.5}
+
+
+def test_validation_students_train_the_validation_tasks(rule, four_tasks, monkeypatch):
+    import sk_metabp.refine as refine
+
+    real, counts = refine._prepare, []
+
+    def spy(tasks, frozen, settings, n_students, rng):
+        counts.append((len(tasks), n_students))
+        return real(tasks, frozen, settings, n_students, rng)
+
+    monkeypatch.setattr(refine, "_prepare", spy)
+    refined = refine_learner(
+        rule,
+        four_tasks,
+        validation=four_tasks[:1],
+        validation_students=5,
+        n_generations=1,
+        population=2,
+        n_epochs=5,
+        n_students=2,
+        random_state=0,
+    )
+    assert counts == [(4, 2), (1, 5)]
+    assert np.isfinite(refined.refine_validation_start_loss_)
+
+
+def test_rejects_bad_checkpoints_and_validation_settings(rule, four_tasks):
+    with pytest.raises(ValueError, match="checkpoints=True needs tasks_per_gen"):
+        refine_learner(rule, four_tasks, checkpoints=True)
+    with pytest.raises(ValueError, match="validation_score"):
+        refine_learner(rule, four_tasks, validation_score=())
+    with pytest.raises(ValueError, match="validation_score.*'softmax'"):
+        refine_learner(rule, four_tasks, validation_score=("soft_worst", "softmax"))
+    with pytest.raises(ValueError, match="validation_students"):
+        refine_learner(rule, four_tasks, validation_students=0)
