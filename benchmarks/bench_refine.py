@@ -20,7 +20,9 @@ three disjoint sets:
   best validation score is kept (the input comes back unless one improves
   it; with several ``--validation-objective``, it must improve on each, and
   with ``--checkpoints`` the weights after every generation are candidates,
-  ``refine_learner(checkpoints=True)``);
+  ``refine_learner(checkpoints=True)``); ``--narrow-tasks N`` adds N tasks
+  whose hidden layers have 2 or 3 units to the search tasks and N others to
+  the validation tasks;
 - *held-out*: 8 further tasks (``make_teacher_family(8, random_state=2024)``),
   scored after the refinement with students of other seeds
   (``--held-out-tasks N --held-out-seed S``: N tasks of another draw; 8 are
@@ -52,7 +54,8 @@ Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--validation-objective OBJECTIVE [OBJECTIVE]] [--validation-tasks 8]
 [--validation-students M] [--temperature 0.25] [--student-loss median]
 [--held-out-students 5] [--search-tasks 8] [--tasks-per-generation K]
-[--checkpoints] [--held-out-tasks 8] [--held-out-seed 2024] [--n-jobs 2]``.
+[--checkpoints] [--narrow-tasks N] [--held-out-tasks 8] [--held-out-seed 2024]
+[--n-jobs 2]``.
 """
 
 import argparse
@@ -72,7 +75,11 @@ STEP_SIZE = 0.05
 HELD_OUT_STUDENTS = 5
 
 
-def task_sets(n_search=8, n_held_out=8, held_out_seed=2024, n_validation=8):
+#: Hidden units of the ``--narrow-tasks`` students (and their data's teachers).
+NARROW = (2, 3)
+
+
+def task_sets(n_search=8, n_held_out=8, held_out_seed=2024, n_validation=8, n_narrow=0):
     """(search, validation, held-out) lists of (X, y, hidden).
 
     The search tasks are the first ``n_search`` of the family the pretrained
@@ -80,9 +87,17 @@ def task_sets(n_search=8, n_held_out=8, held_out_seed=2024, n_validation=8):
     training set, the rest are further draws of the same family); the
     validation ones the first ``n_validation`` of the family the recipe was
     chosen on (its first 8); the held-out ones ``make_teacher_family(n_held_out,
-    random_state=held_out_seed)``."""
+    random_state=held_out_seed)``. With ``n_narrow``, search and validation
+    each gain that many tasks whose hidden layers have 2 or 3 units (other
+    draws for each), the networks on which refined rules leave most students
+    on plateaus."""
     search = make_teacher_family(n_search, random_state=0)
     validation = make_teacher_family(n_validation, random_state=12345)
+    if n_narrow:
+        search += make_teacher_family(n_narrow, hidden_units=NARROW, random_state=1)
+        validation += make_teacher_family(
+            n_narrow, hidden_units=NARROW, random_state=12346
+        )
     held_out = make_teacher_family(n_held_out, random_state=held_out_seed)
     return search, validation, held_out
 
@@ -130,6 +145,14 @@ def main():
         "a refinement must lower both",
     )
     parser.add_argument("--validation-tasks", type=int, default=8, metavar="N")
+    parser.add_argument(
+        "--narrow-tasks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N tasks of hidden layers of 2-3 units to the search tasks and "
+        "N others to the validation tasks",
+    )
     parser.add_argument(
         "--validation-students",
         type=int,
