@@ -32,6 +32,7 @@ from .learned import LearnedRuleMLPClassifier
 from .rules import (
     BackpropRule,
     BoundedRule,
+    FallbackRule,
     LearnedRule,
     ParamLayout,
     unwrap_learner,
@@ -57,7 +58,15 @@ def _with_params(learner, layout, theta):
     return new
 
 
-def _task_loss(learner, task, n_epochs, max_update, baseline=None, student_loss="mean"):
+def _task_loss(
+    learner,
+    task,
+    n_epochs,
+    max_update,
+    baseline=None,
+    student_loss="mean",
+    fallback_tol=None,
+):
     """One task's loss: its students' mean (or median, or geometric mean:
     ``student_loss``) final training loss; failures score the penalty.
 
@@ -65,20 +74,29 @@ def _task_loss(learner, task, n_epochs, max_update, baseline=None, student_loss=
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
     With ``learner=None`` the students are trained by the update rule of
     ``baseline`` (a backprop estimator from :func:`_baseline_teacher`; None:
-    backprop at the rate the learner's residual is taken from).
+    backprop at the rate the learner's residual is taken from). With
+    ``fallback_tol``, the learner's students are guarded: one whose loss rises
+    past ``1 + fallback_tol`` times its lowest falls back to the baseline's
+    rule (:class:`~sk_metabp.rules.FallbackRule`).
     """
     clf, data, seeds, penalty = task
+
+    def baseline_rule():
+        if baseline is None:
+            return BackpropRule(clf.mode_.learning_rate)
+        return baseline.update_rule()
+
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            if learner is None and baseline is None:
-                rule = BackpropRule(clf.mode_.learning_rate)
-            elif learner is None:
-                rule = baseline.update_rule()
+            if learner is None:
+                rule = baseline_rule()
             else:
                 rule = LearnedRule(clf.mode_, learner)
                 if max_update is not None:
                     rule = BoundedRule(rule, max_update)
+                if fallback_tol is not None:
+                    rule = FallbackRule(rule, baseline_rule(), fallback_tol)
             students = clf.train_students(data, seeds, rule=rule, max_iter=n_epochs)
     except (ArithmeticError, ValueError):
         return penalty
@@ -710,6 +728,7 @@ def loss_ratios(
     n_students=4,
     student_loss="mean",
     max_update=1.0,
+    fallback_tol=None,
     random_state=None,
 ):
     """Each task's ratio of a learner's training loss to a baseline teacher's.
@@ -732,6 +751,12 @@ def loss_ratios(
     baseline_rate, baseline, mode, variables, target, batch_size, n_epochs, \
 n_students, student_loss, max_update
         As in :func:`refine_learner`.
+    fallback_tol : float or None, default=None
+        With a tolerance, the learner's students are guarded as by
+        :class:`~sk_metabp.LearnedRuleMLPClassifier`'s
+        ``on_divergence="fallback"``: a student whose epoch loss rises past
+        ``1 + fallback_tol`` times its lowest gets back its best epoch's
+        weights and trains on with the baseline's rule.
     random_state : int, RandomState instance or None, default=None
         Seeds the students.
 
@@ -773,8 +798,18 @@ n_students, student_loss, max_update
         n_students,
         check_random_state(random_state),
     )
+    if fallback_tol is not None:
+        _check_positive("fallback_tol", fallback_tol, Real, 0, strict=True)
     mine = [
-        _task_loss(base, t, n_epochs, max_update, student_loss=student_loss)
+        _task_loss(
+            base,
+            t,
+            n_epochs,
+            max_update,
+            teacher,
+            student_loss,
+            fallback_tol=fallback_tol,
+        )
         for t in prepared
     ]
     theirs = [

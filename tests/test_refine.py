@@ -699,3 +699,33 @@ def test_rejects_bad_checkpoints_and_validation_settings(rule, four_tasks):
         refine_learner(rule, four_tasks, validation_score=("soft_worst", "softmax"))
     with pytest.raises(ValueError, match="validation_students"):
         refine_learner(rule, four_tasks, validation_students=0)
+
+
+def test_guarded_ratio_is_that_of_a_classifier_that_falls_back(rule, wide_tasks):
+    # loss_ratios(fallback_tol=) guards the learner's students as the
+    # classifier's on_divergence="fallback" does, falling back to the baseline
+    from sk_metabp import BackpropMLPClassifier
+
+    uphill = copy.deepcopy(rule)
+    uphill.coefs_[-1] = -20 * uphill.coefs_[-1]  # steps that raise the loss
+    uphill.intercepts_[-1] = -20 * uphill.intercepts_[-1]
+    X, y, hidden = wide_tasks[0]
+    seed = np.random.RandomState(5).randint(np.iinfo(np.int32).max)
+    common = dict(max_iter=8, batch_size=32, random_state=seed)
+    guarded = LearnedRuleMLPClassifier(
+        hidden,
+        learner=FrozenEstimator(uphill),
+        mode="link",
+        on_divergence="fallback",
+        fallback_tol=0.1,
+        **common,
+    ).fit(X, y)
+    assert guarded.fallback_epoch_ > 0  # the guard acted
+    theirs = BackpropMLPClassifier(hidden, learning_rate_init=0.23, **common).fit(X, y)
+    kwargs = dict(batch_size=32, n_epochs=8, n_students=1, random_state=5)
+    (ratio,) = loss_ratios(uphill, [(X, y, hidden)], fallback_tol=0.1, **kwargs)
+    assert ratio == pytest.approx(guarded.loss_curve_[-1] / theirs.loss_curve_[-1])
+    (unguarded,) = loss_ratios(uphill, [(X, y, hidden)], **kwargs)
+    assert unguarded > ratio
+    with pytest.raises(ValueError, match="fallback_tol"):
+        loss_ratios(rule, wide_tasks, fallback_tol=0)
