@@ -226,6 +226,7 @@ def main():
         args.held_out_tasks,
         args.held_out_seed,
         args.validation_tasks,
+        args.narrow_tasks,
     )
     validation_score = args.validation_objective or [args.objective]
     validation_name = " and ".join(validation_score)
@@ -242,7 +243,9 @@ def main():
 
     worst0, soft0, ratios_before = held_out_scores(learner)
     print(
-        f"batch {args.batch_size}, {epochs} epochs, baseline {teacher}, objective "
+        f"{len(search)} search, {len(validation)} validation and {len(held_out)} "
+        f"held-out tasks; batch {args.batch_size}, {epochs} epochs, baseline "
+        f"{teacher}, objective "
         f"{args.objective}, validation {validation_name} (temperature "
         f"{args.temperature:g}), {args.student_loss} of the students' losses, "
         f"{args.held_out_students} held-out students; held-out before "
