@@ -571,6 +571,18 @@ def test_rejects_bad_tasks_per_generation(rule, four_tasks):
 # -- checkpoints and several validation scores --------------------------------
 
 
+#: A search of 4 generations that moves within a second on the boolean tasks.
+SHORT_SEARCH = dict(
+    n_generations=4,
+    population=4,
+    n_epochs=5,
+    n_students=2,
+    sigma=0.1,
+    step_size=0.5,
+    random_state=0,
+)
+
+
 def _spy_scores(monkeypatch, validation_scores=None):
     """Record every scoring as (weights, number of tasks, score); with
     ``validation_scores``, the i-th validated weights (0: the input) score
@@ -597,16 +609,7 @@ def test_checkpoints_return_the_lowest_generation_below_the_input(
     rule, four_tasks, monkeypatch
 ):
     seen, _ = _spy_scores(monkeypatch)
-    kwargs = dict(
-        tasks_per_generation=2,
-        n_generations=4,
-        population=4,
-        n_epochs=5,
-        n_students=2,
-        sigma=0.1,
-        step_size=0.5,
-        random_state=0,
-    )
+    kwargs = dict(tasks_per_generation=2, **SHORT_SEARCH)
     refined = refine_learner(rule, four_tasks, checkpoints=True, **kwargs)
     # the input and each of the 4 generations' weights, scored on all 4 tasks
     start, *ends = seen[-5:]
@@ -633,16 +636,7 @@ def test_several_validation_scores_must_all_be_lower(
     # 3rd the first score more but not the second, the later ones both but less
     fake = {0: (1.0, 1.0), 1: (0.5, 2.0), 2: (0.7, 0.9), 3: (0.6, 1.5)}
     _, validated = _spy_scores(monkeypatch, lambda i: fake.get(i, (0.8, 0.8)))
-    kwargs = dict(
-        validation=four_tasks[:1],
-        n_generations=4,
-        population=4,
-        n_epochs=5,
-        n_students=2,
-        sigma=0.1,
-        step_size=0.5,
-        random_state=0,
-    )
+    kwargs = dict(validation=four_tasks[:1], **SHORT_SEARCH)
     if drawn:  # on this seed all 4 generations end below the input on all tasks
         kwargs.update(tasks_per_generation=2, checkpoints=True, random_state=2)
     both = refine_learner(
