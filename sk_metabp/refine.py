@@ -516,15 +516,15 @@ default="geometric_mean"
         if isinstance(validation_score, str)
         else tuple(validation_score)
     )
-    named = [("score", score)] + [("validation_score", v) for v in val_scores]
-    if not val_scores:
-        named.append(("validation_score", validation_score))
-    for name, value in named:
-        if not isinstance(value, str) or value not in SCORES:
-            raise ValueError(
-                f"{name} must be one of {SCORES} (validation_score also a "
-                f"non-empty sequence of them); got {value!r}."
-            )
+    if not isinstance(score, str) or score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}; got {score!r}.")
+    if not val_scores or not all(
+        isinstance(v, str) and v in SCORES for v in val_scores
+    ):
+        raise ValueError(
+            f"validation_score must be one of {SCORES} or a non-empty sequence "
+            f"of them; got {validation_score!r}."
+        )
     if validation_students is not None:
         _check_positive("validation_students", validation_students, Integral, 1)
     if checkpoints and tasks_per_generation is None:
@@ -782,6 +782,8 @@ n_students, student_loss, max_update
     _check_positive("n_epochs", n_epochs, Integral, 1)
     _check_positive("n_students", n_students, Integral, 1)
     _check_student_loss(student_loss)
+    if fallback_tol is not None:
+        _check_positive("fallback_tol", fallback_tol, Real, 0, strict=True)
     teacher = _baseline_teacher(baseline, baseline_rate)
     settings = dict(
         mode=mode,
@@ -798,8 +800,6 @@ n_students, student_loss, max_update
         n_students,
         check_random_state(random_state),
     )
-    if fallback_tol is not None:
-        _check_positive("fallback_tol", fallback_tol, Real, 0, strict=True)
     mine = [
         _task_loss(
             base,
