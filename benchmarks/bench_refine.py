@@ -22,7 +22,8 @@ three disjoint sets:
   with ``--checkpoints`` the weights after every generation are candidates,
   ``refine_learner(checkpoints=True)``); ``--narrow-tasks N`` adds N tasks
   whose hidden layers have 2 or 3 units to the search tasks and N others to
-  the validation tasks;
+  the validation tasks; ``--trust-radius R`` keeps the weights within R
+  times their norm of the input's (``refine_learner(trust_radius=R)``);
 - *held-out*: 8 further tasks (``make_teacher_family(8, random_state=2024)``),
   scored after the refinement with students of other seeds
   (``--held-out-tasks N --held-out-seed S``: N tasks of another draw; 8 are
@@ -54,8 +55,8 @@ Run ``python benchmarks/bench_refine.py [--rule DIR] [--batch-size 32]
 [--validation-objective OBJECTIVE [OBJECTIVE]] [--validation-tasks 8]
 [--validation-students M] [--temperature 0.25] [--student-loss median]
 [--held-out-students 5] [--search-tasks 8] [--tasks-per-generation K]
-[--checkpoints] [--narrow-tasks N] [--held-out-tasks 8] [--held-out-seed 2024]
-[--n-jobs 2]``.
+[--checkpoints] [--narrow-tasks N] [--trust-radius R] [--held-out-tasks 8]
+[--held-out-seed 2024] [--n-jobs 2]``.
 """
 
 import argparse
@@ -166,6 +167,13 @@ def main():
         help="with --tasks-per-generation, every generation's weights are "
         "candidates, not only the final ones",
     )
+    parser.add_argument(
+        "--trust-radius",
+        type=float,
+        default=None,
+        metavar="R",
+        help="keep the weights within R times their norm of the input's",
+    )
     parser.add_argument("--temperature", type=float, default=0.25)
     parser.add_argument(
         "--student-loss",
@@ -263,6 +271,7 @@ def main():
             validation_score=validation_score,
             validation_students=args.validation_students,
             checkpoints=args.checkpoints,
+            trust_radius=args.trust_radius,
             score=args.objective,
             temperature=args.temperature,
             n_generations=args.generations,

@@ -311,6 +311,7 @@ def refine_learner(
     tasks_per_generation=None,
     checkpoints=False,
     validation_students=None,
+    trust_radius=None,
     max_update=1.0,
     n_jobs=None,
     random_state=None,
@@ -359,6 +360,14 @@ def refine_learner(
     A search that drifts away late, as a search on a few drawn tasks can,
     then still gives back the weights of the generation before it drifted
     (early stopping on the validation tasks).
+
+    With ``trust_radius=r``, the weights never move further than ``r`` times
+    the input weights' norm from them: the perturbed weights and each step's
+    result are projected back onto that ball, so no weights outside it are
+    scored or returned. On a noisy objective the ranked steps walk even where
+    the estimated gradient is noise, and a rule that has walked far can lose
+    on tasks unlike the search's; the radius bounds how far the result can be
+    from the rule that was imitated, whatever the number of generations.
 
     Parameters
     ----------
@@ -448,6 +457,9 @@ default="geometric_mean"
         Students per validation task (``n_students`` when None): more students
         make the validation ratios, and so the choice, less noisy, at the cost
         of the validation only.
+    trust_radius : float or None, default=None
+        Largest distance of the weights from the input's, relative to the
+        input's norm (see above); None leaves them free.
     max_update : float or None, default=1.0
         Bound on each change the learner makes, as in
         :class:`~sk_metabp.LearnedRuleMLPClassifier`.
@@ -527,6 +539,8 @@ default="geometric_mean"
         )
     if validation_students is not None:
         _check_positive("validation_students", validation_students, Integral, 1)
+    if trust_radius is not None:
+        _check_positive("trust_radius", trust_radius, Real, 0, strict=True)
     if checkpoints and tasks_per_generation is None:
         raise ValueError(
             "checkpoints=True needs tasks_per_generation: without drawn tasks "
@@ -614,6 +628,17 @@ default="geometric_mean"
         )
 
     best_theta, best = theta.copy(), np.inf
+    origin = theta.copy()
+
+    def within_radius(weights):
+        """``weights`` projected onto the trust region's ball (if any)."""
+        if trust_radius is None:
+            return weights
+        shift = weights - origin
+        distance = np.linalg.norm(shift)
+        radius = trust_radius * np.linalg.norm(origin)
+        return weights if distance <= radius else origin + shift * (radius / distance)
+
     start = None
     history = []
     if held_out is not None:
@@ -636,7 +661,11 @@ default="geometric_mean"
     for gen in range(n_generations):
         on, how = drawn()
         eps = rng.standard_normal((n_pairs, theta.size))
-        candidates = [theta, *(theta + sigma * eps), *(theta - sigma * eps)]
+        candidates = [
+            theta,
+            *map(within_radius, theta + sigma * eps),
+            *map(within_radius, theta - sigma * eps),
+        ]
         scores = np.array(score_all(candidates, on, how))
         if tasks_per_generation is not None:
             history.append(float(scores[0]))
@@ -649,7 +678,7 @@ default="geometric_mean"
                 new_best([best_theta], [best])
         u = _centered_ranks(scores[1:])
         weights = u[:n_pairs] - u[n_pairs:]  # antithetic: +eps and -eps
-        theta = theta - step_size / n_pairs * (weights @ eps)
+        theta = within_radius(theta - step_size / n_pairs * (weights @ eps))
         if tasks_per_generation is not None:
             if checkpoints:
                 seen.append(theta)

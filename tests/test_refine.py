@@ -684,6 +684,32 @@ def test_validation_students_train_the_validation_tasks(rule, four_tasks, monkey
     assert np.isfinite(refined.refine_validation_start_loss_)
 
 
+@pytest.mark.parametrize("drawn", [True, False])
+def test_trust_radius_bounds_every_scored_and_returned_weights(
+    rule, four_tasks, monkeypatch, drawn
+):
+    seen, _ = _spy_scores(monkeypatch)
+    kwargs = dict(SHORT_SEARCH)
+    if drawn:  # on this seed the search ends below the input on all tasks
+        kwargs.update(tasks_per_generation=2, checkpoints=True, random_state=2)
+    origin = _weights(rule)
+    radius = 0.05 * np.linalg.norm(origin)
+
+    def distances():
+        return np.array([np.linalg.norm(w - origin) for w, _, _ in seen])
+
+    refine_learner(rule, four_tasks, **kwargs)
+    assert distances().max() > 2 * radius  # unbounded, the search goes further
+    seen.clear()
+    bounded = refine_learner(rule, four_tasks, trust_radius=0.05, **kwargs)
+    assert distances().max() <= radius * (1 + 1e-9)
+    # the bound binds: perturbed or stepped weights sit on the ball's surface
+    assert np.isclose(distances(), radius).sum() >= 4
+    moved = np.linalg.norm(_weights(bounded) - origin)
+    assert 0 < moved <= radius * (1 + 1e-9)
+    assert bounded.refine_loss_ < bounded.refine_start_loss_
+
+
 def test_rejects_bad_checkpoints_and_validation_settings(rule, four_tasks):
     with pytest.raises(ValueError, match="checkpoints=True needs tasks_per_gen"):
         refine_learner(rule, four_tasks, checkpoints=True)
@@ -693,6 +719,9 @@ def test_rejects_bad_checkpoints_and_validation_settings(rule, four_tasks):
         refine_learner(rule, four_tasks, validation_score=("soft_worst", "softmax"))
     with pytest.raises(ValueError, match="validation_students"):
         refine_learner(rule, four_tasks, validation_students=0)
+    for radius in (0, -0.1, "0.1"):
+        with pytest.raises(ValueError, match="trust_radius must be a number > 0"):
+            refine_learner(rule, four_tasks, trust_radius=radius)
 
 
 def test_guarded_ratio_is_that_of_a_classifier_that_falls_back(rule, wide_tasks):
