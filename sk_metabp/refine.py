@@ -58,17 +58,11 @@ def _with_params(learner, layout, theta):
     return new
 
 
-def _task_loss(
-    learner,
-    task,
-    n_epochs,
-    max_update,
-    baseline=None,
-    student_loss="mean",
-    fallback_tol=None,
+def _student_losses(
+    learner, task, n_epochs, max_update, baseline=None, fallback_tol=None
 ):
-    """One task's loss: its students' mean (or median, or geometric mean:
-    ``student_loss``) final training loss; failures score the penalty.
+    """The final training loss of each of a task's students; failures score
+    the penalty, and None if the students could not be trained at all.
 
     A student that diverged, stopped early or ended with a non-finite loss
     scores ``penalty``, which lies above any loss a sigmoid network can reach.
@@ -99,18 +93,37 @@ def _task_loss(
                     rule = FallbackRule(rule, baseline_rule(), fallback_tol)
             students = clf.train_students(data, seeds, rule=rule, max_iter=n_epochs)
     except (ArithmeticError, ValueError):
-        return penalty
+        return None
     curves, n_iter, diverged = students.loss_curves, students.n_iter, students.diverged
     if curves.shape[1] < n_epochs:
-        return penalty
+        return None
     final = curves[:, n_epochs - 1]
     ok = (n_iter == n_epochs) & (diverged < 0) & np.isfinite(final)
-    final = np.where(ok, final, penalty)
+    return np.where(ok, final, penalty)
+
+
+def _reduce(final, student_loss):
+    """A task's loss from its students' (see :data:`STUDENT_LOSSES`)."""
     if student_loss == "median":
         return float(np.median(final))
     if student_loss == "geometric_mean":
         return _geometric_mean(final)
-    return float(final.mean())
+    return float(np.mean(final))
+
+
+def _task_loss(
+    learner,
+    task,
+    n_epochs,
+    max_update,
+    baseline=None,
+    student_loss="mean",
+    fallback_tol=None,
+):
+    """One task's loss: its students' mean (or median, or geometric mean:
+    ``student_loss``) final training loss (see :func:`_student_losses`)."""
+    final = _student_losses(learner, task, n_epochs, max_update, baseline, fallback_tol)
+    return task[-1] if final is None else _reduce(final, student_loss)
 
 
 def _prepare(tasks, frozen, settings, n_students, rng):
@@ -758,6 +771,7 @@ def loss_ratios(
     student_loss="mean",
     max_update=1.0,
     fallback_tol=None,
+    return_losses=False,
     random_state=None,
 ):
     """Each task's ratio of a learner's training loss to a baseline teacher's.
@@ -786,12 +800,18 @@ n_students, student_loss, max_update
         ``on_divergence="fallback"``: a student whose epoch loss rises past
         ``1 + fallback_tol`` times its lowest gets back its best epoch's
         weights and trains on with the baseline's rule.
+    return_losses : bool, default=False
+        Also return every student's final loss, for :func:`resample_ratios`.
     random_state : int, RandomState instance or None, default=None
         Seeds the students.
 
     Returns
     -------
     ratios : ndarray of shape (n_tasks,)
+    learner_losses, baseline_losses : ndarray of shape (n_tasks, n_students)
+        With ``return_losses``: each student's final training loss with the
+        learner and with the baseline (a failed student scores the penalty);
+        student ``j`` of a task has the same seed on both sides.
 
     Examples
     --------
@@ -830,18 +850,101 @@ n_students, student_loss, max_update
         check_random_state(random_state),
     )
     mine = [
-        _task_loss(
-            base,
-            t,
-            n_epochs,
-            max_update,
-            teacher,
-            student_loss,
-            fallback_tol=fallback_tol,
-        )
+        _student_losses(base, t, n_epochs, max_update, teacher, fallback_tol)
         for t in prepared
     ]
-    theirs = [
-        _task_loss(None, t, n_epochs, None, teacher, student_loss) for t in prepared
-    ]
-    return np.asarray(mine) / np.asarray(theirs)
+    theirs = [_student_losses(None, t, n_epochs, None, teacher) for t in prepared]
+
+    def task_losses(finals):
+        return np.array(
+            [
+                t[-1] if f is None else _reduce(f, student_loss)
+                for f, t in zip(finals, prepared)
+            ]
+        )
+
+    ratios = task_losses(mine) / task_losses(theirs)
+    if not return_losses:
+        return ratios
+
+    def per_student(finals):
+        return np.array(
+            [
+                np.full(n_students, t[-1]) if f is None else f
+                for f, t in zip(finals, prepared)
+            ]
+        )
+
+    return ratios, per_student(mine), per_student(theirs)
+
+
+def resample_ratios(
+    learner_losses,
+    baseline_losses,
+    *,
+    student_loss="mean",
+    n_resamples=1000,
+    random_state=None,
+):
+    """Task ratios recomputed on students drawn with replacement (paired bootstrap).
+
+    A task's ratio rests on a few students, and where some of them settle on a
+    plateau it moves a lot with the students drawn. Each resample draws, for
+    every task, ``n_students`` of its students with replacement and takes the
+    same ones on both sides (a student of the learner and of the baseline
+    share a seed: the same initial weights and order of examples), then
+    recomputes the ratio. The spread of a score over the resamples (the worst
+    ratio, :func:`soft_worst`) says how much of a difference between two rules
+    the students alone could make.
+
+    Parameters
+    ----------
+    learner_losses, baseline_losses : array-like of shape (n_tasks, n_students)
+        Final training losses of each task's students, as returned by
+        ``loss_ratios(..., return_losses=True)``.
+    student_loss : {"mean", "median", "geometric_mean"}, default="mean"
+        How a task's loss is made from its students', as in :func:`loss_ratios`.
+    n_resamples : int, default=1000
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    ratios : ndarray of shape (n_resamples, n_tasks)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_metabp.refine import resample_ratios
+    >>> baseline = np.array([[1e-3, 2e-3, 1e-2, 4e-3]])  # one task, 4 students
+    >>> resampled = resample_ratios(2 * baseline, baseline, random_state=0)
+    >>> resampled.shape, bool(np.allclose(resampled, 2.0))  # paired: always 2
+    ((1000, 1), True)
+    """
+    _check_student_loss(student_loss)
+    _check_positive("n_resamples", n_resamples, Integral, 1)
+    mine = np.asarray(learner_losses, dtype=float)
+    theirs = np.asarray(baseline_losses, dtype=float)
+    if mine.ndim != 2 or mine.shape != theirs.shape or mine.size == 0:
+        raise ValueError(
+            "learner_losses and baseline_losses must be non-empty arrays of one "
+            f"shape (n_tasks, n_students); got {mine.shape} and {theirs.shape}."
+        )
+    if not np.all(np.isfinite(mine) & (mine > 0) & np.isfinite(theirs) & (theirs > 0)):
+        raise ValueError(
+            "losses must be positive and finite (failed students score a "
+            "finite penalty in loss_ratios)."
+        )
+    n_tasks, n_students = mine.shape
+    rng = check_random_state(random_state)
+    picks = rng.randint(n_students, size=(n_resamples, n_tasks, n_students))
+    tasks = np.arange(n_tasks)[None, :, None]
+
+    def reduce(losses):
+        drawn = losses[tasks, picks]
+        if student_loss == "median":
+            return np.median(drawn, axis=-1)
+        if student_loss == "geometric_mean":
+            return np.exp(np.log(drawn).mean(axis=-1))
+        return drawn.mean(axis=-1)
+
+    return reduce(mine) / reduce(theirs)

@@ -8,7 +8,7 @@ from sklearn.frozen import FrozenEstimator
 
 from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
 from sk_metabp.datasets import make_boolean
-from sk_metabp.refine import loss_ratios, refine_learner
+from sk_metabp.refine import loss_ratios, refine_learner, resample_ratios
 
 N_EPOCHS = 20
 SEEDS = [11, 12, 13, 14]
@@ -336,6 +336,13 @@ def test_student_loss_is_the_students_mean_median_or_geometric_mean(rule, wide_t
     assert mean == pytest.approx(np.mean(mine) / np.mean(theirs))
     assert gmean == pytest.approx(np.exp(np.mean(np.log(mine) - np.log(theirs))))
     assert len({round(v, 6) for v in (median, mean, gmean)}) == 3
+    # with return_losses, every student's final loss, same seeds on both sides
+    ratios, learner_losses, baseline_losses = loss_ratios(
+        rule, [(X, y, hidden)], return_losses=True, **kwargs
+    )
+    np.testing.assert_allclose(learner_losses, [mine])
+    np.testing.assert_allclose(baseline_losses, [theirs])
+    assert ratios.tolist() == [mean]
     # the search scores with the same statistic
     searched = refine_learner(
         rule,
@@ -752,3 +759,52 @@ def test_guarded_ratio_is_that_of_a_classifier_that_falls_back(rule, wide_tasks)
     assert unguarded > ratio
     with pytest.raises(ValueError, match="fallback_tol"):
         loss_ratios(rule, wide_tasks, fallback_tol=0)
+
+
+@pytest.mark.parametrize("student_loss", ["mean", "median", "geometric_mean"])
+def test_resampled_ratios_draw_the_same_students_on_both_sides(student_loss):
+    rng = np.random.RandomState(0)
+    # two tasks of 6 students, some on a plateau a thousand times above the rest
+    baseline = np.where(rng.rand(2, 6) < 0.5, 1e-5, 1e-2) * rng.uniform(1, 2, (2, 6))
+    # paired: a learner 3 times the baseline on every student is 3 on every draw
+    tripled = resample_ratios(
+        3 * baseline, baseline, student_loss=student_loss, random_state=0
+    )
+    assert tripled.shape == (1000, 2)
+    np.testing.assert_allclose(tripled, 3.0)
+    # a learner that leaves other students on the plateau: the resampled ratios
+    # spread around the ratio of all students, and reproducibly so
+    learner = baseline[:, ::-1].copy()
+    kwargs = dict(student_loss=student_loss, n_resamples=400, random_state=1)
+    resampled = resample_ratios(learner, baseline, **kwargs)
+    from sk_metabp.refine import _reduce
+
+    full = [
+        _reduce(a, student_loss) / _reduce(b, student_loss)
+        for a, b in zip(learner, baseline)
+    ]
+    low, high = np.quantile(resampled, [0.05, 0.95], axis=0)
+    assert np.all(low < high)
+    assert np.all((low <= full) & (full <= high))
+    np.testing.assert_array_equal(
+        resampled, resample_ratios(learner, baseline, **kwargs)
+    )
+
+
+def test_resampled_ratios_reject_bad_losses():
+    good = np.ones((2, 3))
+    with pytest.raises(ValueError, match="one shape"):
+        resample_ratios(good, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="one shape"):
+        resample_ratios(np.ones(3), np.ones(3))
+    for bad in (np.nan, np.inf, 0.0, -1.0):
+        losses = good.copy()
+        losses[1, 2] = bad
+        with pytest.raises(ValueError, match="positive and finite"):
+            resample_ratios(losses, good)
+        with pytest.raises(ValueError, match="positive and finite"):
+            resample_ratios(good, losses)
+    with pytest.raises(ValueError, match="n_resamples"):
+        resample_ratios(good, good, n_resamples=0)
+    with pytest.raises(ValueError, match="student_loss must be one of"):
+        resample_ratios(good, good, student_loss="max")
