@@ -40,7 +40,10 @@ over that teacher's, with the same students
 beats its teacher on every task) or its smooth maximum (``soft_worst``,
 :func:`sk_metabp.refine.soft_worst` at ``--temperature``); the validation tasks
 score in the same way unless ``--validation-objective`` says otherwise. Both
-are reported on the held-out tasks.
+are reported on the held-out tasks, with the geometric mean of their ratios (the
+typical task), and for each score the share of 1,000 resamples of the held-out
+students (:func:`sk_metabp.refine.resample_ratios`, the same draws before and
+after) in which the refined rule scores lower than the input.
 
 A task's loss is its students' mean final loss, or their median (or geometric
 mean) with ``--student-loss median`` (``geometric_mean``): a student that
@@ -66,7 +69,7 @@ import numpy as np
 
 from sk_metabp import pretrained
 from sk_metabp.datasets import make_teacher_family
-from sk_metabp.refine import loss_ratios, refine_learner, soft_worst
+from sk_metabp.refine import loss_ratios, refine_learner, resample_ratios, soft_worst
 
 #: Refinement settings of the first run (``--sigma`` and ``--students`` change
 #: the first two).
@@ -74,6 +77,8 @@ SIGMA = 0.05
 N_STUDENTS = 4
 STEP_SIZE = 0.05
 HELD_OUT_STUDENTS = 5
+#: Resamples of the held-out students (paired: the same draws for every rule).
+RESAMPLES = 1000
 
 
 #: Hidden units of the ``--narrow-tasks`` students (and their data's teachers).
@@ -239,17 +244,33 @@ def main():
     validation_score = args.validation_objective or [args.objective]
     validation_name = " and ".join(validation_score)
 
+    def scores(ratios):
+        """Worst ratio, soft worst and geometric mean of each row of ratios."""
+        ratios = np.atleast_2d(ratios)
+        soft = [soft_worst(r, args.temperature) for r in ratios]
+        return np.array([ratios.max(1), soft, np.exp(np.log(ratios).mean(1))])
+
     def held_out_scores(rule):
-        ratios = loss_ratios(
+        """(worst, soft worst, geometric mean), the task ratios, and the three
+        scores on each resample of the students."""
+        ratios, mine, theirs = loss_ratios(
             rule,
             held_out,
             n_students=args.held_out_students,
             random_state=999,
+            return_losses=True,
             **common,
         )
-        return float(ratios.max()), soft_worst(ratios, args.temperature), ratios
+        resampled = resample_ratios(
+            mine,
+            theirs,
+            student_loss=args.student_loss,
+            n_resamples=RESAMPLES,
+            random_state=0,
+        )
+        return scores(ratios)[:, 0], ratios, scores(resampled)
 
-    worst0, soft0, ratios_before = held_out_scores(learner)
+    (worst0, soft0, gm0), ratios_before, resampled0 = held_out_scores(learner)
     print(
         f"{len(search)} search, {len(validation)} validation and {len(held_out)} "
         f"held-out tasks; batch {args.batch_size}, {epochs} epochs, baseline "
@@ -257,7 +278,8 @@ def main():
         f"{args.objective}, validation {validation_name} (temperature "
         f"{args.temperature:g}), {args.student_loss} of the students' losses, "
         f"{args.held_out_students} held-out students; held-out before "
-        f"refinement: worst ratio {worst0:.4f}, soft worst {soft0:.4f} (per task "
+        f"refinement: worst ratio {worst0:.4f}, soft worst {soft0:.4f}, geometric "
+        f"mean {gm0:.4f} (per task "
         f"{np.round(ratios_before, 3).tolist()})",
         flush=True,
     )
@@ -284,7 +306,9 @@ def main():
             random_state=seed,
             **common,
         )
-        worst1, soft1, ratios_after = held_out_scores(refined)
+        (worst1, soft1, gm1), ratios_after, resampled1 = held_out_scores(refined)
+        # in how many resamples of the students the refined rule scores lower
+        below = (resampled1 < resampled0).mean(1)
         returned.append(
             all(
                 np.array_equal(a, b)
@@ -305,6 +329,8 @@ def main():
                 refined.refine_validation_loss_,
                 worst1,
                 soft1,
+                gm1,
+                *below,
                 time.perf_counter() - started,
             )
         )
@@ -317,20 +343,31 @@ def main():
             "validation "
             + ", ".join(f"{k} {start[k]:.4f} -> {end[k]:.4f}" for k in start)
             + f"; held-out worst "
-            f"{worst0:.4f} -> {worst1:.4f}, soft {soft0:.4f} -> {soft1:.4f} (per "
-            f"task {np.round(ratios_after, 3).tolist()}; {rows[-1][-1]:.0f} s)",
+            f"{worst0:.4f} -> {worst1:.4f}, soft {soft0:.4f} -> {soft1:.4f}, "
+            f"geometric mean {gm0:.4f} -> {gm1:.4f}; lower than the input's in "
+            f"{below[0]:.0%} / {below[1]:.0%} / {below[2]:.0%} of "
+            f"{RESAMPLES} resamples of the students (per task "
+            f"{np.round(ratios_after, 3).tolist()}; {rows[-1][-1]:.0f} s)",
             flush=True,
         )
     print()
     print(f"search {args.objective}, validation {validation_name}")
-    print("| seed | search | validation | held-out worst | held-out soft | time |")
-    print("|---|---|---|---|---|---|")
-    for seed, s0, s1, v0, v1, w1, f1, sec in rows:
+    print(
+        "| seed | search | validation | held-out worst | held-out soft | held-out "
+        "geometric mean | resamples lower: worst / soft / geometric mean | time |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for seed, s0, s1, v0, v1, w1, f1, g1, bw, bs, bg, sec in rows:
         print(
             f"| {seed} | {s0:.3f} -> {s1:.3f} | {v0:.3f} -> {v1:.3f} | "
-            f"{worst0:.3f} -> {w1:.3f} | {soft0:.3f} -> {f1:.3f} | {sec:.0f} s |"
+            f"{worst0:.3f} -> {w1:.3f} | {soft0:.3f} -> {f1:.3f} | "
+            f"{gm0:.3f} -> {g1:.3f} | {bw:.0%} / {bs:.0%} / {bg:.0%} | {sec:.0f} s |"
         )
-    for name, before, col in (("worst ratio", worst0, 5), ("soft worst", soft0, 6)):
+    for name, before, col in (
+        ("worst ratio", worst0, 5),
+        ("soft worst", soft0, 6),
+        ("geometric mean", gm0, 7),
+    ):
         better = sum(r[col] < before for r in rows)
         worse = sum(r[col] > before for r in rows)
         print(
