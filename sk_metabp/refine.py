@@ -102,13 +102,14 @@ def _student_losses(
     return np.where(ok, final, penalty)
 
 
-def _reduce(final, student_loss):
-    """A task's loss from its students' (see :data:`STUDENT_LOSSES`)."""
+def _reduce(final, student_loss, axis=None):
+    """A task's loss from its students' (see :data:`STUDENT_LOSSES`), over
+    ``axis`` of ``final`` (all of it by default)."""
     if student_loss == "median":
-        return float(np.median(final))
+        return np.median(final, axis=axis)
     if student_loss == "geometric_mean":
-        return _geometric_mean(final)
-    return float(np.mean(final))
+        return _geometric_mean(final, axis=axis)
+    return np.mean(final, axis=axis)
 
 
 def _task_loss(
@@ -123,7 +124,7 @@ def _task_loss(
     """One task's loss: its students' mean (or median, or geometric mean:
     ``student_loss``) final training loss (see :func:`_student_losses`)."""
     final = _student_losses(learner, task, n_epochs, max_update, baseline, fallback_tol)
-    return task[-1] if final is None else _reduce(final, student_loss)
+    return task[-1] if final is None else float(_reduce(final, student_loss))
 
 
 def _prepare(tasks, frozen, settings, n_students, rng):
@@ -139,8 +140,9 @@ def _prepare(tasks, frozen, settings, n_students, rng):
     return prepared
 
 
-def _geometric_mean(losses):
-    return float(np.exp(np.mean(np.log(np.maximum(losses, np.finfo(float).tiny)))))
+def _geometric_mean(losses, axis=None):
+    logs = np.log(np.maximum(losses, np.finfo(float).tiny))
+    return np.exp(np.mean(logs, axis=axis))
 
 
 def soft_worst(ratios, temperature=0.25):
@@ -200,7 +202,7 @@ def _objective(losses, score, baseline, temperature):
     if isinstance(score, tuple):
         return tuple(_objective(losses, s, baseline, temperature) for s in score)
     if score == "geometric_mean":
-        return _geometric_mean(losses)
+        return float(_geometric_mean(losses))
     ratios = np.maximum(losses / baseline, np.finfo(float).tiny)
     if score == "worst_ratio":
         return float(np.max(ratios))
@@ -642,6 +644,8 @@ default="geometric_mean"
 
     best_theta, best = theta.copy(), np.inf
     origin = theta.copy()
+    if trust_radius is not None:
+        radius = trust_radius * np.linalg.norm(origin)
 
     def within_radius(weights):
         """``weights`` projected onto the trust region's ball (if any)."""
@@ -649,7 +653,6 @@ default="geometric_mean"
             return weights
         shift = weights - origin
         distance = np.linalg.norm(shift)
-        radius = trust_radius * np.linalg.norm(origin)
         return weights if distance <= radius else origin + shift * (radius / distance)
 
     start = None
@@ -940,11 +943,6 @@ def resample_ratios(
     tasks = np.arange(n_tasks)[None, :, None]
 
     def reduce(losses):
-        drawn = losses[tasks, picks]
-        if student_loss == "median":
-            return np.median(drawn, axis=-1)
-        if student_loss == "geometric_mean":
-            return np.exp(np.log(drawn).mean(axis=-1))
-        return drawn.mean(axis=-1)
+        return _reduce(losses[tasks, picks], student_loss, axis=-1)
 
     return reduce(mine) / reduce(theirs)
