@@ -5,7 +5,9 @@ Refines a pretrained learner of one batch size (the shipped rule, or
 with :func:`sk_metabp.refine.refine_learner` and measures, for each
 refinement seed, the objective on synthetic tasks the refinement never
 touched, before and after. Only tasks the library generates are used, in
-three disjoint sets:
+three disjoint sets (search and validation from
+:func:`sk_metabp.pretrained.refinement_tasks`, refined by
+:func:`sk_metabp.pretrained.refine` as ``pretrain --refine-seed`` does):
 
 - *search*: 8 teacher-network tasks of the pretrained rule's own training set
   (:func:`sk_metabp.pretrained.training_tasks`), on which the evolution
@@ -69,7 +71,7 @@ import numpy as np
 
 from sk_metabp import pretrained
 from sk_metabp.datasets import make_teacher_family
-from sk_metabp.refine import loss_ratios, refine_learner, resample_ratios, soft_worst
+from sk_metabp.refine import loss_ratios, resample_ratios, soft_worst
 
 #: Refinement settings of the first run (``--sigma`` and ``--students`` change
 #: the first two).
@@ -81,33 +83,6 @@ HELD_OUT_STUDENTS = 5
 RESAMPLES = 1000
 
 
-#: Hidden units of the ``--narrow-tasks`` students (and their data's teachers).
-NARROW = (2, 3)
-
-
-def task_sets(n_search=8, n_held_out=8, held_out_seed=2024, n_validation=8, n_narrow=0):
-    """(search, validation, held-out) lists of (X, y, hidden).
-
-    The search tasks are the first ``n_search`` of the family the pretrained
-    rule's teacher-network tasks come from (its first 16 are in the rule's
-    training set, the rest are further draws of the same family); the
-    validation ones the first ``n_validation`` of the family the recipe was
-    chosen on (its first 8); the held-out ones ``make_teacher_family(n_held_out,
-    random_state=held_out_seed)``. With ``n_narrow``, search and validation
-    each gain that many tasks whose hidden layers have 2 or 3 units (other
-    draws for each), the networks on which refined rules leave most students
-    on plateaus."""
-    search = make_teacher_family(n_search, random_state=0)
-    validation = make_teacher_family(n_validation, random_state=12345)
-    if n_narrow:
-        search += make_teacher_family(n_narrow, hidden_units=NARROW, random_state=1)
-        validation += make_teacher_family(
-            n_narrow, hidden_units=NARROW, random_state=12346
-        )
-    held_out = make_teacher_family(n_held_out, random_state=held_out_seed)
-    return search, validation, held_out
-
-
 def _save(info, args, seed, refined, worst, soft):
     """The rule with its learner for ``args.batch_size`` refined, and how."""
     from pathlib import Path
@@ -116,7 +91,11 @@ def _save(info, args, seed, refined, worst, soft):
         b: refined if b == args.batch_size else pretrained.load(args.rule, batch_size=b)
         for b in info["batch_sizes"]
     }
-    kept = {k: v for k, v in info.items() if k in ("tasks", "recipe", "budget")}
+    kept = {
+        k: v
+        for k, v in info.items()
+        if k in ("tasks", "recipe", "budget", "random_state")
+    }
     settings = {k: v for k, v in vars(args).items() if k not in ("save", "seeds")}
     pretrained.save(
         learners,
@@ -234,13 +213,8 @@ def main():
         n_epochs=epochs,
         student_loss=args.student_loss,
     )
-    search, validation, held_out = task_sets(
-        args.search_tasks,
-        args.held_out_tasks,
-        args.held_out_seed,
-        args.validation_tasks,
-        args.narrow_tasks,
-    )
+    held_out = make_teacher_family(args.held_out_tasks, random_state=args.held_out_seed)
+    n_narrow = args.narrow_tasks
     validation_score = args.validation_objective or [args.objective]
     validation_name = " and ".join(validation_score)
 
@@ -272,7 +246,8 @@ def main():
 
     (worst0, soft0, gm0), ratios_before, resampled0 = held_out_scores(learner)
     print(
-        f"{len(search)} search, {len(validation)} validation and {len(held_out)} "
+        f"{args.search_tasks + n_narrow} search, {args.validation_tasks + n_narrow} "
+        f"validation and {len(held_out)} "
         f"held-out tasks; batch {args.batch_size}, {epochs} epochs, baseline "
         f"{teacher}, objective "
         f"{args.objective}, validation {validation_name} (temperature "
@@ -286,10 +261,13 @@ def main():
     rows, returned = [], []  # returned: the search gave back its input
     for seed in args.seeds:
         started = time.perf_counter()
-        refined = refine_learner(
+        refined = pretrained.refine(
             learner,
-            search,
-            validation=validation,
+            random_state=seed,
+            n_search=args.search_tasks,
+            n_validation=args.validation_tasks,
+            n_narrow=n_narrow,
+            tasks_from=info.get("random_state", 0),
             validation_score=validation_score,
             validation_students=args.validation_students,
             checkpoints=args.checkpoints,
@@ -303,7 +281,6 @@ def main():
             n_students=args.students,
             tasks_per_generation=args.tasks_per_generation,
             n_jobs=args.n_jobs,
-            random_state=seed,
             **common,
         )
         (worst1, soft1, gm1), ratios_after, resampled1 = held_out_scores(refined)

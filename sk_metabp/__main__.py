@@ -258,6 +258,22 @@ def _parser():
         help="rounds of on-policy imitation after the first fit (default 0)",
     )
     pre.add_argument(
+        "--refine-seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="after the fit, refine the batch-32 learner by trial and error with "
+        "seed S (sk_metabp.pretrained.REFINEMENT; default: no refinement)",
+    )
+    pre.add_argument(
+        "--trust-radius",
+        type=float,
+        default=None,
+        metavar="R",
+        help="with --refine-seed, keep the refined weights within R times their "
+        "norm of the imitated learner's",
+    )
+    pre.add_argument(
         "--n-jobs", type=_n_jobs, default=None, help="joblib workers (default 1)"
     )
     pre.add_argument(
@@ -301,6 +317,8 @@ def pretrain(args):
                 choice=args.choice,
                 recipe=args.recipe,
                 rounds=args.rounds,
+                refine_seed=args.refine_seed,
+                trust_radius=args.trust_radius,
                 n_jobs=args.n_jobs,
             )
     finally:

@@ -810,6 +810,154 @@ def _fit_learner(recordings, recipe, plan, seed, say):
     return learner
 
 
+#: Refinement by trial and error after the fit (``pretrain(refine_seed=S)``,
+#: :func:`refine`): for each budget the batch size refined (the others keep
+#: their imitated learner), the search's settings
+#: (:func:`~sk_metabp.refine.refine_learner`'s keywords) and the numbers of
+#: search and validation tasks (:func:`refinement_tasks`). "full" holds the
+#: settings of the README's refinement section, "tiny" is for tests.
+REFINEMENT = {
+    "full": dict(
+        batch_size=32,
+        n_epochs=100,
+        n_generations=10,
+        population=32,
+        sigma=0.05,
+        step_size=0.05,
+        n_students=8,
+        score="soft_worst",
+        validation_score=("soft_worst", "worst_ratio"),
+        validation_students=20,
+        student_loss="geometric_mean",
+        tasks_per_generation=8,
+        checkpoints=True,
+        temperature=0.25,
+        n_search=32,
+        n_validation=32,
+    ),
+    "tiny": dict(
+        batch_size=32,
+        n_epochs=3,
+        n_generations=2,
+        population=4,
+        sigma=0.05,
+        step_size=0.05,
+        n_students=2,
+        score="soft_worst",
+        validation_score=("soft_worst",),
+        validation_students=2,
+        student_loss="geometric_mean",
+        tasks_per_generation=2,
+        checkpoints=True,
+        temperature=0.25,
+        n_search=3,
+        n_validation=2,
+    ),
+}
+#: Hidden units of the narrow refinement tasks (``refinement_tasks(n_narrow=N)``).
+NARROW = (2, 3)
+
+
+def refinement_tasks(n_search=8, n_validation=8, n_narrow=0, random_state=0):
+    """The synthetic tasks a refinement steps and stops on: (search, validation).
+
+    Both are lists of (X, y, hidden). The search tasks are the first
+    ``n_search`` of the teacher-network family a rule built with
+    ``random_state`` was fitted on (its first 16 are in that rule's training
+    set, the rest further draws of the same family); the validation ones the
+    first ``n_validation`` of the family the recipe was chosen on
+    (``make_teacher_family(n, random_state=12345)``). With ``n_narrow``, each
+    gains that many tasks whose hidden layers have 2 or 3 units
+    (:data:`NARROW`; other draws for each), the networks on which refined
+    rules leave most students on plateaus.
+
+    Examples
+    --------
+    >>> from sk_metabp.pretrained import refinement_tasks
+    >>> search, validation = refinement_tasks(3, 2)
+    >>> len(search), len(validation)
+    (3, 2)
+    """
+    from .datasets import make_teacher_family
+
+    search = make_teacher_family(n_search, random_state=random_state)
+    validation = make_teacher_family(n_validation, random_state=12345)
+    if n_narrow:
+        search += make_teacher_family(n_narrow, hidden_units=NARROW, random_state=1)
+        validation += make_teacher_family(
+            n_narrow, hidden_units=NARROW, random_state=12346
+        )
+    return search, validation
+
+
+def refine(
+    learner,
+    *,
+    variables,
+    target,
+    baseline,
+    random_state,
+    n_search=8,
+    n_validation=8,
+    n_narrow=0,
+    tasks_from=0,
+    trust_radius=None,
+    n_jobs=None,
+    **settings,
+):
+    """Refine a pretrained rule's learner against the teacher it imitated.
+
+    :func:`~sk_metabp.refine.refine_learner` on :func:`refinement_tasks`
+    (search and validation), scoring the rule's students against
+    ``baseline``'s with the same seeds. The one place where ``pretrain`` and
+    ``benchmarks/bench_refine.py`` refine, so that a rule refined by one is
+    rebuilt by the other.
+
+    Parameters
+    ----------
+    learner : BackpropMLPRegressor
+        A fitted link-mode learner (:func:`load`).
+    variables, target : list of str, str
+        What it reads and predicts (the manifest's).
+    baseline : dict
+        The imitated teacher's parameters (:func:`imitated_teacher`).
+    random_state : int
+        The refinement's seed.
+    n_search, n_validation, n_narrow, tasks_from : int
+        :func:`refinement_tasks`' numbers and ``random_state``.
+    trust_radius : float or None
+        Keep the weights within this fraction of their norm of ``learner``'s.
+    n_jobs : int or None
+        joblib workers.
+    **settings
+        The rest of :func:`~sk_metabp.refine.refine_learner`'s keywords
+        (a value of :data:`REFINEMENT` without its task numbers).
+
+    Returns
+    -------
+    refined : BackpropMLPRegressor
+        :func:`~sk_metabp.refine.refine_learner`'s result (``learner``'s
+        weights if no step improved the validation score).
+    """
+    from .refine import refine_learner
+
+    search, validation = refinement_tasks(
+        n_search, n_validation, n_narrow, random_state=tasks_from
+    )
+    return refine_learner(
+        learner,
+        search,
+        validation=validation,
+        variables=list(variables),
+        target=target,
+        baseline=baseline,
+        trust_radius=trust_radius,
+        n_jobs=n_jobs,
+        random_state=random_state,
+        **settings,
+    )
+
+
 def _gmean(values):
     values = np.asarray(values, dtype=float)
     if not np.isfinite(values).all():
@@ -826,6 +974,8 @@ def pretrain(
     choice="suite",
     recipe=RECIPE,
     rounds=0,
+    refine_seed=None,
+    trust_radius=None,
     n_jobs=None,
     verbose=True,
 ):
@@ -865,6 +1015,14 @@ def pretrain(
         by 1.0 and falling back to the teacher), the teacher's changes at
         their states are recorded as more rows (as many as the teacher's),
         and the learners are fitted again on all the rows.
+    refine_seed : int or None, default=None
+        After the fit, refine the learner of :data:`REFINEMENT`'s batch size
+        by trial and error with this seed (:func:`refine`, with the budget's
+        settings), against the teacher it imitated; None does not refine.
+        The manifest's ``refinement`` records the settings and the scores.
+    trust_radius : float or None, default=None
+        With ``refine_seed``: keep the refined weights within this fraction
+        of their norm of the imitated learner's.
     n_jobs : int or None, default=None
         joblib workers.
     verbose : bool, default=True
@@ -882,6 +1040,12 @@ def pretrain(
         raise ValueError(f"Unknown recipe {recipe!r}; choose one of {list(RECIPES)}.")
     if isinstance(rounds, bool) or not isinstance(rounds, Integral) or rounds < 0:
         raise ValueError(f"rounds must be a non-negative integer; got {rounds!r}.")
+    if refine_seed is not None and choice != "suite":
+        raise ValueError(
+            "refine_seed refines against the one teacher a rule imitated; with "
+            "choice='task' each task had its own. Use choice='suite' or "
+            "refine_seed=None."
+        )
     recipe_name, recipe = recipe, RECIPES[recipe]
     teachers = list(recipe["teachers"] if teachers is None else teachers)
     unknown = [t for t in teachers if t not in TEACHERS]
@@ -966,6 +1130,45 @@ def pretrain(
         for b in BATCH_SIZES:
             mine = [r for r in done if r["batch_size"] == b]
             learners[b] = _fit_learner(mine, recipe, plan, seed, say)
+    refinement = {}
+    if refine_seed is not None:
+        settings = dict(REFINEMENT[budget])
+        b = settings["batch_size"]
+        teacher = next(t for (_, bb), t in zip(jobs, chosen) if bb == b)
+        say(
+            f"refining the learner for batch size {b} against {teacher} "
+            f"(seed {refine_seed}, trust radius {trust_radius})"
+        )
+        learners[b] = refine(
+            learners[b],
+            variables=recipe["variables"],
+            target=recipe["target"],
+            baseline=dict(TEACHERS[teacher]),
+            random_state=refine_seed,
+            tasks_from=seed,
+            trust_radius=trust_radius,
+            n_jobs=n_jobs,
+            **settings,
+        )
+        refinement = dict(
+            refinement={
+                **settings,
+                "seed": refine_seed,
+                "trust_radius": trust_radius,
+                "search": [
+                    float(learners[b].refine_start_loss_),
+                    float(learners[b].refine_loss_),
+                ],
+                "validation": [
+                    learners[b].refine_validation_start_scores_,
+                    learners[b].refine_validation_scores_,
+                ],
+            }
+        )
+        say(
+            f"refined: validation {learners[b].refine_validation_start_loss_:.4g} "
+            f"-> {learners[b].refine_validation_loss_:.4g}"
+        )
     info = save(
         learners,
         out,
@@ -993,6 +1196,7 @@ def pretrain(
             }
             for r in done
         ],
+        **refinement,
     )
     say(f"saved to {out}")
     return info

@@ -309,6 +309,66 @@ def test_pretrain_is_reproducible(tmp_path, capsys):
         pretrained.pretrain(tmp_path / "d", budget="tiny", teachers=["sgd 9"])
 
 
+def test_pretrain_refines_reproducibly_as_refine_does(tmp_path, capsys):
+    # pretrain(refine_seed=S) refines the batch-32 learner it fitted; the same
+    # weights come from refine() on that learner saved and loaded (what
+    # bench_refine.py does), so a refined rule is rebuilt by one command
+    from sk_metabp.__main__ import main
+
+    few = ["sgd 1", "adam 0.01"]
+    plain = pretrained.pretrain(tmp_path / "plain", budget="tiny", teachers=few)
+    capsys.readouterr()
+    code = main(
+        ["pretrain", "--out", str(tmp_path / "a"), "--budget", "tiny", "--teachers"]
+        + few
+        + ["--refine-seed", "3", "--trust-radius", "0.01"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "refining the learner for batch size 32" in out
+    first = pretrained.load_manifest(tmp_path / "a")
+    again = pretrained.pretrain(
+        tmp_path / "b",
+        budget="tiny",
+        teachers=few,
+        refine_seed=3,
+        trust_radius=0.01,
+        verbose=False,
+    )
+    assert again["sha256"] == first["sha256"] != plain["sha256"]
+    record = first["refinement"]
+    assert (record["seed"], record["trust_radius"]) == (3, 0.01)
+    tiny = pretrained.REFINEMENT["tiny"]
+    assert record["n_generations"] == tiny["n_generations"]
+    assert set(record["validation"][0]) == set(tiny["validation_score"])
+    assert "refinement" not in plain
+
+    def weights(learner):
+        return np.concatenate([w.ravel() for w in learner.coefs_ + learner.intercepts_])
+
+    imitated = pretrained.load(tmp_path / "plain", batch_size=32)
+    refined = pretrained.load(tmp_path / "a", batch_size=32)
+    # the online learner is the imitated one; the batch-32 one moved, within
+    # the trust radius of it
+    np.testing.assert_array_equal(
+        weights(pretrained.load(tmp_path / "a", batch_size=1)),
+        weights(pretrained.load(tmp_path / "plain", batch_size=1)),
+    )
+    moved = np.linalg.norm(weights(refined) - weights(imitated))
+    assert 0 < moved <= 0.01 * np.linalg.norm(weights(imitated)) * (1 + 1e-9)
+    by_hand = pretrained.refine(
+        imitated,
+        variables=plain["variables"],
+        target=plain["target"],
+        baseline=pretrained.imitated_teacher(plain, 32),
+        random_state=3,
+        trust_radius=0.01,
+        **tiny,
+    )
+    np.testing.assert_array_equal(weights(by_hand), weights(refined))
+    with pytest.raises(ValueError, match="choice='suite' or refine_seed=None"):
+        pretrained.pretrain(tmp_path / "c", budget="tiny", choice="task", refine_seed=0)
+
+
 def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
     # the shipped learner trains the students; every row's target is the
     # teacher's change there: Adam over the fan-in at rate 1, times the fan-in
