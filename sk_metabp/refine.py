@@ -759,6 +759,128 @@ default="geometric_mean"
     return refined
 
 
+def student_losses(
+    learners,
+    tasks,
+    *,
+    baseline_rate=None,
+    baseline=None,
+    mode="link",
+    variables=None,
+    target=None,
+    batch_size=1,
+    n_epochs=50,
+    n_students=4,
+    max_update=1.0,
+    fallback_tol=None,
+    random_state=None,
+):
+    """Every student's final training loss under several learners and a baseline.
+
+    On every task, ``n_students`` fresh students (seeds drawn from
+    ``random_state``) train for ``n_epochs`` epochs with each learner's rule,
+    and the same students (same seeds: the same initial weights and order of
+    examples) with the baseline's (backprop at ``baseline_rate``, or the rule
+    of ``baseline``), trained once for all the learners. A student that
+    diverged, stopped early or ended with a non-finite loss scores the
+    penalty of :func:`refine_learner`, which lies above any loss a sigmoid
+    network can reach. Comparing rules on the same students makes their
+    difference paired (:func:`resample_ratios`).
+
+    Parameters
+    ----------
+    learners : list of BackpropMLPRegressor or FrozenEstimator of one
+        Fitted learners that read the same variables.
+    tasks : list of (X, y, hidden_layer_sizes)
+    baseline_rate, baseline, mode, variables, target, batch_size, n_epochs, \
+n_students, max_update, random_state
+        As in :func:`refine_learner`.
+    fallback_tol : float or None, default=None
+        As in :func:`loss_ratios`.
+
+    Returns
+    -------
+    learner_losses : ndarray of shape (n_learners, n_tasks, n_students)
+    baseline_losses : ndarray of shape (n_tasks, n_students)
+        Student ``j`` of a task has the same seed in every row.
+
+    Examples
+    --------
+    >>> from sk_metabp import BackpropMLPRegressor, LearnedRuleMLPClassifier
+    >>> from sk_metabp.datasets import make_boolean
+    >>> from sk_metabp.refine import student_losses
+    >>> X, y = make_boolean("and")
+    >>> rules = [LearnedRuleMLPClassifier(
+    ...     (1,), learner=BackpropMLPRegressor((8,), max_iter=20, random_state=s),
+    ...     mode="link", n_teacher_runs=2, max_iter=100).fit(X, y).learner_
+    ...     for s in (0, 1)]
+    >>> mine, theirs = student_losses(
+    ...     rules, [(X, y, (1,))], n_epochs=20, n_students=3, random_state=0)
+    >>> mine.shape, theirs.shape
+    ((2, 1, 3), (1, 3))
+    """
+    bases = [unwrap_learner(learner) for learner in learners]
+    if not bases:
+        raise ValueError("learners must hold at least one fitted learner.")
+    for base in bases:
+        check_is_fitted(base)
+    names = [list(getattr(b, "feature_names_in_", [])) for b in bases]
+    if any(n != names[0] for n in names[1:]):
+        raise ValueError(
+            "The learners read different variables "
+            f"({[n for n in names if n != names[0]][0]} against {names[0]}); "
+            "compare learners of one mode, variables and target."
+        )
+    _check_positive("batch_size", batch_size, Integral, 1)
+    _check_positive("n_epochs", n_epochs, Integral, 1)
+    _check_positive("n_students", n_students, Integral, 1)
+    if fallback_tol is not None:
+        _check_positive("fallback_tol", fallback_tol, Real, 0, strict=True)
+    teacher = _baseline_teacher(baseline, baseline_rate)
+    settings = dict(
+        mode=mode,
+        variables=variables,
+        target=target,
+        max_iter=n_epochs,
+        max_update=max_update,
+        batch_size=batch_size,
+    )
+    prepared = _prepare(
+        list(tasks),
+        FrozenEstimator(bases[0]),
+        settings,
+        n_students,
+        check_random_state(random_state),
+    )
+
+    def per_student(finals):
+        # students that could not be trained at all score the penalty
+        return np.array(
+            [
+                np.full(n_students, t[-1]) if f is None else f
+                for f, t in zip(finals, prepared)
+            ]
+        )
+
+    mine = np.array(
+        [
+            per_student(
+                [
+                    _student_losses(
+                        base, t, n_epochs, max_update, teacher, fallback_tol
+                    )
+                    for t in prepared
+                ]
+            )
+            for base in bases
+        ]
+    )
+    theirs = per_student(
+        [_student_losses(None, t, n_epochs, None, teacher) for t in prepared]
+    )
+    return mine, theirs
+
+
 def loss_ratios(
     learner,
     tasks,
@@ -785,7 +907,8 @@ def loss_ratios(
     ratio is the mean (or median, or geometric mean: ``student_loss``) final
     training loss of the first over that of the second, a failed student
     scoring the penalty as in
-    :func:`refine_learner`. Its largest entry is ``"worst_ratio"``, the
+    :func:`refine_learner` (:func:`student_losses` gives every student's). Its
+    largest entry is ``"worst_ratio"``, the
     objective of :func:`refine_learner` and :func:`soft_worst` of it
     ``"soft_worst"``, here measured on students of one's own seeds (for tasks
     the search never saw).
@@ -828,57 +951,69 @@ n_students, student_loss, max_update
     >>> loss_ratios(rule, [(X, y, (1,))], n_epochs=20, random_state=0).shape
     (1,)
     """
-    base = unwrap_learner(learner)
-    check_is_fitted(base)
-    _check_positive("batch_size", batch_size, Integral, 1)
-    _check_positive("n_epochs", n_epochs, Integral, 1)
-    _check_positive("n_students", n_students, Integral, 1)
     _check_student_loss(student_loss)
-    if fallback_tol is not None:
-        _check_positive("fallback_tol", fallback_tol, Real, 0, strict=True)
-    teacher = _baseline_teacher(baseline, baseline_rate)
-    settings = dict(
+    (mine,), theirs = student_losses(
+        [learner],
+        tasks,
+        baseline_rate=baseline_rate,
+        baseline=baseline,
         mode=mode,
         variables=variables,
         target=target,
-        max_iter=n_epochs,
-        max_update=max_update,
         batch_size=batch_size,
+        n_epochs=n_epochs,
+        n_students=n_students,
+        max_update=max_update,
+        fallback_tol=fallback_tol,
+        random_state=random_state,
     )
-    prepared = _prepare(
-        list(tasks),
-        FrozenEstimator(base),
-        settings,
-        n_students,
-        check_random_state(random_state),
-    )
-    mine = [
-        _student_losses(base, t, n_epochs, max_update, teacher, fallback_tol)
-        for t in prepared
-    ]
-    theirs = [_student_losses(None, t, n_epochs, None, teacher) for t in prepared]
-
-    def task_losses(finals):
-        return np.array(
-            [
-                t[-1] if f is None else _reduce(f, student_loss)
-                for f, t in zip(finals, prepared)
-            ]
-        )
-
-    ratios = task_losses(mine) / task_losses(theirs)
+    ratios = _reduce(mine, student_loss, axis=1) / _reduce(theirs, student_loss, axis=1)
     if not return_losses:
         return ratios
+    return ratios, mine, theirs
 
-    def per_student(finals):
-        return np.array(
-            [
-                np.full(n_students, t[-1]) if f is None else f
-                for f, t in zip(finals, prepared)
-            ]
+
+def _check_losses(learner_losses, baseline_losses, student_loss):
+    """The two (n_tasks, n_students) arrays of losses as floats, checked."""
+    _check_student_loss(student_loss)
+    mine = np.asarray(learner_losses, dtype=float)
+    theirs = np.asarray(baseline_losses, dtype=float)
+    if mine.ndim != 2 or mine.shape != theirs.shape or mine.size == 0:
+        raise ValueError(
+            "learner_losses and baseline_losses must be non-empty arrays of one "
+            f"shape (n_tasks, n_students); got {mine.shape} and {theirs.shape}."
         )
+    if not np.all(np.isfinite(mine) & (mine > 0) & np.isfinite(theirs) & (theirs > 0)):
+        raise ValueError(
+            "losses must be positive and finite (failed students score a "
+            "finite penalty in loss_ratios)."
+        )
+    return mine, theirs
 
-    return ratios, per_student(mine), per_student(theirs)
+
+def task_ratios(learner_losses, baseline_losses, *, student_loss="mean"):
+    """Each task's ratio from its students' final losses, as :func:`loss_ratios`.
+
+    Parameters
+    ----------
+    learner_losses, baseline_losses : array-like of shape (n_tasks, n_students)
+        Final training losses of each task's students (:func:`student_losses`).
+    student_loss : {"mean", "median", "geometric_mean"}, default="mean"
+        How a task's loss is made from its students'.
+
+    Returns
+    -------
+    ratios : ndarray of shape (n_tasks,)
+
+    Examples
+    --------
+    >>> from sk_metabp.refine import task_ratios
+    >>> task_ratios([[1.0, 4.0], [2.0, 2.0]], [[2.0, 2.0], [1.0, 4.0]],
+    ...             student_loss="geometric_mean").round(6).tolist()
+    [1.0, 1.0]
+    """
+    mine, theirs = _check_losses(learner_losses, baseline_losses, student_loss)
+    return _reduce(mine, student_loss, axis=1) / _reduce(theirs, student_loss, axis=1)
 
 
 def resample_ratios(
@@ -923,20 +1058,8 @@ def resample_ratios(
     >>> resampled.shape, bool(np.allclose(resampled, 2.0))  # paired: always 2
     ((1000, 1), True)
     """
-    _check_student_loss(student_loss)
     _check_positive("n_resamples", n_resamples, Integral, 1)
-    mine = np.asarray(learner_losses, dtype=float)
-    theirs = np.asarray(baseline_losses, dtype=float)
-    if mine.ndim != 2 or mine.shape != theirs.shape or mine.size == 0:
-        raise ValueError(
-            "learner_losses and baseline_losses must be non-empty arrays of one "
-            f"shape (n_tasks, n_students); got {mine.shape} and {theirs.shape}."
-        )
-    if not np.all(np.isfinite(mine) & (mine > 0) & np.isfinite(theirs) & (theirs > 0)):
-        raise ValueError(
-            "losses must be positive and finite (failed students score a "
-            "finite penalty in loss_ratios)."
-        )
+    mine, theirs = _check_losses(learner_losses, baseline_losses, student_loss)
     n_tasks, n_students = mine.shape
     rng = check_random_state(random_state)
     picks = rng.randint(n_students, size=(n_resamples, n_tasks, n_students))

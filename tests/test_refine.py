@@ -359,6 +359,48 @@ def test_student_loss_is_the_students_mean_median_or_geometric_mean(rule, wide_t
             call(rule, [(X, y, hidden)], student_loss="max", **kwargs)
 
 
+def test_student_losses_compare_learners_on_the_same_students(rule, wide_tasks):
+    from sklearn.exceptions import NotFittedError
+
+    from sk_metabp.refine import student_losses, task_ratios
+
+    # a second learner: the first with its output layer's weights halved
+    other = copy.deepcopy(rule)
+    other.coefs_[-1] = other.coefs_[-1] / 2
+    kwargs = dict(
+        baseline=ADAM, batch_size=32, n_epochs=4, n_students=3, random_state=5
+    )
+    mine, theirs = student_losses([rule, FrozenEstimator(other)], wide_tasks, **kwargs)
+    assert mine.shape == (2, len(wide_tasks), 3) and theirs.shape == (
+        len(wide_tasks),
+        3,
+    )
+    # each row is what loss_ratios gives that learner alone, on the same students
+    for learner, row in zip((rule, other), mine):
+        _, alone, baseline = loss_ratios(
+            learner, wide_tasks, return_losses=True, **kwargs
+        )
+        np.testing.assert_array_equal(row, alone)
+        np.testing.assert_array_equal(theirs, baseline)
+    assert not np.array_equal(mine[0], mine[1])
+    # task_ratios makes loss_ratios' ratios from them
+    for how in ("mean", "median", "geometric_mean"):
+        np.testing.assert_array_equal(
+            task_ratios(mine[1], theirs, student_loss=how),
+            loss_ratios(other, wide_tasks, student_loss=how, **kwargs),
+        )
+    with pytest.raises(ValueError, match="of one shape"):
+        task_ratios(mine[1], theirs[:, :2])
+    with pytest.raises(ValueError, match="at least one fitted learner"):
+        student_losses([], wide_tasks, **kwargs)
+    with pytest.raises(NotFittedError):
+        student_losses([rule, BackpropMLPRegressor()], wide_tasks, **kwargs)
+    reads_less = copy.deepcopy(rule)
+    reads_less.feature_names_in_ = rule.feature_names_in_[:-1]
+    with pytest.raises(ValueError, match="read different variables"):
+        student_losses([rule, reads_less], wide_tasks, **kwargs)
+
+
 def test_search_scores_against_the_baseline_teacher(rule, wide_tasks):
     from sk_metabp.refine import soft_worst
 
