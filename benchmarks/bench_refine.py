@@ -68,10 +68,11 @@ import argparse
 import time
 
 import numpy as np
+from bench_judge import scores
 
 from sk_metabp import pretrained
 from sk_metabp.datasets import make_teacher_family
-from sk_metabp.refine import loss_ratios, resample_ratios, soft_worst
+from sk_metabp.refine import loss_ratios, resample_ratios
 
 #: Refinement settings of the first run (``--sigma`` and ``--students`` change
 #: the first two).
@@ -218,12 +219,6 @@ def main():
     validation_score = args.validation_objective or [args.objective]
     validation_name = " and ".join(validation_score)
 
-    def scores(ratios):
-        """Worst ratio, soft worst and geometric mean of each row of ratios."""
-        ratios = np.atleast_2d(ratios)
-        soft = [soft_worst(r, args.temperature) for r in ratios]
-        return np.array([ratios.max(1), soft, np.exp(np.log(ratios).mean(1))])
-
     def held_out_scores(rule):
         """(worst, soft worst, geometric mean), the task ratios, and the three
         scores on each resample of the students."""
@@ -242,7 +237,11 @@ def main():
             n_resamples=RESAMPLES,
             random_state=0,
         )
-        return scores(ratios)[:, 0], ratios, scores(resampled)
+        return (
+            scores(ratios, args.temperature)[:, 0],
+            ratios,
+            scores(resampled, args.temperature),
+        )
 
     (worst0, soft0, gm0), ratios_before, resampled0 = held_out_scores(learner)
     print(
