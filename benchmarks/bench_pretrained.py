@@ -112,7 +112,7 @@ def validation_tasks(wide=False):
     family = (
         make_teacher_family(8, random_state=54321, **pretrained.WIDE_FAMILY)
         if wide
-        else make_teacher_family(8, random_state=12345)
+        else make_teacher_family(8, random_state=pretrained.VALIDATION_SEED)
     )
     for i, (X, y, hidden) in enumerate(family):
         shape = "-".join(str(s) for s in (X.shape[1], *hidden, len(np.unique(y))))

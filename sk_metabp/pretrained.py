@@ -854,6 +854,10 @@ REFINEMENT = {
         n_validation=2,
     ),
 }
+#: The seed of the synthetic validation family the recipes were chosen on
+#: (``make_teacher_family(n, random_state=VALIDATION_SEED)``), whose first
+#: tasks also validate refinements.
+VALIDATION_SEED = 12345
 #: Hidden units of the narrow refinement tasks (``refinement_tasks(n_narrow=N)``).
 NARROW = (2, 3)
 
@@ -881,7 +885,7 @@ def refinement_tasks(n_search=8, n_validation=8, n_narrow=0, random_state=0):
     from .datasets import make_teacher_family
 
     search = make_teacher_family(n_search, random_state=random_state)
-    validation = make_teacher_family(n_validation, random_state=12345)
+    validation = make_teacher_family(n_validation, random_state=VALIDATION_SEED)
     if n_narrow:
         search += make_teacher_family(n_narrow, hidden_units=NARROW, random_state=1)
         validation += make_teacher_family(
@@ -1155,6 +1159,11 @@ def pretrain(
                 **settings,
                 "seed": refine_seed,
                 "trust_radius": trust_radius,
+                # the tasks refinement_tasks draws
+                "search_tasks": f"make_teacher_family({settings['n_search']}, "
+                f"random_state={seed})",
+                "validation_tasks": f"make_teacher_family("
+                f"{settings['n_validation']}, random_state={VALIDATION_SEED})",
                 "search": [
                     float(learners[b].refine_start_loss_),
                     float(learners[b].refine_loss_),

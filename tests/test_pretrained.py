@@ -339,6 +339,7 @@ def test_pretrain_refines_reproducibly_as_refine_does(tmp_path, capsys):
     assert (record["seed"], record["trust_radius"]) == (3, 0.01)
     tiny = pretrained.REFINEMENT["tiny"]
     assert record["n_generations"] == tiny["n_generations"]
+    assert record["search_tasks"] == "make_teacher_family(3, random_state=0)"
     assert set(record["validation"][0]) == set(tiny["validation_score"])
     assert "refinement" not in plain
 
