@@ -31,7 +31,7 @@ from .experiments import (
     resolve_experiments,
     run_experiments,
 )
-from .pretrained import RECIPE, RECIPES, TEACHERS
+from .pretrained import RECIPE, RECIPES, REFINE_SEED, TEACHERS, TRUST_RADIUS
 
 #: Seeds per method and experiment when --seeds is not given.
 DEFAULT_SEEDS = 32
@@ -260,18 +260,24 @@ def _parser():
     pre.add_argument(
         "--refine-seed",
         type=int,
-        default=None,
+        default=REFINE_SEED,
         metavar="S",
         help="after the fit, refine the batch-32 learner by trial and error with "
-        "seed S (sk_metabp.pretrained.REFINEMENT; default: no refinement)",
+        f"seed S (sk_metabp.pretrained.REFINEMENT; default {REFINE_SEED}, the "
+        "shipped rule's)",
     )
     pre.add_argument(
         "--trust-radius",
         type=float,
-        default=None,
+        default=TRUST_RADIUS,
         metavar="R",
-        help="with --refine-seed, keep the refined weights within R times their "
-        "norm of the imitated learner's",
+        help="keep the refined weights within R times their norm of the "
+        f"imitated learner's (default {TRUST_RADIUS}, the shipped rule's)",
+    )
+    pre.add_argument(
+        "--no-refine",
+        action="store_true",
+        help="keep the imitated learners (no refinement; needed with --choice task)",
     )
     pre.add_argument(
         "--n-jobs", type=_n_jobs, default=None, help="joblib workers (default 1)"
@@ -317,7 +323,7 @@ def pretrain(args):
                 choice=args.choice,
                 recipe=args.recipe,
                 rounds=args.rounds,
-                refine_seed=args.refine_seed,
+                refine_seed=None if args.no_refine else args.refine_seed,
                 trust_radius=args.trust_radius,
                 n_jobs=args.n_jobs,
             )
@@ -507,6 +513,12 @@ def main(argv=None):
     if args.command == "reproduce":
         return reproduce(args, parser)
     if args.command == "pretrain":
+        if args.choice == "task" and not args.no_refine:
+            parser.error(
+                "--choice task records each task with its own teacher, and "
+                "refinement scores against the one teacher a rule imitated: add "
+                "--no-refine"
+            )
         return pretrain(args)
     return demo()
 

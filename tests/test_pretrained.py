@@ -106,6 +106,13 @@ def test_shipped_manifest_describes_the_shipped_rule():
     assert info["recipe"]["name"] == pretrained.RECIPE
     assert {t["teacher"] for t in info["tasks"]} <= set(pretrained.TEACHERS)
     assert {t["batch_size"] for t in info["tasks"]} == set(info["batch_sizes"])
+    # refined at batch 32 as pretrain refines by default
+    record = info["refinement"]
+    assert (record["seed"], record["trust_radius"]) == (
+        pretrained.REFINE_SEED,
+        pretrained.TRUST_RADIUS,
+    )
+    assert record["batch_size"] == pretrained.REFINEMENT["full"]["batch_size"]
 
 
 def test_damaged_or_mismatched_files_give_clear_errors(tmp_path):
@@ -299,7 +306,12 @@ def test_pretrain_is_reproducible(tmp_path, capsys):
         assert mine[0]["teacher"] == min(gmeans, key=gmeans.get)
     # or each task's own best
     own = pretrained.pretrain(
-        tmp_path / "e", budget="tiny", teachers=few, choice="task", verbose=False
+        tmp_path / "e",
+        budget="tiny",
+        teachers=few,
+        choice="task",
+        refine_seed=None,
+        verbose=False,
     )
     for t in own["tasks"]:
         assert t["teacher"] == min(t["teacher_losses"], key=t["teacher_losses"].get)
@@ -316,8 +328,10 @@ def test_pretrain_refines_reproducibly_as_refine_does(tmp_path, capsys):
     from sk_metabp.__main__ import main
 
     few = ["sgd 1", "adam 0.01"]
-    plain = pretrained.pretrain(tmp_path / "plain", budget="tiny", teachers=few)
-    capsys.readouterr()
+    plain = pretrained.pretrain(
+        tmp_path / "plain", budget="tiny", teachers=few, refine_seed=None
+    )
+    assert "refining" not in capsys.readouterr().out
     code = main(
         ["pretrain", "--out", str(tmp_path / "a"), "--budget", "tiny", "--teachers"]
         + few
@@ -368,6 +382,20 @@ def test_pretrain_refines_reproducibly_as_refine_does(tmp_path, capsys):
     np.testing.assert_array_equal(weights(by_hand), weights(refined))
     with pytest.raises(ValueError, match="choice='suite' or refine_seed=None"):
         pretrained.pretrain(tmp_path / "c", budget="tiny", choice="task", refine_seed=0)
+    # by default pretrain refines as the shipped rule was refined; --no-refine
+    # keeps the imitated learners, and must be said with --choice task
+    default = pretrained.pretrain(
+        tmp_path / "d", budget="tiny", teachers=few, verbose=False
+    )
+    assert default["refinement"]["seed"] == pretrained.REFINE_SEED
+    assert default["refinement"]["trust_radius"] == pretrained.TRUST_RADIUS
+    command = ["pretrain", "--budget", "tiny", "--teachers", *few, "--out"]
+    assert main([*command, str(tmp_path / "e"), "--no-refine"]) == 0
+    assert pretrained.load_manifest(tmp_path / "e")["sha256"] == plain["sha256"]
+    with pytest.raises(SystemExit):
+        main([*command, str(tmp_path / "f"), "--choice", "task"])
+    assert "add --no-refine" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()
 
 
 def test_on_policy_rows_hold_the_teachers_change_at_the_students_states():
