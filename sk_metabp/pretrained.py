@@ -10,8 +10,11 @@ inner square, and tasks labelled by random teacher networks,
 :func:`sk_metabp.datasets.make_teacher_family`), imitating for each batch size
 the teacher that reached the lowest training loss over those tasks (Adam at
 one of several rates, its steps divided by each layer's fan-in or not;
-:func:`best_teacher` scores them; :data:`RECIPES` holds the recipes).
-``python -m sk_metabp pretrain --out DIR`` rebuilds it (:func:`pretrain`).
+:func:`best_teacher` scores them; :data:`RECIPES` holds the recipes); the
+batch-32 learner was then refined by trial and error on further synthetic
+tasks, within a trust radius of the imitated weights (:func:`refine`,
+:data:`REFINEMENT`). ``python -m sk_metabp pretrain --out DIR`` rebuilds it
+(:func:`pretrain`).
 
 Storage: a folder with ``learner.npz`` (the learner's arrays, read with
 ``allow_pickle=False``) and ``manifest.json`` (the link mode's variables and
