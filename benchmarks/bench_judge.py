@@ -72,6 +72,21 @@ def scores(ratios, temperature=0.25):
     return np.array([ratios.max(1), soft, _gmean(ratios)])
 
 
+def judged(mine, theirs, student_loss, n_resamples, temperature=0.25):
+    """A rule's task ratios from its students' and the teacher's losses, their
+    three :func:`scores`, and the three scores on each of ``n_resamples``
+    paired resamples of the students (the same draws for every rule)."""
+    ratios = task_ratios(mine, theirs, student_loss=student_loss)
+    resampled = resample_ratios(
+        mine,
+        theirs,
+        student_loss=student_loss,
+        n_resamples=n_resamples,
+        random_state=0,
+    )
+    return ratios, scores(ratios, temperature)[:, 0], scores(resampled, temperature)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -143,18 +158,7 @@ def main():
     if args.save:
         np.savez(args.save, rules=np.array(names), learner=mine, baseline=theirs)
 
-    resampled = [
-        scores(
-            resample_ratios(
-                m,
-                theirs,
-                student_loss=args.student_loss,
-                n_resamples=args.resamples,
-                random_state=0,
-            )
-        )
-        for m in mine
-    ]
+    results = [judged(m, theirs, args.student_loss, args.resamples) for m in mine]
     print()
     print(
         "| rule | worst ratio | soft worst | geometric mean | below the teacher | "
@@ -162,10 +166,8 @@ def main():
         "geometric mean per family |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name, m, again in zip(names, mine, resampled):
-        ratios = task_ratios(m, theirs, student_loss=args.student_loss)
-        worst, soft, gm = scores(ratios)[:, 0]
-        lower = (again < resampled[0]).mean(1)
+    for name, (ratios, (worst, soft, gm), again) in zip(names, results):
+        lower = (again < results[0][2]).mean(1)
         shares = "-" if name == names[0] else " / ".join(f"{v:.0%}" for v in lower)
         by_family = ", ".join(
             f"{_gmean(ratios[family_of == i]):.3f}" for i in range(len(sizes))

@@ -68,11 +68,11 @@ import argparse
 import time
 
 import numpy as np
-from bench_judge import scores
+from bench_judge import judged
 
 from sk_metabp import pretrained
 from sk_metabp.datasets import make_teacher_family
-from sk_metabp.refine import loss_ratios, resample_ratios
+from sk_metabp.refine import loss_ratios
 
 #: Refinement settings of the first run (``--sigma`` and ``--students`` change
 #: the first two).
@@ -222,7 +222,7 @@ def main():
     def held_out_scores(rule):
         """(worst, soft worst, geometric mean), the task ratios, and the three
         scores on each resample of the students."""
-        ratios, mine, theirs = loss_ratios(
+        _, mine, theirs = loss_ratios(
             rule,
             held_out,
             n_students=args.held_out_students,
@@ -230,18 +230,10 @@ def main():
             return_losses=True,
             **common,
         )
-        resampled = resample_ratios(
-            mine,
-            theirs,
-            student_loss=args.student_loss,
-            n_resamples=RESAMPLES,
-            random_state=0,
+        ratios, point, resampled = judged(
+            mine, theirs, args.student_loss, RESAMPLES, args.temperature
         )
-        return (
-            scores(ratios, args.temperature)[:, 0],
-            ratios,
-            scores(resampled, args.temperature),
-        )
+        return point, ratios, resampled
 
     (worst0, soft0, gm0), ratios_before, resampled0 = held_out_scores(learner)
     print(

@@ -878,7 +878,7 @@ def refinement_tasks(n_search=8, n_validation=8, n_narrow=0, random_state=0):
     ``random_state`` was fitted on (its first 16 are in that rule's training
     set, the rest further draws of the same family); the validation ones the
     first ``n_validation`` of the family the recipe was chosen on
-    (``make_teacher_family(n, random_state=12345)``). With ``n_narrow``, each
+    (``make_teacher_family(n, random_state=VALIDATION_SEED)``). With ``n_narrow``, each
     gains that many tasks whose hidden layers have 2 or 3 units
     (:data:`NARROW`; other draws for each), the networks on which refined
     rules leave most students on plateaus.
@@ -1143,7 +1143,7 @@ def pretrain(
         for b in BATCH_SIZES:
             mine = [r for r in done if r["batch_size"] == b]
             learners[b] = _fit_learner(mine, recipe, plan, seed, say)
-    refinement = {}
+    extra = {}  # the manifest's refinement record, if any
     if refine_seed is not None:
         settings = dict(REFINEMENT[budget])
         b = settings["batch_size"]
@@ -1163,26 +1163,24 @@ def pretrain(
             n_jobs=n_jobs,
             **settings,
         )
-        refinement = dict(
-            refinement={
-                **settings,
-                "seed": refine_seed,
-                "trust_radius": trust_radius,
-                # the tasks refinement_tasks draws
-                "search_tasks": f"make_teacher_family({settings['n_search']}, "
-                f"random_state={seed})",
-                "validation_tasks": f"make_teacher_family("
-                f"{settings['n_validation']}, random_state={VALIDATION_SEED})",
-                "search": [
-                    float(learners[b].refine_start_loss_),
-                    float(learners[b].refine_loss_),
-                ],
-                "validation": [
-                    learners[b].refine_validation_start_scores_,
-                    learners[b].refine_validation_scores_,
-                ],
-            }
-        )
+        extra["refinement"] = {
+            **settings,
+            "seed": refine_seed,
+            "trust_radius": trust_radius,
+            # the tasks refinement_tasks draws
+            "search_tasks": f"make_teacher_family({settings['n_search']}, "
+            f"random_state={seed})",
+            "validation_tasks": f"make_teacher_family("
+            f"{settings['n_validation']}, random_state={VALIDATION_SEED})",
+            "search": [
+                float(learners[b].refine_start_loss_),
+                float(learners[b].refine_loss_),
+            ],
+            "validation": [
+                learners[b].refine_validation_start_scores_,
+                learners[b].refine_validation_scores_,
+            ],
+        }
         say(
             f"refined: validation {learners[b].refine_validation_start_loss_:.4g} "
             f"-> {learners[b].refine_validation_loss_:.4g}"
@@ -1214,7 +1212,7 @@ def pretrain(
             }
             for r in done
         ],
-        **refinement,
+        **extra,
     )
     say(f"saved to {out}")
     return info

@@ -853,32 +853,18 @@ n_students, max_update, random_state
         check_random_state(random_state),
     )
 
-    def per_student(finals):
-        # students that could not be trained at all score the penalty
-        return np.array(
-            [
-                np.full(n_students, t[-1]) if f is None else f
-                for f, t in zip(finals, prepared)
-            ]
-        )
+    def losses(base, bound, tol):
+        """(n_tasks, n_students) final losses of ``base``'s rule (None: the
+        baseline's); students that could not be trained at all score the
+        penalty."""
+        rows = []
+        for task in prepared:
+            final = _student_losses(base, task, n_epochs, bound, teacher, tol)
+            rows.append(np.full(n_students, task[-1]) if final is None else final)
+        return np.array(rows)
 
-    mine = np.array(
-        [
-            per_student(
-                [
-                    _student_losses(
-                        base, t, n_epochs, max_update, teacher, fallback_tol
-                    )
-                    for t in prepared
-                ]
-            )
-            for base in bases
-        ]
-    )
-    theirs = per_student(
-        [_student_losses(None, t, n_epochs, None, teacher) for t in prepared]
-    )
-    return mine, theirs
+    mine = np.array([losses(base, max_update, fallback_tol) for base in bases])
+    return mine, losses(None, None, None)
 
 
 def loss_ratios(
@@ -967,10 +953,17 @@ n_students, student_loss, max_update
         fallback_tol=fallback_tol,
         random_state=random_state,
     )
-    ratios = _reduce(mine, student_loss, axis=1) / _reduce(theirs, student_loss, axis=1)
+    ratios = _ratios(mine, theirs, student_loss)
     if not return_losses:
         return ratios
     return ratios, mine, theirs
+
+
+def _ratios(mine, theirs, student_loss, axis=-1):
+    """Each task's ratio of its students' losses, reduced over ``axis``."""
+    return _reduce(mine, student_loss, axis=axis) / _reduce(
+        theirs, student_loss, axis=axis
+    )
 
 
 def _check_losses(learner_losses, baseline_losses, student_loss):
@@ -1013,7 +1006,7 @@ def task_ratios(learner_losses, baseline_losses, *, student_loss="mean"):
     [1.0, 1.0]
     """
     mine, theirs = _check_losses(learner_losses, baseline_losses, student_loss)
-    return _reduce(mine, student_loss, axis=1) / _reduce(theirs, student_loss, axis=1)
+    return _ratios(mine, theirs, student_loss)
 
 
 def resample_ratios(
@@ -1065,7 +1058,4 @@ def resample_ratios(
     picks = rng.randint(n_students, size=(n_resamples, n_tasks, n_students))
     tasks = np.arange(n_tasks)[None, :, None]
 
-    def reduce(losses):
-        return _reduce(losses[tasks, picks], student_loss, axis=-1)
-
-    return reduce(mine) / reduce(theirs)
+    return _ratios(mine[tasks, picks], theirs[tasks, picks], student_loss)
