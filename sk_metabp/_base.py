@@ -350,7 +350,9 @@ class _BaseMLP(BaseEstimator):
         )
         self._adopt([c[0] for c in coefs], [b[0] for b in intercepts], [])
 
-    def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
+    def _fit(
+        self, X, y, *, incremental, classes=None, sample_weight=None, held_out=None
+    ):
         first = not (incremental or self.warm_start) or not hasattr(self, "coefs_")
         if first:
             self._random_state = check_random_state(self.random_state)
@@ -383,7 +385,7 @@ class _BaseMLP(BaseEstimator):
         monitor = None
         if getattr(self, "early_stopping", False) and not incremental:
             Xs, Y, sample_weight, monitor = self._validation_monitor(
-                Xs, Y, sample_weight
+                Xs, Y, sample_weight, held_out
             )
         curves, n_iter, diverged, converged = train(
             coefs,
@@ -429,24 +431,23 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = _best(self.loss_curve_)
         return self
 
-    def _validation_monitor(self, Xs, Y, sample_weight):
-        """Split off the validation set of ``early_stopping``; returns the
-        training part and the loop's epoch hook that scores the held-out part
-        (unweighted, as scikit-learn scores it)."""
-        stratify = None
-        if isinstance(self, ClassifierMixin) and self._label_binarizer.y_type_ != (
-            "multilabel-indicator"
-        ):
-            stratify = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
-        arrays = [Xs, Y] if sample_weight is None else [Xs, Y, sample_weight]
-        X_train, X_val, Y_train, Y_val, *w = train_test_split(
-            *arrays,
-            test_size=self.validation_fraction,
-            random_state=self._random_state,
-            stratify=stratify,
-        )
-        w_train = w[0] if w else None
-        return X_train, Y_train, w_train, _EarlyStopping(self, X_val, Y_val)
+    def _validation_monitor(self, Xs, Y, sample_weight, held_out=None):
+        """Split off the validation set of ``early_stopping`` (the rows
+        ``held_out``: (training, validation) indices, when the split was made
+        before); returns the training part and the loop's epoch hook that
+        scores the held-out part (unweighted, as scikit-learn scores it)."""
+        if held_out is None:
+            stratify = None
+            if isinstance(self, ClassifierMixin) and (
+                self._label_binarizer.y_type_ != "multilabel-indicator"
+            ):
+                stratify = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0]
+            held_out = validation_split(
+                len(Y), self.validation_fraction, self._random_state, stratify
+            )
+        train, val = held_out
+        w_train = None if sample_weight is None else sample_weight[train]
+        return Xs[train], Y[train], w_train, _EarlyStopping(self, Xs[val], Y[val])
 
     def _trained_with(self, rule, k, first):
         """Read what the rule knows of network k after training (subclasses)."""
@@ -522,6 +523,19 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def validation_split(n_samples, fraction, random_state, stratify=None):
+    """``early_stopping``'s split of ``n_samples`` rows: (training, validation)
+    row indices, stratified on the labels ``stratify`` when given; the same
+    split :func:`~sklearn.model_selection.train_test_split` makes of the
+    rows themselves."""
+    return train_test_split(
+        np.arange(n_samples),
+        test_size=fraction,
+        random_state=random_state,
+        stratify=stratify,
+    )
 
 
 class _EarlyStopping:

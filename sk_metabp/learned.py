@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from ._base import _BaseMLP, _BaseMLPClassifier
+from ._base import _BaseMLP, _BaseMLPClassifier, validation_split
 from ._modes import ModeStateMixin, make_mode, sizes_from_names, topology
 from .backprop import BackpropMLPClassifier, BackpropMLPRegressor
 from .recorder import TrajectoryRecorder
@@ -204,6 +204,16 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         batch-mean changes at the same batch size.
     shuffle, init_scale, tol, n_iter_no_change, warm_start, random_state
         As in :class:`BackpropMLPClassifier`, for the student.
+    early_stopping : bool, default=False
+        As in :class:`BackpropMLPClassifier`: hold out ``validation_fraction``
+        of the data (stratified), stop the student once its accuracy there
+        has not improved by ``tol`` (1e-4 when None) for more than
+        ``n_iter_no_change`` epochs, and keep the weights of its best epoch
+        (``validation_scores_``, ``best_validation_score_``). The rows are
+        held out before the learner is fitted: neither the teacher's
+        recordings nor the student see them.
+    validation_fraction : float, default=0.1
+        The share of the data held out for ``early_stopping``.
     verbose : bool or int, default=False
         Print progress: the recording (see ``verbose`` of
         :class:`TrajectoryRecorder`), the learner's fit (rows, time, final
@@ -308,6 +318,9 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         backprop, or -1 (always -1 unless ``on_divergence="fallback"``).
     classes_, coefs_, intercepts_, loss_curve_, loss_, n_iter_, diverged_
         As in :class:`BackpropMLPClassifier`.
+    validation_scores_, best_validation_score_ : list of float, float
+        With ``early_stopping``: the student's accuracy on the held-out rows
+        after every epoch, and the best of them (its kept epoch's).
 
     Examples
     --------
@@ -346,6 +359,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         "teacher_share": [Interval(Real, 0, 1, closed="both")],
         "imitation_scaling": [StrOptions({"clip", "teacher", "none"})],
         "n_jobs": [Integral, None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -376,6 +391,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         imitation_scaling="clip",
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         warm_start=False,
         random_state=None,
         verbose=False,
@@ -406,6 +423,8 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         self.imitation_scaling = imitation_scaling
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -811,10 +830,26 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
         self : object
         """
         self._validate_params()
-        self.fit_learner(X, y)
+        held_out = None
+        if self.early_stopping:
+            # split before the learner is fitted, so that no recording sees
+            # the rows the student is scored on
+            check_consistent_length(X, y)
+            y_1d = np.asarray(y)
+            held_out = validation_split(
+                len(y_1d),
+                self.validation_fraction,
+                check_random_state(self.random_state),
+                stratify=y_1d if y_1d.ndim == 1 else None,
+            )
+            self.fit_learner(
+                _safe_indexing(X, held_out[0]), _safe_indexing(y, held_out[0])
+            )
+        else:
+            self.fit_learner(X, y)
         if self.verbose:
             print(f"Training the network with the learned rule, {self.layout_}")
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, held_out=held_out)
 
     def partial_fit(self, X, y, classes=None):
         """One more epoch with the learned rule (fits the learner on first call).

@@ -1,6 +1,8 @@
 """What scikit-learn's MLPClassifier and MLPRegressor users expect of ours:
 their parameter names and, where the meaning is the same, their numbers."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
@@ -8,7 +10,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from sk_metabp import BackpropMLPClassifier, BackpropMLPRegressor
+from sk_metabp import (
+    BackpropMLPClassifier,
+    BackpropMLPRegressor,
+    LearnedRuleMLPClassifier,
+)
 from sk_metabp.datasets import make_boolean
 
 
@@ -142,7 +148,15 @@ def test_alpha_shrinks_the_weights(Est):
     assert norm(decayed) < 0.8 * norm(plain)
 
 
-@pytest.mark.parametrize("Est", [BackpropMLPClassifier, BackpropMLPRegressor])
+@pytest.mark.parametrize(
+    "Est",
+    [
+        BackpropMLPClassifier,
+        BackpropMLPRegressor,
+        partial(LearnedRuleMLPClassifier, learner="pretrained", batch_size=32),
+    ],
+    ids=["backprop classifier", "backprop regressor", "pretrained rule"],
+)
 def test_early_stopping_keeps_the_best_validation_epoch(Est):
     X, y = make_classification(200, 5, random_state=0)
     est = Est(
@@ -168,10 +182,42 @@ def test_early_stopping_keeps_the_best_validation_epoch(Est):
         np.testing.assert_allclose(a, b)
 
 
+def test_learned_rule_holds_early_stopping_rows_out_of_its_recordings(monkeypatch):
+    X, y = make_classification(120, 4, random_state=0)
+    seen = []
+    fit_learner = LearnedRuleMLPClassifier.fit_learner
+
+    def spy(self, X, y, **kwargs):
+        seen.append(np.asarray(X))
+        return fit_learner(self, X, y, **kwargs)
+
+    monkeypatch.setattr(LearnedRuleMLPClassifier, "fit_learner", spy)
+    clf = LearnedRuleMLPClassifier(
+        (3,),
+        mode="link",
+        learner=BackpropMLPRegressor((8,), max_iter=20, random_state=0),
+        n_teacher_runs=2,
+        max_iter=40,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=5,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.recorder_ is not None  # the teacher was recorded, on seen[0]
+    recorded = {tuple(row) for row in seen[0]}
+    held_out = np.array([tuple(row) not in recorded for row in X])
+    assert held_out.sum() == 30 and len(seen[0]) == 90
+    assert abs(y[held_out].mean() - y.mean()) < 0.02  # stratified
+    # the student was scored on exactly the rows the recordings never saw:
+    # its kept weights score there what its best epoch did
+    assert clf.score(X[held_out], y[held_out]) == clf.best_validation_score_
+    assert len(clf.validation_scores_) == clf.n_iter_
+    with pytest.raises(ValueError, match="validation_fraction"):
+        LearnedRuleMLPClassifier(early_stopping=True, validation_fraction=1.5).fit(X, y)
+
+
 @pytest.mark.parametrize("mode", ["network", "link", "delta"])
 def test_learned_rule_imitates_a_log_loss_teacher(mode):
-    from sk_metabp import LearnedRuleMLPClassifier
-
     X, y = make_classification(
         40,
         3,
@@ -287,8 +333,6 @@ def test_float32_sparse_input_stays_float32():
 
 
 def test_float32_students_and_the_learned_classifier_stays_float64():
-    from sk_metabp import LearnedRuleMLPClassifier
-
     X, y = make_boolean("and")
     teacher = BackpropMLPClassifier((1,), max_iter=5)
     students = teacher.train_students(
