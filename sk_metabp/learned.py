@@ -835,12 +835,14 @@ class LearnedRuleMLPClassifier(ModeStateMixin, _BaseMLPClassifier):
             # split before the learner is fitted, so that no recording sees
             # the rows the student is scored on
             check_consistent_length(X, y)
-            y_1d = np.asarray(y)
+            labels = np.asarray(y)
+            if labels.ndim == 2 and labels.shape[1] == 1:
+                labels = labels[:, 0]  # a column of labels, as fit reads it
             held_out = validation_split(
-                len(y_1d),
+                len(labels),
                 self.validation_fraction,
                 check_random_state(self.random_state),
-                stratify=y_1d if y_1d.ndim == 1 else None,
+                stratify=labels if labels.ndim == 1 else None,  # not multilabel
             )
             self.fit_learner(
                 _safe_indexing(X, held_out[0]), _safe_indexing(y, held_out[0])

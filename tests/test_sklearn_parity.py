@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
@@ -212,6 +212,13 @@ def test_learned_rule_holds_early_stopping_rows_out_of_its_recordings(monkeypatc
     # its kept weights score there what its best epoch did
     assert clf.score(X[held_out], y[held_out]) == clf.best_validation_score_
     assert len(clf.validation_scores_) == clf.n_iter_
+    # a column of labels is split (stratified) as the labels themselves are
+    column = LearnedRuleMLPClassifier(
+        (3,), learner="pretrained", batch_size=32, max_iter=20, early_stopping=True
+    )
+    with pytest.warns(DataConversionWarning):
+        by_column = column.set_params(random_state=0).fit(X, y[:, None])
+    assert by_column.validation_scores_ == column.fit(X, y).validation_scores_
     with pytest.raises(ValueError, match="validation_fraction"):
         LearnedRuleMLPClassifier(early_stopping=True, validation_fraction=1.5).fit(X, y)
 
